@@ -1,0 +1,49 @@
+"""quantdesk: a Jupyter-native, multi-user trading analytics platform.
+
+The package keeps its import light: heavy pieces load on first use, so
+``import quantdesk`` stays fast in every kernel.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY_ATTRIBUTES: dict[str, str] = {
+    "Settings": "quantdesk.config",
+    "Timeframe": "quantdesk.core.timeframe",
+    "validate_ohlcv": "quantdesk.core.frame",
+    "resample_ohlcv": "quantdesk.core.resample",
+    "gap_report": "quantdesk.core.gaps",
+    "load": "quantdesk.data.loader",
+    "LoadResult": "quantdesk.data.loader",
+    "indicators": "quantdesk.indicators",
+    "patterns": "quantdesk.patterns",
+}
+
+__all__ = ["__version__", *sorted(_LAZY_ATTRIBUTES)]
+
+if TYPE_CHECKING:
+    from quantdesk import indicators, patterns
+    from quantdesk.config import Settings
+    from quantdesk.core.frame import validate_ohlcv
+    from quantdesk.core.gaps import gap_report
+    from quantdesk.core.resample import resample_ohlcv
+    from quantdesk.core.timeframe import Timeframe
+    from quantdesk.data.loader import LoadResult, load
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_ATTRIBUTES.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'quantdesk' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name.endswith(f".{name}") else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

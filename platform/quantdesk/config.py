@@ -1,0 +1,198 @@
+"""quantdesk's settings: one typed, frozen object, passed explicitly.
+
+Settings come from, in order of precedence: keyword arguments,
+``QUANTDESK_*`` environment variables, the TOML file named by
+``QUANTDESK_CONFIG_FILE`` (its keys at the top level or under
+``[quantdesk]``), then defaults. Unknown keys are refused everywhere, with the
+close match named. The object pickles, so it travels to Dask workers as an
+argument rather than through a global.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from quantdesk.errors import ConfigurationError
+
+ENVIRONMENT_PREFIX = "QUANTDESK_"
+CONFIG_FILE_VARIABLE = f"{ENVIRONMENT_PREFIX}CONFIG_FILE"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def default_data_dir() -> Path:
+    """Return the per-user directory quantdesk writes under by default.
+
+    Returns
+    -------
+    pathlib.Path
+        The platform's user data directory for ``quantdesk``.
+    """
+    return Path(platformdirs.user_data_dir("quantdesk", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything quantdesk can be configured with.
+
+    Build it with :meth:`load` for one-line errors, or call ``Settings()``
+    directly. Fields:
+
+    - ``data_dir``: root of quantdesk's files for this user.
+    - ``cache_dir``: where market data is cached as Parquet; ``data_dir/cache``
+      when unset (see :attr:`resolved_cache_dir`).
+    - ``default_timeframe``: the timeframe used when a call names none.
+    - ``log_level``: the level of quantdesk's loggers.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENVIRONMENT_PREFIX,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    cache_dir: Path | None = None
+    default_timeframe: str = "1h"
+    log_level: str = "WARNING"
+
+    @field_validator("data_dir", "cache_dir")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @field_validator("default_timeframe")
+    @classmethod
+    def _canonical_timeframe(cls, value: str) -> str:
+        from quantdesk.core.timeframe import Timeframe
+
+        return Timeframe.parse(value).text
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        """The cache directory in use: ``cache_dir`` if set, else ``data_dir/cache``."""
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Read the settings, turning any problem into a one-line error.
+
+        Parameters
+        ----------
+        **overrides
+            Settings that win over the environment and the config file.
+
+        Returns
+        -------
+        Settings
+            The frozen settings.
+
+        Raises
+        ------
+        ConfigurationError
+            For an unknown key, a bad value or an unreadable config file.
+        """
+        try:
+            return cls(**overrides)
+        except ValidationError as error:
+            raise ConfigurationError(_one_line(error)) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read keyword arguments, then the environment, then the config file."""
+        return (
+            init_settings,
+            _StrictEnvironmentSource(settings_cls),
+            _ConfigFileSource(settings_cls),
+        )
+
+
+class _StrictEnvironmentSource(EnvSettingsSource):
+    """The environment source, refusing ``QUANTDESK_*`` variables that name no setting."""
+
+    def __call__(self) -> dict[str, Any]:
+        known = {f"{ENVIRONMENT_PREFIX}{name.upper()}" for name in self.settings_cls.model_fields}
+        for variable in os.environ:
+            if variable.startswith(ENVIRONMENT_PREFIX) and variable != CONFIG_FILE_VARIABLE:
+                if variable not in known:
+                    raise ConfigurationError(
+                        _unknown_key_message("environment variable", variable, known)
+                    )
+        return super().__call__()
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Settings from the TOML file that ``QUANTDESK_CONFIG_FILE`` names."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: values are read all at once in ``__call__``."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        location = os.environ.get(CONFIG_FILE_VARIABLE)
+        if not location:
+            return {}
+        path = Path(location).expanduser()
+        try:
+            with path.open("rb") as handle:
+                content = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"config file {path} does not exist; create it or unset {CONFIG_FILE_VARIABLE}"
+            ) from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigurationError(f"config file {path} is not valid TOML: {error}") from None
+        section = content.get("quantdesk", content)
+        if not isinstance(section, dict):
+            raise ConfigurationError(f"config file {path}: 'quantdesk' must be a table")
+        known = set(self.settings_cls.model_fields)
+        for key in section:
+            if key not in known:
+                raise ConfigurationError(_unknown_key_message(f"key in {path}", key, known))
+        return dict(section)
+
+
+def _unknown_key_message(origin: str, key: str, known: Iterable[str]) -> str:
+    options = sorted(known)
+    close = difflib.get_close_matches(key, options, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(options)}"
+    return f"unknown {origin} {key!r}; {hint}"
+
+
+def _one_line(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "settings"
+        if item["type"] == "extra_forbidden":
+            problems.append(_unknown_key_message("setting", location, Settings.model_fields))
+        else:
+            problems.append(f"{location}: {item['msg']}")
+    return "invalid settings: " + "; ".join(problems)

@@ -1,0 +1,1 @@
+"""Pure computation on the canonical OHLCV frame: no I/O, no storage, no network."""

@@ -1,0 +1,222 @@
+"""One interface for every source of OHLCV bars, addressed as ``SOURCE:SYMBOL``.
+
+Sources are discovered through the entry-point group ``quantdesk.sources``,
+so another package adds one by declaring, in its ``pyproject.toml``::
+
+    [project.entry-points."quantdesk.sources"]
+    mysource = "mypackage.module:MySource"
+
+Each source follows the same template: the public :meth:`DataSource.fetch`
+checks the request, calls the source's own ``_fetch``, validates the frame it
+returns and trims it to the requested range. A source implements ``_fetch``
+and nothing else, unless it wants to list its symbols or refuse timeframes.
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import ClassVar
+
+import pandas as pd
+
+from quantdesk.config import Settings
+from quantdesk.core.frame import empty_ohlcv, validate_ohlcv
+from quantdesk.core.time_range import TimeRange
+from quantdesk.core.timeframe import Timeframe
+from quantdesk.errors import FatalSourceError, InvalidInputError, UnknownNameError
+
+ENTRY_POINT_GROUP = "quantdesk.sources"
+
+
+@dataclass(frozen=True)
+class SourceAddress:
+    """Where bars come from: a source name and a symbol within it.
+
+    The text form is ``SOURCE:SYMBOL``; the symbol is everything after the
+    first colon, so ``ccxt:binance:BTC/USDT`` names source ``ccxt`` and
+    symbol ``binance:BTC/USDT``.
+    """
+
+    source: str
+    symbol: str
+
+    @classmethod
+    def parse(cls, text: str | SourceAddress) -> SourceAddress:
+        """Split ``SOURCE:SYMBOL`` text into its parts.
+
+        Parameters
+        ----------
+        text
+            For example ``"sample:BTC/USDT"`` or ``"csv:data/goog.csv"``.
+
+        Returns
+        -------
+        SourceAddress
+            The parsed address.
+        """
+        if isinstance(text, SourceAddress):
+            return text
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"a data address is text such as 'sample:BTC/USDT', got {type(text).__name__}"
+            )
+        source, separator, symbol = text.strip().partition(":")
+        if not separator or not source or not symbol.strip():
+            raise InvalidInputError(
+                f"cannot read data address {text!r}; write SOURCE:SYMBOL, e.g. 'sample:BTC/USDT'"
+            )
+        return cls(source.strip().lower(), symbol.strip())
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.symbol}"
+
+
+class DataSource(ABC):
+    """A provider of OHLCV bars.
+
+    Subclasses set :attr:`name` and :attr:`description`, implement
+    :meth:`_fetch`, and may override :meth:`symbols`,
+    :meth:`check_request` and :attr:`cacheable`.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    cacheable: ClassVar[bool] = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def fetch(self, symbol: str, timeframe: Timeframe | str, time_range: TimeRange) -> pd.DataFrame:
+        """Return the bars of ``symbol`` whose start lies in ``time_range``.
+
+        Parameters
+        ----------
+        symbol
+            The symbol as this source names it.
+        timeframe
+            The bar length.
+        time_range
+            The half-open range ``[start, end)`` of bar start times.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A canonical OHLCV frame; it may be empty when the range holds no
+            bars (a weekend, say).
+        """
+        timeframe = Timeframe.parse(timeframe)
+        self.check_request(symbol, timeframe, time_range)
+        frame = self._fetch(symbol, timeframe, time_range)
+        if frame.empty:
+            return empty_ohlcv()
+        frame = validate_ohlcv(frame, allow_empty=True)
+        index = frame.index
+        return frame[(index >= time_range.start) & (index < time_range.end)]
+
+    def check_request(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> None:
+        """Refuse a request this source can never serve; the default accepts all.
+
+        Raises
+        ------
+        FatalSourceError
+            For an unknown symbol, an unsupported timeframe or a range outside
+            what the source holds.
+        """
+        known = self.symbols()
+        if known and symbol not in known:
+            raise FatalSourceError(UnknownNameError(f"{self.name} symbol", symbol, known).args[0])
+
+    def symbols(self) -> Sequence[str]:
+        """The symbols this source offers, or an empty sequence when it cannot list them."""
+        return ()
+
+    def cache_symbol(self, symbol: str) -> str:
+        """The symbol as it is named in the cache; sources may normalise it."""
+        return symbol
+
+    @abstractmethod
+    def _fetch(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> pd.DataFrame:
+        """Produce the bars for a request that :meth:`check_request` accepted."""
+
+
+@functools.cache
+def _discovered_sources() -> dict[str, type[DataSource]]:
+    found: dict[str, type[DataSource]] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        source_class = entry_point.load()
+        if not (isinstance(source_class, type) and issubclass(source_class, DataSource)):
+            raise TypeError(
+                f"entry point {entry_point.name!r} in {ENTRY_POINT_GROUP} is not a DataSource class"
+            )
+        found[entry_point.name] = source_class
+    return found
+
+
+_registered_sources: dict[str, type[DataSource]] = {}
+
+
+def register_source(source_class: type[DataSource]) -> type[DataSource]:
+    """Make a source class available by its ``name`` in this process.
+
+    Use it as a decorator for a source defined in a notebook; installed
+    packages use the ``quantdesk.sources`` entry-point group instead.
+
+    Parameters
+    ----------
+    source_class
+        A ``DataSource`` subclass with a ``name``.
+
+    Returns
+    -------
+    type
+        The same class, so this works as a decorator.
+    """
+    if not (isinstance(source_class, type) and issubclass(source_class, DataSource)):
+        raise InvalidInputError(f"{source_class!r} is not a DataSource subclass")
+    name = getattr(source_class, "name", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InvalidInputError(f"{source_class.__name__}.name must be an identifier such as 'mydata'")
+    _registered_sources[name] = source_class
+    return source_class
+
+
+def available_sources() -> dict[str, type[DataSource]]:
+    """Every source known in this process, by name.
+
+    Returns
+    -------
+    dict
+        Source name to source class, sorted by name.
+    """
+    combined = {**_discovered_sources(), **_registered_sources}
+    return dict(sorted(combined.items()))
+
+
+def get_source(name: str, settings: Settings) -> DataSource:
+    """Build the source called ``name``.
+
+    Parameters
+    ----------
+    name
+        A source name such as ``"sample"``.
+    settings
+        The settings the source is built with.
+
+    Returns
+    -------
+    DataSource
+        A ready source.
+
+    Raises
+    ------
+    UnknownNameError
+        When no source has that name; the message lists the close matches.
+    """
+    sources = available_sources()
+    if name not in sources:
+        raise UnknownNameError("data source", name, sources)
+    return sources[name](settings)
