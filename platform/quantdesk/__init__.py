@@ -23,7 +23,18 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "patterns": "quantdesk.patterns",
 }
 
-__all__ = ["__version__", *sorted(_LAZY_ATTRIBUTES)]
+__all__ = [
+    "LoadResult",
+    "Settings",
+    "Timeframe",
+    "__version__",
+    "gap_report",
+    "indicators",
+    "load",
+    "patterns",
+    "resample_ohlcv",
+    "validate_ohlcv",
+]
 
 if TYPE_CHECKING:
     from quantdesk import indicators, patterns

@@ -140,12 +140,12 @@ class _StrictEnvironmentSource(EnvSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         known = {f"{ENVIRONMENT_PREFIX}{name.upper()}" for name in self.settings_cls.model_fields}
-        for variable in os.environ:
-            if variable.startswith(ENVIRONMENT_PREFIX) and variable != CONFIG_FILE_VARIABLE:
-                if variable not in known:
-                    raise ConfigurationError(
-                        _unknown_key_message("environment variable", variable, known)
-                    )
+        ours = (name for name in os.environ if name.startswith(ENVIRONMENT_PREFIX))
+        for variable in ours:
+            if variable not in known and variable != CONFIG_FILE_VARIABLE:
+                raise ConfigurationError(
+                    _unknown_key_message("environment variable", variable, known)
+                )
         return super().__call__()
 
 

@@ -1,7 +1,7 @@
 """The canonical OHLCV frame and its validator.
 
 A canonical frame has a UTC ``DatetimeIndex`` named ``time`` (nanosecond
-resolution, sorted, unique) and exactly the float64 columns ``open``, ``high``,
+resolution, sorted, unique, no ``freq``) and exactly the float64 columns ``open``, ``high``,
 ``low``, ``close`` and ``volume``. :func:`validate_ohlcv` repairs what can be
 repaired, with a :class:`~quantdesk.errors.DataRepairWarning`, and refuses the
 rest with a one-line :class:`~quantdesk.errors.DataValidationError` that names
@@ -123,6 +123,22 @@ def is_canonical(frame: pd.DataFrame) -> bool:
     )
 
 
+def epoch_nanoseconds(frame: pd.DataFrame) -> np.ndarray:
+    """The bar times of a canonical frame as int64 nanoseconds since the epoch.
+
+    Parameters
+    ----------
+    frame
+        A frame with a UTC ``DatetimeIndex``.
+
+    Returns
+    -------
+    numpy.ndarray
+        A read-only int64 view of the index; no copy is made.
+    """
+    return pd.DatetimeIndex(frame.index).asi8
+
+
 def _with_time_index(frame: pd.DataFrame, repairs: list[str]) -> pd.DataFrame:
     if isinstance(frame.index, pd.DatetimeIndex):
         return frame
@@ -150,8 +166,12 @@ def _with_canonical_columns(frame: pd.DataFrame, repairs: list[str]) -> pd.DataF
         )
     renamed = {by_lower[column]: column for column in OHLCV_COLUMNS if by_lower[column] != column}
     if renamed:
-        repairs.append("renamed columns " + ", ".join(f"{old!r}->{new!r}" for old, new in renamed.items()))
-    extra = [column for column in frame.columns if column not in renamed and column not in OHLCV_COLUMNS]
+        repairs.append(
+            "renamed columns " + ", ".join(f"{old!r}->{new!r}" for old, new in renamed.items())
+        )
+    extra = [
+        column for column in frame.columns if column not in renamed and column not in OHLCV_COLUMNS
+    ]
     if extra:
         repairs.append("dropped extra columns " + ", ".join(repr(column) for column in extra))
     return frame.rename(columns=renamed)
@@ -179,9 +199,8 @@ def _utc_index(index: pd.Index, timezone: str | None, repairs: list[str]) -> pd.
         repairs.append(f"read naive timestamps as {timezone}")
     elif str(index.tz) != "UTC":
         repairs.append(f"converted timestamps from {index.tz} to UTC")
-    index = index.tz_convert("UTC").as_unit("ns")
-    index.name = INDEX_NAME
-    return index
+    nanoseconds = index.tz_convert("UTC").as_unit("ns").asi8
+    return pd.DatetimeIndex(nanoseconds, tz="UTC", name=INDEX_NAME)
 
 
 def _float_column(series: pd.Series, column: str, repairs: list[str]) -> np.ndarray:

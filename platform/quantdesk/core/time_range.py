@@ -35,7 +35,7 @@ def to_utc_timestamp(value: TimeLike, *, name: str = "time") -> pd.Timestamp:
         raise InvalidInputError(
             f"cannot read {name} {value!r} as a time; use ISO format such as '2024-01-31'"
         ) from None
-    if timestamp is pd.NaT:
+    if pd.isna(timestamp):
         raise InvalidInputError(f"{name} is missing; give a time such as '2024-01-31'")
     if timestamp.tzinfo is None:
         timestamp = timestamp.tz_localize("UTC")

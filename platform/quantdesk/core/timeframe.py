@@ -84,7 +84,8 @@ class Timeframe:
         match = _PATTERN.match(value)
         if match is None:
             raise InvalidInputError(
-                f"cannot read timeframe {value!r}; write a count and a unit (m, h, d, w), e.g. '15m'"
+                f"cannot read timeframe {value!r}; "
+                "write a count and a unit (m, h, d, w), e.g. '15m'"
             )
         count, unit_text = int(match.group(1)), match.group(2)
         if unit_text == "M" or unit_text.lower() in {"mo", "mon", "month", "months"}:
@@ -97,7 +98,9 @@ class Timeframe:
                 f"unknown timeframe unit {unit_text!r} in {value!r}; use m, h, d or w, e.g. '4h'"
             )
         if count <= 0:
-            raise InvalidInputError(f"timeframe {value!r} must have a positive count, e.g. '1{unit}'")
+            raise InvalidInputError(
+                f"timeframe {value!r} must have a positive count, e.g. '1{unit}'"
+            )
         seconds = count * _UNIT_SECONDS[unit]
         if not cls.MINIMUM_SECONDS <= seconds <= cls.MAXIMUM_SECONDS:
             raise InvalidInputError(
@@ -133,7 +136,8 @@ class Timeframe:
     def is_multiple_of(self, other: Timeframe) -> bool:
         """Whether bars of ``other`` tile bars of this timeframe exactly."""
         return self.seconds % other.seconds == 0 and (
-            self.origin_nanoseconds % other.nanoseconds == other.origin_nanoseconds % other.nanoseconds
+            self.origin_nanoseconds % other.nanoseconds
+            == other.origin_nanoseconds % other.nanoseconds
         )
 
     def bucket_starts(self, times_nanoseconds: np.ndarray) -> np.ndarray:

@@ -134,6 +134,13 @@ class DataSource(ABC):
         """The symbols this source offers, or an empty sequence when it cannot list them."""
         return ()
 
+    def available_range(self, symbol: str, timeframe: Timeframe) -> TimeRange | None:
+        """The span this source holds for ``symbol``, or None when it cannot tell.
+
+        The loader uses it to fill in a start or end the caller left out.
+        """
+        return None
+
     def cache_symbol(self, symbol: str) -> str:
         """The symbol as it is named in the cache; sources may normalise it."""
         return symbol
@@ -179,7 +186,9 @@ def register_source(source_class: type[DataSource]) -> type[DataSource]:
         raise InvalidInputError(f"{source_class!r} is not a DataSource subclass")
     name = getattr(source_class, "name", None)
     if not isinstance(name, str) or not name.isidentifier():
-        raise InvalidInputError(f"{source_class.__name__}.name must be an identifier such as 'mydata'")
+        raise InvalidInputError(
+            f"{source_class.__name__}.name must be an identifier such as 'mydata'"
+        )
     _registered_sources[name] = source_class
     return source_class
 

@@ -1,0 +1,70 @@
+"""The ``quantdesk`` command line.
+
+Every command takes ``--json``. Bad input prints one line on stderr and exits
+with status 2; a passing source failure (network, rate limit) exits with 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from quantdesk import __version__
+from quantdesk.cli.data_commands import data
+from quantdesk.cli.demo import up
+from quantdesk.cli.info_commands import config_command, version_command
+from quantdesk.cli.output import report_error, show_warnings_as_lines
+from quantdesk.errors import InvalidInputError, QuantdeskError
+
+USAGE_ERROR_EXIT_CODE = 2
+FAILURE_EXIT_CODE = 1
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "--version", prog_name="quantdesk", message="%(prog)s %(version)s"
+)
+def cli() -> None:
+    """quantdesk: trading analytics for quant researchers and traders."""
+
+
+cli.add_command(up)
+cli.add_command(data)
+cli.add_command(version_command)
+cli.add_command(config_command)
+
+
+def main(arguments: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit status, printing errors as one line.
+
+    Parameters
+    ----------
+    arguments
+        The command-line words; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad input, 1 for other failures.
+    """
+    words = list(sys.argv[1:] if arguments is None else arguments)
+    as_json = "--json" in words
+    show_warnings_as_lines()
+    try:
+        result = cli.main(args=words, prog_name="quantdesk", standalone_mode=False)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx is not None else "quantdesk"
+        report_error(f"{error.format_message()} (see '{command} --help')", as_json=as_json)
+        return USAGE_ERROR_EXIT_CODE
+    except click.Abort:
+        report_error("aborted", as_json=as_json)
+        return FAILURE_EXIT_CODE
+    except InvalidInputError as error:
+        report_error(str(error), as_json=as_json)
+        return USAGE_ERROR_EXIT_CODE
+    except QuantdeskError as error:
+        report_error(str(error), as_json=as_json)
+        return FAILURE_EXIT_CODE
+    return result if isinstance(result, int) else 0

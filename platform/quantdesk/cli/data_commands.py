@@ -1,0 +1,79 @@
+"""``quantdesk data``: fetch bars and list the sources."""
+
+from __future__ import annotations
+
+import click
+
+from quantdesk.cli.output import emit, json_option
+
+
+@click.group("data")
+def data() -> None:
+    """Market data: fetch bars into the cache, list the sources."""
+
+
+@data.command("fetch")
+@click.argument("address")
+@click.option("--timeframe", "-t", default=None, help="Bar length from 1m to 1w, e.g. 1h.")
+@click.option("--start", default=None, help="First bar time included (ISO, UTC), e.g. 2024-01-01.")
+@click.option("--end", default=None, help="First bar time excluded (ISO, UTC), e.g. 2024-03-01.")
+@click.option("--no-cache", is_flag=True, help="Ask the source directly and leave the cache alone.")
+@json_option
+def fetch(
+    address: str,
+    timeframe: str | None,
+    start: str | None,
+    end: str | None,
+    no_cache: bool,
+    as_json: bool,
+) -> None:
+    """Fetch the bars at ADDRESS (SOURCE:SYMBOL, e.g. sample:BTC/USDT) into the cache."""
+    from quantdesk.config import Settings
+    from quantdesk.data.loader import load_bars
+
+    result = load_bars(
+        address,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        settings=Settings.load(),
+        use_cache=not no_cache,
+    )
+    summary = result.summary()
+    if result.cache_path is None:
+        cache_line = "cache: not used"
+    else:
+        state = (
+            "hit" if result.cache_hit else f"miss, fetched {len(result.fetched_ranges)} range(s)"
+        )
+        cache_line = f"cache: {state} ({result.cache_path})"
+    text = "\n".join(
+        [
+            f"{result.address} {result.timeframe}: {result.rows} rows",
+            f"first: {summary['start']}",
+            f"last:  {summary['end']}",
+            cache_line,
+        ]
+    )
+    emit(summary, as_json=as_json, text=text)
+
+
+@data.command("sources")
+@json_option
+def sources(as_json: bool) -> None:
+    """List the data sources, built-in and installed by other packages."""
+    from quantdesk.data.source import available_sources
+
+    found = available_sources()
+    payload = [
+        {
+            "name": name,
+            "description": source_class.description,
+            "cached": source_class.cacheable,
+            "class": f"{source_class.__module__}:{source_class.__qualname__}",
+        }
+        for name, source_class in found.items()
+    ]
+    width = max((len(name) for name in found), default=0)
+    text = "\n".join(f"{item['name']:<{width}}  {item['description']}" for item in payload)
+    emit(payload, as_json=as_json, text=text)

@@ -1,0 +1,81 @@
+"""Shared fixtures: isolated settings and a guard against network access."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from quantdesk.config import Settings
+
+settings.register_profile(
+    "quantdesk", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("quantdesk")
+
+
+class NetworkAccessError(RuntimeError):
+    """Raised when a test tries to reach a host that is not this machine."""
+
+
+def _is_local(address: Any) -> bool:
+    if isinstance(address, (str, bytes)):
+        return True
+    host = address[0]
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in {"localhost", ""}:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _forbid_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that opens a connection to a host other than this machine."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+            raise NetworkAccessError(f"test tried to reach {address!r}; tests must stay offline")
+        return real_connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+            raise NetworkAccessError(f"test tried to reach {address!r}; tests must stay offline")
+        return real_connect_ex(self, address)
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and not _is_local((host,)):
+            raise NetworkAccessError(f"test tried to resolve {host!r}; tests must stay offline")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Point quantdesk at a private data dir so no test touches the user's files."""
+    for name in list(os.environ):
+        if name.startswith("QUANTDESK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("QUANTDESK_DATA_DIR", str(tmp_path_factory.mktemp("quantdesk-data")))
+
+
+@pytest.fixture
+def settings_in(tmp_path: Path) -> Settings:
+    """Settings whose data and cache live under this test's temporary directory."""
+    return Settings.load(data_dir=tmp_path / "data")

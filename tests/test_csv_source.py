@@ -1,0 +1,130 @@
+"""The csv source reads the common OHLCV CSV layouts."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quantdesk.config import Settings
+from quantdesk.core.frame import is_canonical
+from quantdesk.core.time_range import TimeRange
+from quantdesk.data.loader import load_bars
+from quantdesk.data.sources.csv import CsvSource
+from quantdesk.errors import FatalSourceError
+
+DAILY_ROWS = [
+    ("2024-01-02", 100.0, 102.0, 99.0, 101.0, 1_000),
+    ("2024-01-03", 101.0, 103.5, 100.5, 103.0, 1_500),
+    ("2024-01-04", 103.0, 104.0, 101.0, 102.0, 1_200),
+    ("2024-01-05", 102.0, 102.5, 98.0, 98.5, 2_000),
+    ("2024-01-08", 98.5, 100.0, 97.0, 99.5, 1_100),
+]
+
+
+def write(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def daily_lines(with_adjusted_close: bool = False) -> list[str]:
+    lines = []
+    for date, open_, high, low, close, volume in DAILY_ROWS:
+        adjusted = f",{close * 0.9}" if with_adjusted_close else ""
+        lines.append(f"{date},{open_},{high},{low},{close}{adjusted},{volume}")
+    return lines
+
+
+def read(path: Path, settings: Settings) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return CsvSource(settings).read_file(str(path))
+
+
+def test_yahoo_layout_with_adjusted_close(tmp_path: Path, settings_in: Settings) -> None:
+    path = write(tmp_path / "y.csv", "Date,Open,High,Low,Close,Adj Close,Volume", daily_lines(True))
+    frame = read(path, settings_in)
+    assert is_canonical(frame)
+    assert list(frame["close"]) == [row[4] for row in DAILY_ROWS]
+    assert frame.index[0] == pd.Timestamp("2024-01-02", tz="UTC")
+
+
+def test_unnamed_index_column_layout(tmp_path: Path, settings_in: Settings) -> None:
+    path = write(tmp_path / "goog.csv", ",Open,High,Low,Close,Volume", daily_lines())
+    frame = read(path, settings_in)
+    assert len(frame) == len(DAILY_ROWS)
+    assert frame["volume"].dtype == np.float64
+
+
+@pytest.mark.parametrize("scale", [1_000, 1], ids=["epoch-ms", "epoch-s"])
+def test_epoch_times_in_lower_case_layout(
+    tmp_path: Path, settings_in: Settings, scale: int
+) -> None:
+    start = pd.Timestamp("2024-03-01", tz="UTC")
+    lines = [
+        f"{int((start + pd.Timedelta(hours=hour)).timestamp()) * scale},10,11,9,10.5,5"
+        for hour in range(4)
+    ]
+    path = write(tmp_path / "e.csv", "timestamp,open,high,low,close,volume", lines)
+    frame = read(path, settings_in)
+    assert frame.index[0] == start
+    assert CsvSource(settings_in).file_timeframe(frame) is not None
+    assert str(CsvSource(settings_in).file_timeframe(frame)) == "1h"
+
+
+def test_missing_volume_means_zero(tmp_path: Path, settings_in: Settings) -> None:
+    path = write(tmp_path / "nv.csv", "Date,Open,High,Low,Close", ["2024-01-02,1,2,0.5,1.5"])
+    assert read(path, settings_in)["volume"].tolist() == [0.0]
+
+
+def test_daily_file_serves_weekly_bars_by_resampling(tmp_path: Path, settings_in: Settings) -> None:
+    path = write(tmp_path / "d.csv", "Date,Open,High,Low,Close,Volume", daily_lines())
+    result = load_bars(f"csv:{path}", timeframe="1w", settings=settings_in)
+    assert list(result.frame.index) == [
+        pd.Timestamp("2024-01-01", tz="UTC"),
+        pd.Timestamp("2024-01-08", tz="UTC"),
+    ]
+    assert result.frame["high"].iloc[0] == 104.0
+    assert result.cache_path is None
+    assert not result.cache_hit
+
+
+def test_whole_file_loads_without_a_range(tmp_path: Path, settings_in: Settings) -> None:
+    path = write(tmp_path / "d.csv", "Date,Open,High,Low,Close,Volume", daily_lines())
+    result = load_bars(f"csv:{path}", timeframe="1d", settings=settings_in)
+    assert result.rows == len(DAILY_ROWS)
+    trimmed = load_bars(
+        f"csv:{path}", timeframe="1d", start="2024-01-03", end="2024-01-05", settings=settings_in
+    )
+    assert trimmed.rows == 2
+
+
+@pytest.mark.parametrize(
+    ("header", "rows", "message"),
+    [
+        ("Open,High,Low,Close", ["1,2,0.5,1.5"], "no Date, Time or Timestamp column"),
+        ("Date,Open,High,Close", ["2024-01-02,1,2,1.5"], "lacks column"),
+        ("Date,Open,High,Low,Close", ["soon,1,2,0.5,1.5"], "cannot read times such as 'soon'"),
+        ("Date,Open,High,Low,Close", ["2024-01-02,1,0.5,2,1.5"], "high < low at 2024-01-02"),
+    ],
+)
+def test_bad_files_are_refused_in_one_line(
+    tmp_path: Path, settings_in: Settings, header: str, rows: list[str], message: str
+) -> None:
+    path = write(tmp_path / "bad.csv", header, rows)
+    with pytest.raises(FatalSourceError, match=message) as caught:
+        CsvSource(settings_in).read_file(str(path))
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_file_and_finer_timeframe(tmp_path: Path, settings_in: Settings) -> None:
+    source = CsvSource(settings_in)
+    with pytest.raises(FatalSourceError, match="does not exist"):
+        source.read_file(str(tmp_path / "absent.csv"))
+    path = write(tmp_path / "d.csv", "Date,Open,High,Low,Close,Volume", daily_lines())
+    window = TimeRange.of("2024-01-01", "2024-02-01")
+    with pytest.raises(FatalSourceError, match="holds 1d bars"):
+        source.fetch(str(path), "1h", window)
