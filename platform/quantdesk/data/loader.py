@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from quantdesk.config import Settings
@@ -134,21 +135,20 @@ def load_bars(
     store = store if store is not None else ParquetStore.from_settings(settings)
     key = CacheKey(parsed.source, source.cache_symbol(parsed.symbol), step)
     settled_end = _settled_end(step)
-    settled = TimeRange(time_range.start, settled_end) if time_range.start < settled_end else None
-    stored_range = settled.intersection(time_range) if settled is not None else None
-    missing = store.missing(key, stored_range) if stored_range is not None else []
-    for piece in missing:
-        logger.info("fetching %s %s %s from the source", parsed, step, piece)
-        store.save(key, source.fetch(parsed.symbol, step, piece), piece)
-    frame = store.load(key, stored_range) if stored_range is not None else None
-    forming = _forming_range(time_range, settled_end)
-    fetched = list(missing)
-    if forming is not None:
-        live = source.fetch(parsed.symbol, step, forming)
+    fetched: list[TimeRange] = []
+    pieces: list[pd.DataFrame] = []
+    if time_range.start < settled_end:
+        settled = TimeRange(time_range.start, min(time_range.end, settled_end))
+        for piece in store.missing(key, settled):
+            logger.info("fetching %s %s %s from the source", parsed, step, piece)
+            store.save(key, source.fetch(parsed.symbol, step, piece), piece)
+            fetched.append(piece)
+        pieces.append(store.load(key, settled))
+    if time_range.end > settled_end:
+        forming = TimeRange(max(time_range.start, settled_end), time_range.end)
+        pieces.append(source.fetch(parsed.symbol, step, forming))
         fetched.append(forming)
-        frame = live if frame is None else pd.concat([frame, live])
-    if frame is None:
-        raise InvalidInputError(f"nothing to load in {time_range}")
+    frame = pieces[0] if len(pieces) == 1 else pd.concat(pieces)
     return LoadResult(frame, parsed, step, time_range, not fetched, store.path(key), tuple(fetched))
 
 
@@ -205,11 +205,6 @@ def _resolve_range(
 
 def _settled_end(timeframe: Timeframe) -> pd.Timestamp:
     now = pd.Timestamp.now(tz="UTC").as_unit("ns")
-    current_bar_start = int(timeframe.bucket_starts([now.value])[0])
+    current_bar_start = int(timeframe.bucket_starts(np.array([now.value]))[0])
     return pd.Timestamp(current_bar_start, tz="UTC")
 
-
-def _forming_range(time_range: TimeRange, settled_end: pd.Timestamp) -> TimeRange | None:
-    if time_range.end <= settled_end:
-        return None
-    return TimeRange(max(time_range.start, settled_end), time_range.end)

@@ -86,12 +86,13 @@ class CsvSource(DataSource):
         return resample_ohlcv(frame, timeframe, source_timeframe=native)
 
     def available_range(self, symbol: str, timeframe: Timeframe) -> TimeRange | None:
-        """The span of the file: its first bar to just after its last."""
+        """The span of the file, from the start of the ``timeframe`` bar holding its first bar."""
         frame = self.read_file(symbol)
         if frame.empty:
             return None
         step = self.file_timeframe(frame) or timeframe
-        return TimeRange(frame.index[0], frame.index[-1] + step.timedelta)
+        first_bucket = int(timeframe.bucket_starts(epoch_nanoseconds(frame)[:1])[0])
+        return TimeRange(pd.Timestamp(first_bucket, tz="UTC"), frame.index[-1] + step.timedelta)
 
     def symbols(self) -> Sequence[str]:
         """CSV files are not listed; any readable path is a symbol."""

@@ -1,0 +1,134 @@
+"""The quantdesk command, run as a user runs it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quantdesk import __version__
+
+QUANTDESK = str(Path(sys.executable).parent / "quantdesk")
+FETCH = ["data", "fetch", "sample:BTC/USDT", "--timeframe", "1h"]
+
+
+def quantdesk(*words: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "QUANTDESK_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [QUANTDESK, *words],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_version(tmp_path: Path) -> None:
+    result = quantdesk("--version", data_dir=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"quantdesk {__version__}"
+    as_json = json.loads(quantdesk("version", "--json", data_dir=tmp_path).stdout)
+    assert as_json["quantdesk"] == __version__
+
+
+def test_fetch_twice_hits_the_cache_with_the_same_rows(tmp_path: Path) -> None:
+    window = ["--start", "2024-01-01", "--end", "2024-03-01", "--json"]
+    first = quantdesk(*FETCH, *window, data_dir=tmp_path)
+    second = quantdesk(*FETCH, *window, data_dir=tmp_path)
+    assert first.returncode == 0, first.stderr
+    one, two = json.loads(first.stdout), json.loads(second.stdout)
+    assert {"source", "symbol", "timeframe", "rows", "start", "end", "cache_hit"} <= set(one)
+    assert (one["source"], one["symbol"], one["timeframe"]) == ("sample", "BTC/USDT", "1h")
+    assert one["cache_hit"] is False
+    assert two["cache_hit"] is True
+    assert one["rows"] == two["rows"] == 1440
+    assert one["start"] == two["start"] == "2024-01-01T00:00:00+00:00"
+    assert one["end"] == two["end"] == "2024-02-29T23:00:00+00:00"
+    assert Path(two["cache_path"]).is_dir()
+    assert Path(two["cache_path"]).is_relative_to(tmp_path)
+
+
+def test_widened_fetch_asks_only_for_the_new_part(tmp_path: Path) -> None:
+    quantdesk(*FETCH, "--start", "2024-01-01", "--end", "2024-03-01", data_dir=tmp_path)
+    wide = quantdesk(
+        *FETCH, "--start", "2024-01-01", "--end", "2024-04-01", "--json", data_dir=tmp_path
+    )
+    summary = json.loads(wide.stdout)
+    assert summary["cache_hit"] is False
+    assert summary["fetched_ranges"] == [["2024-03-01T00:00:00+00:00", "2024-04-01T00:00:00+00:00"]]
+    assert summary["rows"] == 91 * 24
+
+
+def test_fetch_prints_a_readable_summary(tmp_path: Path) -> None:
+    result = quantdesk(*FETCH, "--start", "2024-01-01", "--end", "2024-01-02", data_dir=tmp_path)
+    assert result.returncode == 0
+    assert "sample:BTC/USDT 1h: 24 rows" in result.stdout
+    assert "cache: miss" in result.stdout
+
+
+def test_sources_lists_the_built_in_sources(tmp_path: Path) -> None:
+    listed = json.loads(quantdesk("data", "sources", "--json", data_dir=tmp_path).stdout)
+    names = {item["name"] for item in listed}
+    assert {"sample", "csv"} <= names
+    text = quantdesk("data", "sources", data_dir=tmp_path).stdout
+    assert "sample" in text
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["data", "fetch", "sample:BTC/USDT", "--bogus"], "No such option"),
+        ([*FETCH, "--start", "2024-01-01", "--end", "2023-01-01"], "not before end"),
+        ([*FETCH[:-1], "1M", "--start", "2024-01-01", "--end", "2024-02-01"], "month"),
+        (
+            ["data", "fetch", "nosuch:X", "--start", "2024-01-01", "--end", "2024-02-01"],
+            "unknown data source",
+        ),
+        (
+            ["data", "fetch", "sample:BTC/USDX", "--start", "2024-01-01", "--end", "2024-02-01"],
+            "did you mean",
+        ),
+        ([*FETCH, "--start", "someday", "--end", "2024-02-01"], "ISO format"),
+        (
+            ["data", "fetch", "sample:BTC/USDT", "--start", "2010-01-01", "--end", "2010-02-01"],
+            "2015",
+        ),
+        (["dta"], "No such command"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_code_2(
+    tmp_path: Path, words: list[str], message: str
+) -> None:
+    result = quantdesk(*words, data_dir=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("quantdesk: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_errors_are_json_with_json(tmp_path: Path) -> None:
+    result = quantdesk(*FETCH, "--start", "x", "--end", "y", "--json", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "ISO" in json.loads(result.stderr)["error"]
+
+
+def test_a_bad_setting_is_bad_input(tmp_path: Path) -> None:
+    environment = {**os.environ, "QUANTDESK_DATA_DIR": str(tmp_path), "QUANTDESK_CACHEDIR": "/x"}
+    result = subprocess.run(
+        [QUANTDESK, "config"], capture_output=True, text=True, env=environment, check=False
+    )
+    assert result.returncode == 2
+    assert "did you mean 'QUANTDESK_CACHE_DIR'" in result.stderr
+
+
+def test_config_shows_the_settings_in_effect(tmp_path: Path) -> None:
+    shown = json.loads(quantdesk("config", "--json", data_dir=tmp_path).stdout)
+    assert shown["data_dir"] == str(tmp_path)
+    assert shown["resolved_cache_dir"] == str(tmp_path / "cache")
