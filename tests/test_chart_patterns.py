@@ -199,7 +199,7 @@ def test_swings_spread_wider_than_the_tolerance_make_no_level() -> None:
     )
     frame = frame_from_closes(closes)
     assert find_levels(frame, order=3, tolerance=0.01) == []
-    assert len(find_levels(frame, order=3, tolerance=0.01, min_touches=1)) == 6
+    assert len(find_levels(frame, order=3, tolerance=0.01, minimum_touches=1)) == 6
 
 
 def test_a_monotone_trend_has_no_levels() -> None:
@@ -283,7 +283,7 @@ def test_breakouts_to_frame_columns() -> None:
 
 def test_a_double_top_confirmed_by_a_close_below_the_trough() -> None:
     frame = frame_from_closes(DOUBLE_TOP)
-    (pattern,) = find_double_tops(frame, order=5, tolerance=0.02, min_depth=0.02)
+    (pattern,) = find_double_tops(frame, order=5, tolerance=0.02, minimum_depth=0.02)
     assert pattern.kind == "top"
     assert (pattern.first.index, pattern.second.index, pattern.neckline.index) == (10, 30, 20)
     assert pattern.first.price == pytest.approx(110.2)
@@ -317,8 +317,8 @@ def test_a_second_peak_far_off_the_tolerance_is_no_double_top() -> None:
 
 def test_a_shallow_trough_is_no_double_top() -> None:
     frame = frame_from_closes(path((0, 100), (10, 110), (20, 109), (30, 110.2), (40, 98)))
-    assert find_double_tops(frame, order=5, min_depth=0.02) == []
-    assert len(find_double_tops(frame, order=5, min_depth=0.01)) == 1
+    assert find_double_tops(frame, order=5, minimum_depth=0.02) == []
+    assert len(find_double_tops(frame, order=5, minimum_depth=0.01)) == 1
 
 
 def test_a_higher_bar_between_the_peaks_is_no_double_top() -> None:
@@ -348,17 +348,17 @@ def test_trends_and_random_walks_without_structure_have_no_double_extremes() -> 
         assert find_double_tops(frame, 3, confirmed_only=False) == []
         assert find_double_bottoms(frame, 3, confirmed_only=False) == []
     walk = random_walk(800, seed=1)
-    assert find_double_tops(walk, 3, tolerance=0.0, min_depth=0.0, confirmed_only=False) == []
-    assert find_double_bottoms(walk, 3, tolerance=0.0, min_depth=0.0, confirmed_only=False) == []
+    assert find_double_tops(walk, 3, tolerance=0.0, minimum_depth=0.0, confirmed_only=False) == []
+    assert find_double_bottoms(walk, 3, tolerance=0.0, minimum_depth=0.0, confirmed_only=False) == []
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_double_tops_found_in_a_random_walk_satisfy_every_rule(seed: int) -> None:
     frame = random_walk(800, seed=seed)
     high, low, close = (frame[column].to_numpy() for column in ("high", "low", "close"))
-    order, tolerance, min_depth = 3, 0.02, 0.01
+    order, tolerance, minimum_depth = 3, 0.02, 0.01
     swing_bars = set(swing_positions(high, order, kind="high").tolist())
-    patterns = find_double_tops(frame, order, tolerance, min_depth)
+    patterns = find_double_tops(frame, order, tolerance, minimum_depth)
     assert patterns
     for pattern in patterns:
         first, second = pattern.first.index, pattern.second.index
@@ -366,7 +366,7 @@ def test_double_tops_found_in_a_random_walk_satisfy_every_rule(seed: int) -> Non
         assert abs(high[second] - high[first]) <= tolerance * high[first]
         assert high[first + 1 : second].max() < max(high[first], high[second])
         assert pattern.neckline.price == low[first + 1 : second].min()
-        assert min(high[first], high[second]) - pattern.neckline.price >= min_depth * min(
+        assert min(high[first], high[second]) - pattern.neckline.price >= minimum_depth * min(
             high[first], high[second]
         )
         assert pattern.confirmation is not None
@@ -585,7 +585,7 @@ SAMPLE = frame_from_closes(HEAD_AND_SHOULDERS)
         (lambda: find_swings(SAMPLE, 2.5), "order must be a whole number"),
         (lambda: find_levels(SAMPLE, tolerance=0), r"tolerance must lie in \(0, 1\)"),
         (lambda: find_levels(SAMPLE, tolerance=1.5), "tolerance must lie in"),
-        (lambda: find_levels(SAMPLE, min_touches=0), "min_touches must be a whole number >= 1"),
+        (lambda: find_levels(SAMPLE, minimum_touches=0), "minimum_touches must be a whole number >= 1"),
         (lambda: find_breakouts(SAMPLE, 0), "lookback must be a whole number >= 1"),
         (
             lambda: find_breakouts(SAMPLE, volume_factor=0),
@@ -596,7 +596,7 @@ SAMPLE = frame_from_closes(HEAD_AND_SHOULDERS)
             "volume_factor must be a finite",
         ),
         (lambda: find_double_tops(SAMPLE, tolerance=-0.1), r"tolerance must lie in \[0, 1\)"),
-        (lambda: find_double_bottoms(SAMPLE, min_depth="deep"), "min_depth must be a fraction"),
+        (lambda: find_double_bottoms(SAMPLE, minimum_depth="deep"), "minimum_depth must be a fraction"),
         (lambda: find_head_and_shoulders(SAMPLE, tolerance=1), "tolerance must lie in"),
         (lambda: find_inverse_head_and_shoulders(SAMPLE, order=-1), "order must be"),
         (lambda: swing_positions(SAMPLE["high"].to_numpy(), 3, kind="peak"), "kind must be"),

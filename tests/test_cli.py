@@ -132,3 +132,22 @@ def test_config_shows_the_settings_in_effect(tmp_path: Path) -> None:
     shown = json.loads(quantdesk("config", "--json", data_dir=tmp_path).stdout)
     assert shown["data_dir"] == str(tmp_path)
     assert shown["resolved_cache_dir"] == str(tmp_path / "cache")
+
+
+def test_up_runs_the_demo_on_sample_data(tmp_path: Path) -> None:
+    result = quantdesk("up", "--json", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    first, second = report["data"]["loads"]
+    assert (first["cache_hit"], second["cache_hit"]) == (False, True)
+    assert first["rows"] == second["rows"] == 182 * 24
+    assert report["resampled"]["rows"] == 182
+    assert report["gaps"]["count"] > 0
+    assert 0 <= report["indicators"]["rsi_14"] <= 100
+    assert report["indicators"]["bollinger_lower"] < report["indicators"]["bollinger_upper"]
+    assert report["candlestick_patterns"]
+    assert report["chart_patterns"]["swing_highs"] > 0
+    text = quantdesk("up", data_dir=tmp_path)
+    assert text.returncode == 0
+    assert "second load: cache hit" in text.stdout
+    assert "rsi_14" in text.stdout

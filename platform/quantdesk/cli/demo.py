@@ -1,18 +1,188 @@
 """``quantdesk up``: start the platform on its embedded defaults.
 
 Until the engine and the hub arrive, this runs the most complete demo there
-is: built-in sample data, cached, with indicators and patterns printed.
+is: built-in sample data loaded through the cache (twice, to show the hit),
+resampled, checked for gaps, with indicators and patterns printed. Each
+later layer extends it.
 """
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 import click
 
 from quantdesk.cli.output import emit, json_option
 
+DEMO_START = "2024-01-01"
+DEMO_END = "2024-07-01"
+
 
 @click.command("up")
+@click.option("--symbol", default="BTC/USDT", show_default=True, help="A sample symbol to study.")
+@click.option("--timeframe", "-t", default="1h", show_default=True, help="Bar length, 1m to 1d.")
 @json_option
-def up(as_json: bool) -> None:
+def up(symbol: str, timeframe: str, as_json: bool) -> None:
     """Start quantdesk on its embedded defaults (for now: the data demo)."""
-    emit({}, as_json=as_json, text="quantdesk demo: not yet available")
+    from quantdesk.config import Settings
+
+    report = run_demo(Settings.load(), symbol=symbol, timeframe=timeframe)
+    emit(report, as_json=as_json, text=render(report))
+
+
+def run_demo(settings: Any, *, symbol: str, timeframe: str) -> dict[str, Any]:
+    """Run the data demo and return what it found.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings; the cache under them is used.
+    symbol
+        A symbol of the ``sample`` source.
+    timeframe
+        The bar length to study.
+
+    Returns
+    -------
+    dict
+        JSON-ready sections: ``data``, ``resampled``, ``gaps``, ``indicators``,
+        ``candlestick_patterns`` and ``chart_patterns``.
+    """
+    import pandas as pd
+
+    from quantdesk import indicators, patterns
+    from quantdesk.core.gaps import gap_report
+    from quantdesk.core.resample import resample_ohlcv
+    from quantdesk.data.loader import load_bars
+
+    address = f"sample:{symbol}"
+    loads = []
+    for _ in range(2):
+        started = time.perf_counter()
+        result = load_bars(
+            address, timeframe=timeframe, start=DEMO_START, end=DEMO_END, settings=settings
+        )
+        loads.append({**result.summary(), "seconds": round(time.perf_counter() - started, 4)})
+    bars = result.frame
+    daily = (
+        resample_ohlcv(bars, "1d", source_timeframe=result.timeframe)
+        if result.timeframe.seconds < 86_400
+        else bars
+    )
+    stock = load_bars(
+        "sample:AAPL", timeframe="1h", start=DEMO_START, end="2024-02-01", settings=settings
+    )
+    gaps = gap_report(stock.frame, "1h")
+    latest = bars.index[-1]
+    macd = indicators.macd(bars).iloc[-1]
+    bands = indicators.bollinger_bands(bars).iloc[-1]
+    candles = patterns.candlestick_patterns(bars)
+    found = (candles != 0).sum().sort_values(ascending=False)
+    levels = patterns.find_levels(bars, order=10)
+    breakouts = patterns.find_breakouts(bars, lookback=48, volume_factor=1.5)
+    swings = patterns.find_swings(bars, order=10)
+    return {
+        "data": {"loads": loads, "cache_dir": str(settings.resolved_cache_dir)},
+        "resampled": {
+            "timeframe": "1d",
+            "rows": len(daily),
+            "last_close": float(daily["close"].iloc[-1]),
+        },
+        "gaps": {
+            "address": "sample:AAPL",
+            "timeframe": "1h",
+            "count": len(gaps),
+            "longest_hours": gaps["duration"].max() / pd.Timedelta(hours=1) if len(gaps) else 0.0,
+        },
+        "indicators": {
+            "time": latest.isoformat(),
+            "close": float(bars["close"].iloc[-1]),
+            "sma_20": float(indicators.sma(bars, 20).iloc[-1]),
+            "ema_50": float(indicators.ema(bars, 50).iloc[-1]),
+            "rsi_14": float(indicators.rsi(bars, 14).iloc[-1]),
+            "macd": float(macd["macd"]),
+            "macd_signal": float(macd["signal"]),
+            "bollinger_upper": float(bands["upper"]),
+            "bollinger_lower": float(bands["lower"]),
+            "atr_14": float(indicators.atr(bars, 14).iloc[-1]),
+            "adx_14": float(indicators.adx(bars, 14).iloc[-1]),
+        },
+        "candlestick_patterns": {name: int(count) for name, count in found.head(5).items()},
+        "chart_patterns": {
+            "swing_highs": sum(swing.kind == "high" for swing in swings),
+            "swing_lows": sum(swing.kind == "low" for swing in swings),
+            "levels": [
+                {"kind": level.kind, "price": round(level.price, 2), "touches": level.touches}
+                for level in levels[:3]
+            ],
+            "breakouts_with_volume": len(breakouts),
+            "double_tops": len(patterns.find_double_tops(bars, order=10)),
+            "double_bottoms": len(patterns.find_double_bottoms(bars, order=10)),
+            "head_and_shoulders": len(patterns.find_head_and_shoulders(bars, order=10)),
+            "inverse_head_and_shoulders": len(
+                patterns.find_inverse_head_and_shoulders(bars, order=10)
+            ),
+        },
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    """Turn the demo's report into text for a person.
+
+    Parameters
+    ----------
+    report
+        What :func:`run_demo` returned.
+
+    Returns
+    -------
+    str
+        A few short sections.
+    """
+    first, second = report["data"]["loads"]
+    values = report["indicators"]
+    chart = report["chart_patterns"]
+    lines = [
+        "quantdesk demo: built-in sample data, cached, with indicators and patterns",
+        f"cache: {report['data']['cache_dir']}",
+        "",
+        f"{first['source']}:{first['symbol']} {first['timeframe']}, {first['rows']} bars "
+        f"from {first['start']} to {first['end']}",
+        f"  first load:  {'cache hit' if first['cache_hit'] else 'fetched'} in {first['seconds'] * 1e3:.0f} ms",
+        f"  second load: {'cache hit' if second['cache_hit'] else 'fetched'} in {second['seconds'] * 1e3:.0f} ms",
+        f"  resampled to 1d: {report['resampled']['rows']} bars",
+        f"  gaps in sample:AAPL 1h (nights, weekends, holidays): {report['gaps']['count']}, "
+        f"longest {report['gaps']['longest_hours']:.0f} h",
+        "",
+        f"indicators at {values['time']}",
+    ]
+    for name in (
+        "close",
+        "sma_20",
+        "ema_50",
+        "rsi_14",
+        "macd",
+        "macd_signal",
+        "bollinger_upper",
+        "bollinger_lower",
+        "atr_14",
+        "adx_14",
+    ):
+        lines.append(f"  {name:<16} {values[name]:>12.2f}")
+    lines += ["", "most frequent candlestick patterns"]
+    lines += [f"  {name:<24} {count:>5}" for name, count in report["candlestick_patterns"].items()]
+    lines += [
+        "",
+        "chart patterns (swing order 10)",
+        f"  swing highs / lows       {chart['swing_highs']} / {chart['swing_lows']}",
+        f"  breakouts with volume    {chart['breakouts_with_volume']}",
+        f"  double tops / bottoms    {chart['double_tops']} / {chart['double_bottoms']}",
+        f"  head-and-shoulders       {chart['head_and_shoulders']} "
+        f"(inverse {chart['inverse_head_and_shoulders']})",
+    ]
+    lines += [
+        f"  {level['kind']:<10} level at {level['price']:>10.2f} ({level['touches']} touches)"
+        for level in chart["levels"]
+    ]
+    return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 A double top is two swing highs (see :mod:`quantdesk.patterns.swings`) whose
 prices differ by at most ``tolerance`` of the first, with every bar between
-them lower than the higher one and a trough between them at least ``min_depth`` below
+them lower than the higher one and a trough between them at least ``minimum_depth`` below
 the lower peak. The second peak is the first later swing high that comes back
 to within ``tolerance`` of the first; lower swing highs in between are passed
 over, and one beyond the band ends the search. The trough's low is the
@@ -63,7 +63,7 @@ def find_double_tops(
     frame: pd.DataFrame,
     order: int = 5,
     tolerance: float = 0.02,
-    min_depth: float = 0.02,
+    minimum_depth: float = 0.02,
     *,
     confirmed_only: bool = True,
 ) -> list[DoubleExtreme]:
@@ -77,7 +77,7 @@ def find_double_tops(
         The swing order: bars on each side a peak must strictly beat.
     tolerance
         Largest difference between the peaks, as a fraction of the first (0.02 is 2 %).
-    min_depth
+    minimum_depth
         Smallest drop from the lower peak to the trough, as a fraction of that peak.
     confirmed_only
         Return only confirmed patterns; otherwise also those still forming
@@ -88,14 +88,14 @@ def find_double_tops(
     list of DoubleExtreme
         Ordered by the first peak.
     """
-    return _find(frame, "top", order, tolerance, min_depth, confirmed_only)
+    return _find(frame, "top", order, tolerance, minimum_depth, confirmed_only)
 
 
 def find_double_bottoms(
     frame: pd.DataFrame,
     order: int = 5,
     tolerance: float = 0.02,
-    min_depth: float = 0.02,
+    minimum_depth: float = 0.02,
     *,
     confirmed_only: bool = True,
 ) -> list[DoubleExtreme]:
@@ -109,7 +109,7 @@ def find_double_bottoms(
         The swing order: bars on each side a trough must strictly beat.
     tolerance
         Largest difference between the troughs, as a fraction of the first (0.02 is 2 %).
-    min_depth
+    minimum_depth
         Smallest rise from the higher trough to the peak between, as a fraction of that trough.
     confirmed_only
         Return only confirmed patterns; otherwise also those still forming
@@ -120,7 +120,7 @@ def find_double_bottoms(
     list of DoubleExtreme
         Ordered by the first trough.
     """
-    return _find(frame, "bottom", order, tolerance, min_depth, confirmed_only)
+    return _find(frame, "bottom", order, tolerance, minimum_depth, confirmed_only)
 
 
 def double_extremes_to_frame(patterns: Sequence[DoubleExtreme]) -> pd.DataFrame:
@@ -145,13 +145,13 @@ def _find(
     kind: PatternKind,
     order: int,
     tolerance: float,
-    min_depth: float,
+    minimum_depth: float,
     confirmed_only: bool,
 ) -> list[DoubleExtreme]:
     what = "find_double_tops" if kind == "top" else "find_double_bottoms"
     order = require_int(order, "order")
     tolerance = require_fraction(tolerance, "tolerance")
-    min_depth = require_fraction(min_depth, "min_depth")
+    minimum_depth = require_fraction(minimum_depth, "minimum_depth")
     bars = read_bars(frame, ("high", "low", "close"), what=what)
     # Multiplying by the direction turns every bottom test into the top test.
     direction = 1 if kind == "top" else -1
@@ -175,7 +175,7 @@ def _find(
             continue
         neckline = first + 1 + int(np.argmin(direction * opposite[first + 1 : second]))
         depth = (nearer - direction * opposite[neckline]) / abs(nearer)
-        if depth < min_depth:
+        if depth < minimum_depth:
             continue
         outcome = find_neckline_break(
             bars["close"],

@@ -3,7 +3,7 @@
 Swing highs and lows (see :mod:`quantdesk.patterns.swings`) are sorted by
 price and grouped greedily: a group starts at its lowest price and takes every
 following swing up to ``tolerance`` above that start. A group with at least
-``min_touches`` swings is a level at the mean of its prices. Levels at or
+``minimum_touches`` swings is a level at the mean of its prices. Levels at or
 below the last close are support, levels above it resistance.
 """
 
@@ -55,7 +55,7 @@ def find_levels(
     frame: pd.DataFrame,
     order: int = 5,
     tolerance: float = 0.01,
-    min_touches: int = 2,
+    minimum_touches: int = 2,
 ) -> list[PriceLevel]:
     """Find support and resistance levels from clustered swing prices.
 
@@ -67,7 +67,7 @@ def find_levels(
         The swing order: bars on each side a swing must strictly beat.
     tolerance
         Widest spread of one cluster, as a fraction of its lowest price (0.01 is 1 %).
-    min_touches
+    minimum_touches
         Fewest swings that make a level, at least 1.
 
     Returns
@@ -76,7 +76,7 @@ def find_levels(
         Strongest first: most touches, then the most recent last touch, then the lower price.
     """
     tolerance = require_fraction(tolerance, "tolerance", allow_zero=False)
-    min_touches = require_int(min_touches, "min_touches")
+    minimum_touches = require_int(minimum_touches, "minimum_touches")
     order = require_int(order, "order")
     bars = read_bars(frame, ("high", "low", "close"), what="find_levels")
     swings = find_swings(frame, order)
@@ -86,7 +86,7 @@ def find_levels(
     levels = [
         _level(cluster, last_close)
         for cluster in _clusters(swings, tolerance)
-        if len(cluster) >= min_touches
+        if len(cluster) >= minimum_touches
     ]
     return sorted(levels, key=lambda level: (-level.touches, -level.last_touch.index, level.price))
 
