@@ -349,7 +349,9 @@ def test_trends_and_random_walks_without_structure_have_no_double_extremes() -> 
         assert find_double_bottoms(frame, 3, confirmed_only=False) == []
     walk = random_walk(800, seed=1)
     assert find_double_tops(walk, 3, tolerance=0.0, minimum_depth=0.0, confirmed_only=False) == []
-    assert find_double_bottoms(walk, 3, tolerance=0.0, minimum_depth=0.0, confirmed_only=False) == []
+    assert (
+        find_double_bottoms(walk, 3, tolerance=0.0, minimum_depth=0.0, confirmed_only=False) == []
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -585,7 +587,10 @@ SAMPLE = frame_from_closes(HEAD_AND_SHOULDERS)
         (lambda: find_swings(SAMPLE, 2.5), "order must be a whole number"),
         (lambda: find_levels(SAMPLE, tolerance=0), r"tolerance must lie in \(0, 1\)"),
         (lambda: find_levels(SAMPLE, tolerance=1.5), "tolerance must lie in"),
-        (lambda: find_levels(SAMPLE, minimum_touches=0), "minimum_touches must be a whole number >= 1"),
+        (
+            lambda: find_levels(SAMPLE, minimum_touches=0),
+            "minimum_touches must be a whole number >= 1",
+        ),
         (lambda: find_breakouts(SAMPLE, 0), "lookback must be a whole number >= 1"),
         (
             lambda: find_breakouts(SAMPLE, volume_factor=0),
@@ -596,7 +601,10 @@ SAMPLE = frame_from_closes(HEAD_AND_SHOULDERS)
             "volume_factor must be a finite",
         ),
         (lambda: find_double_tops(SAMPLE, tolerance=-0.1), r"tolerance must lie in \[0, 1\)"),
-        (lambda: find_double_bottoms(SAMPLE, minimum_depth="deep"), "minimum_depth must be a fraction"),
+        (
+            lambda: find_double_bottoms(SAMPLE, minimum_depth="deep"),
+            "minimum_depth must be a fraction",
+        ),
         (lambda: find_head_and_shoulders(SAMPLE, tolerance=1), "tolerance must lie in"),
         (lambda: find_inverse_head_and_shoulders(SAMPLE, order=-1), "order must be"),
         (lambda: swing_positions(SAMPLE["high"].to_numpy(), 3, kind="peak"), "kind must be"),

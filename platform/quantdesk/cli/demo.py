@@ -149,8 +149,8 @@ def render(report: dict[str, Any]) -> str:
         "",
         f"{first['source']}:{first['symbol']} {first['timeframe']}, {first['rows']} bars "
         f"from {first['start']} to {first['end']}",
-        f"  first load:  {'cache hit' if first['cache_hit'] else 'fetched'} in {first['seconds'] * 1e3:.0f} ms",
-        f"  second load: {'cache hit' if second['cache_hit'] else 'fetched'} in {second['seconds'] * 1e3:.0f} ms",
+        f"  first load:  {_describe_load(first)}",
+        f"  second load: {_describe_load(second)}",
         f"  resampled to 1d: {report['resampled']['rows']} bars",
         f"  gaps in sample:AAPL 1h (nights, weekends, holidays): {report['gaps']['count']}, "
         f"longest {report['gaps']['longest_hours']:.0f} h",
@@ -186,3 +186,8 @@ def render(report: dict[str, Any]) -> str:
         for level in chart["levels"]
     ]
     return "\n".join(lines)
+
+
+def _describe_load(load: dict[str, Any]) -> str:
+    how = "cache hit" if load["cache_hit"] else "fetched from the source"
+    return f"{how} in {load['seconds'] * 1e3:.0f} ms"

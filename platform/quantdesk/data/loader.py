@@ -207,4 +207,3 @@ def _settled_end(timeframe: Timeframe) -> pd.Timestamp:
     now = pd.Timestamp.now(tz="UTC").as_unit("ns")
     current_bar_start = int(timeframe.bucket_starts(np.array([now.value]))[0])
     return pd.Timestamp(current_bar_start, tz="UTC")
-

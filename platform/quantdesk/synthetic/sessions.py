@@ -61,7 +61,9 @@ def trading_days(asset_class: AssetClass) -> TradingDays:
         Read-only arrays of day numbers and session opens.
     """
     dates = pd.date_range(
-        SAMPLE_SPAN.start.tz_localize(None), SAMPLE_SPAN.end.tz_localize(None), freq="D",
+        SAMPLE_SPAN.start.tz_localize(None),
+        SAMPLE_SPAN.end.tz_localize(None),
+        freq="D",
         inclusive="left",
     ).as_unit("ns")
     if asset_class == "crypto":
