@@ -40,6 +40,6 @@ def test_notebook_runs(path: Path) -> None:
         for output in cell.get("outputs", [])
         if output.get("output_type") == "stream"
     )
-    assert (
-        "second load was a cache hit: True" in printed or path.name != "01-market-data-tour.ipynb"
-    )
+    assert printed.strip(), "a notebook should print what it found"
+    if path.name == "01-market-data-tour.ipynb":
+        assert "second load was a cache hit: True" in printed
