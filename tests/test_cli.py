@@ -151,3 +151,23 @@ def test_up_runs_the_demo_on_sample_data(tmp_path: Path) -> None:
     assert text.returncode == 0
     assert "second load: cache hit" in text.stdout
     assert "rsi_14" in text.stdout
+
+
+def test_info_logging_reports_each_fetched_range(tmp_path: Path) -> None:
+    environment = {**os.environ, "QUANTDESK_DATA_DIR": str(tmp_path), "QUANTDESK_LOG_LEVEL": "INFO"}
+    words = [*FETCH, "--start", "2024-01-01", "--end", "2024-01-03"]
+    result = subprocess.run(
+        [QUANTDESK, *words], capture_output=True, text=True, env=environment, check=False
+    )
+    assert result.returncode == 0
+    assert "quantdesk: INFO: fetching BTC/USDT 1h [2024-01-01" in result.stderr
+
+
+def test_sample_loads_its_whole_span_without_a_range(tmp_path: Path) -> None:
+    result = quantdesk(
+        "data", "fetch", "sample:SPY", "--timeframe", "1w", "--json", data_dir=tmp_path
+    )
+    summary = json.loads(result.stdout)
+    assert summary["requested_start"] == "2015-01-01T00:00:00+00:00"
+    assert summary["requested_end"] == "2026-01-01T00:00:00+00:00"
+    assert 560 < summary["rows"] < 580

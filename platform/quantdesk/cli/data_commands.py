@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from quantdesk.cli.output import emit, json_option
+from quantdesk.cli.output import configure_logging, emit, json_option
 
 
 @click.group("data")
@@ -31,12 +31,14 @@ def fetch(
     from quantdesk.config import Settings
     from quantdesk.data.loader import load_bars
 
+    settings = Settings.load()
+    configure_logging(settings.log_level)
     result = load_bars(
         address,
         timeframe=timeframe,
         start=start,
         end=end,
-        settings=Settings.load(),
+        settings=settings,
         use_cache=not no_cache,
     )
     summary = result.summary()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -53,6 +54,23 @@ def report_error(message: str, *, as_json: bool, stream: TextIO | None = None) -
         stream.write(json.dumps({"error": first_line}) + "\n")
     else:
         stream.write(f"quantdesk: error: {first_line}\n")
+
+
+def configure_logging(level: str) -> None:
+    """Send quantdesk's log records to stderr as one line each, at ``level``.
+
+    Parameters
+    ----------
+    level
+        A logging level name such as ``"INFO"``, usually ``settings.log_level``.
+    """
+    logger = logging.getLogger("quantdesk")
+    logger.setLevel(level)
+    if not any(getattr(handler, "quantdesk_cli", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("quantdesk: %(levelname)s: %(message)s"))
+        handler.quantdesk_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
 
 
 def show_warnings_as_lines() -> None:

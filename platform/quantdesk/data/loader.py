@@ -140,7 +140,7 @@ def load_bars(
     if time_range.start < settled_end:
         settled = TimeRange(time_range.start, min(time_range.end, settled_end))
         for piece in store.missing(key, settled):
-            logger.info("fetching %s %s %s from the source", parsed, step, piece)
+            logger.info("fetching %s %s %s from source %r", parsed.symbol, step, piece, source.name)
             store.save(key, source.fetch(parsed.symbol, step, piece), piece)
             fetched.append(piece)
         pieces.append(store.load(key, settled))

@@ -58,5 +58,15 @@ class SampleSource(DataSource):
                 f"(end excluded), not {time_range}; ask for a range inside it"
             )
 
+    def available_range(self, symbol: str, timeframe: Timeframe) -> TimeRange:
+        """The whole sample span, used when a load names no start or end.
+
+        Returns
+        -------
+        TimeRange
+            2015-01-01 to 2026-01-01, end excluded.
+        """
+        return SAMPLE_SPAN
+
     def _fetch(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> pd.DataFrame:
         return generate_sample_bars(symbol, timeframe, time_range)
