@@ -171,3 +171,41 @@ def test_sample_loads_its_whole_span_without_a_range(tmp_path: Path) -> None:
     assert summary["requested_start"] == "2015-01-01T00:00:00+00:00"
     assert summary["requested_end"] == "2026-01-01T00:00:00+00:00"
     assert 560 < summary["rows"] < 580
+
+
+def test_cache_can_be_listed_and_emptied(tmp_path: Path) -> None:
+    assert quantdesk("data", "ls", data_dir=tmp_path).stdout.strip() == "the cache is empty"
+    for timeframe in ("1h", "4h"):
+        window = ["--start", "2024-01-01", "--end", "2024-01-08"]
+        quantdesk(
+            "data", "fetch", "sample:AAPL", "--timeframe", timeframe, *window, data_dir=tmp_path
+        )
+    listed = json.loads(quantdesk("data", "ls", "--json", data_dir=tmp_path).stdout)
+    assert sorted(item["timeframe"] for item in listed) == ["1h", "4h"]
+    hourly = next(item for item in listed if item["timeframe"] == "1h")
+    assert hourly["symbol"] == "AAPL"
+    assert hourly["rows"] == 4 * 7
+    assert hourly["size_bytes"] > 0
+    removed = json.loads(
+        quantdesk(
+            "data", "rm", "sample:AAPL", "--timeframe", "4h", "--json", data_dir=tmp_path
+        ).stdout
+    )
+    assert removed["removed_timeframes"] == ["4h"]
+    left = json.loads(quantdesk("data", "ls", "--json", data_dir=tmp_path).stdout)
+    assert [item["timeframe"] for item in left] == ["1h"]
+    again = quantdesk(
+        "data",
+        "fetch",
+        "sample:AAPL",
+        "-t",
+        "4h",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-08",
+        "--json",
+        data_dir=tmp_path,
+    )
+    assert json.loads(again.stdout)["cache_hit"] is False
+    assert "nothing cached" in quantdesk("data", "rm", "sample:MSFT", data_dir=tmp_path).stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from quantdesk.cli.output import configure_logging, emit, json_option
@@ -78,4 +80,71 @@ def sources(as_json: bool) -> None:
     ]
     width = max((len(name) for name in found), default=0)
     text = "\n".join(f"{item['name']:<{width}}  {item['description']}" for item in payload)
+    emit(payload, as_json=as_json, text=text)
+
+
+@data.command("ls")
+@json_option
+def list_cache(as_json: bool) -> None:
+    """List the cached series with their sizes and ranges."""
+    from quantdesk.config import Settings
+    from quantdesk.data.cache import ParquetStore
+
+    store = ParquetStore.from_settings(Settings.load())
+    entries = store.entries()
+    payload: list[dict[str, Any]] = [
+        {
+            "source": entry.key.source,
+            "symbol": entry.key.symbol,
+            "timeframe": entry.key.timeframe.text,
+            "rows": entry.rows,
+            "first": None if entry.first is None else entry.first.isoformat(),
+            "last": None if entry.last is None else entry.last.isoformat(),
+            "size_bytes": entry.size_bytes,
+            "coverage": [
+                [piece.start.isoformat(), piece.end.isoformat()] for piece in entry.coverage
+            ],
+        }
+        for entry in entries
+    ]
+    lines = [
+        f"{entry.key.source}:{entry.key.symbol} {entry.key.timeframe}: {entry.rows} rows, "
+        f"{entry.size_bytes / 1e6:.1f} MB, {entry.first} to {entry.last}"
+        for entry in entries
+    ]
+    emit(payload, as_json=as_json, text="\n".join(lines) if lines else "the cache is empty")
+
+
+@data.command("rm")
+@click.argument("address")
+@click.option("--timeframe", "-t", default=None, help="Remove only this timeframe; all by default.")
+@json_option
+def remove_from_cache(address: str, timeframe: str | None, as_json: bool) -> None:
+    """Remove the cached bars of ADDRESS (SOURCE:SYMBOL)."""
+    from quantdesk.config import Settings
+    from quantdesk.core.timeframe import Timeframe
+    from quantdesk.data.cache import ParquetStore
+    from quantdesk.data.source import SourceAddress
+
+    parsed = SourceAddress.parse(address)
+    wanted = None if timeframe is None else Timeframe.parse(timeframe)
+    store = ParquetStore.from_settings(Settings.load())
+    removed = [
+        entry.key
+        for entry in store.entries()
+        if (entry.key.source, entry.key.symbol) == (parsed.source, parsed.symbol)
+        and (wanted is None or entry.key.timeframe == wanted)
+    ]
+    for key in removed:
+        store.remove(key)
+    payload = {
+        "source": parsed.source,
+        "symbol": parsed.symbol,
+        "removed_timeframes": [key.timeframe.text for key in removed],
+    }
+    text = (
+        f"removed {parsed} {', '.join(payload['removed_timeframes'])}"
+        if removed
+        else f"nothing cached for {parsed}{'' if wanted is None else f' {wanted}'}"
+    )
     emit(payload, as_json=as_json, text=text)
