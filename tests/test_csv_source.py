@@ -124,6 +124,8 @@ def test_missing_file_and_finer_timeframe(tmp_path: Path, settings_in: Settings)
     source = CsvSource(settings_in)
     with pytest.raises(FatalSourceError, match="does not exist"):
         source.read_file(str(tmp_path / "absent.csv"))
+    with pytest.raises(FatalSourceError, match="is a directory"):
+        source.read_file(str(tmp_path))
     path = write(tmp_path / "d.csv", "Date,Open,High,Low,Close,Volume", daily_lines())
     window = TimeRange.of("2024-01-01", "2024-02-01")
     with pytest.raises(FatalSourceError, match="holds 1d bars"):

@@ -51,6 +51,8 @@ class CsvSource(DataSource):
             Every bar in the file.
         """
         path = Path(symbol).expanduser()
+        if path.is_dir():
+            raise FatalSourceError(f"{path} is a directory; give the CSV file's path after 'csv:'")
         if not path.is_file():
             raise FatalSourceError(f"CSV file {path} does not exist; check the path after 'csv:'")
         try:
