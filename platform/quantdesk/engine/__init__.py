@@ -1,0 +1,1 @@
+"""The backtest engine: a compiled simulation kernel behind a thin pandas layer."""

@@ -1,0 +1,1 @@
+"""Trading strategies: a typed base class, built-ins, and discovery of plug-ins."""
