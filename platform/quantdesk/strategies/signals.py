@@ -15,6 +15,13 @@ Rules the engine applies on each bar, in this order:
    and an exit of the same side on one bar: the entry wins and the position is kept.
 4. A long and a short entry on the same bar is refused by :meth:`Signals.check`.
 
+Exits the engine makes on its own, per position, come from the optional
+per-bar arrays ``stop_distances``, ``target_distances`` and
+``trailing_distances`` (price units, NaN for none), read on the bar whose
+signal opened the position and measured from the entry fill price, and from
+``maximum_bars_held`` (a time exit after that many bars). Stops are checked
+intrabar against high and low and are gap-aware.
+
 Alternatively a strategy may give ``target_position``: per bar ``1`` (long),
 ``-1`` (short), ``0`` (flat) or NaN (keep what is held); entries and exits are
 derived from it.
@@ -42,6 +49,10 @@ class Signals:
     long_exits: np.ndarray
     short_entries: np.ndarray
     short_exits: np.ndarray
+    stop_distances: np.ndarray | None = None
+    target_distances: np.ndarray | None = None
+    trailing_distances: np.ndarray | None = None
+    maximum_bars_held: int | None = None
 
     def __post_init__(self) -> None:
         length = len(self.long_entries)
@@ -54,6 +65,23 @@ class Signals:
                     f"Signals.{name} has {len(values)} values, long_entries has {length}; "
                     "give one value per bar"
                 )
+        for name in ("stop_distances", "target_distances", "trailing_distances"):
+            values = getattr(self, name)
+            if values is None:
+                continue
+            if not isinstance(values, np.ndarray) or values.dtype != np.float64 or values.ndim != 1:
+                raise InvalidInputError(f"Signals.{name} must be a 1-d numpy float64 array or None")
+            if (values <= 0).any():
+                raise InvalidInputError(f"Signals.{name} must be positive price distances or NaN")
+            if len(values) != length:
+                raise InvalidInputError(
+                    f"Signals.{name} has {len(values)} values, long_entries has {length}; "
+                    "give one value per bar"
+                )
+        if self.maximum_bars_held is not None and (
+            not isinstance(self.maximum_bars_held, int) or self.maximum_bars_held < 1
+        ):
+            raise InvalidInputError("Signals.maximum_bars_held must be a whole number >= 1 or None")
 
     def __len__(self) -> int:
         return len(self.long_entries)
