@@ -147,6 +147,14 @@ def test_up_runs_the_demo_on_sample_data(tmp_path: Path) -> None:
     assert report["indicators"]["bollinger_lower"] < report["indicators"]["bollinger_upper"]
     assert report["candlestick_patterns"]
     assert report["chart_patterns"]["swing_highs"] > 0
+    backtests = report["backtests"]
+    assert set(backtests) == {
+        "sma_cross",
+        "rsi_reversion",
+        "bollinger_breakout",
+        "breakout_scalping",
+    }
+    assert all(stats["n_trades"] > 0 for stats in backtests.values())
     text = quantdesk("up", data_dir=tmp_path)
     assert text.returncode == 0
     assert "second load: cache hit" in text.stdout

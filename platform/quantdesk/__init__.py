@@ -12,6 +12,12 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY_ATTRIBUTES: dict[str, str] = {
+    "backtest": "quantdesk.api.backtest",
+    "BacktestConfig": "quantdesk.engine",
+    "BacktestResult": "quantdesk.engine",
+    "Strategy": "quantdesk.strategies",
+    "Parameter": "quantdesk.strategies",
+    "Signals": "quantdesk.strategies",
     "Settings": "quantdesk.config",
     "Timeframe": "quantdesk.core.timeframe",
     "validate_ohlcv": "quantdesk.core.frame",
@@ -24,10 +30,16 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
 }
 
 __all__ = [
+    "BacktestConfig",
+    "BacktestResult",
     "LoadResult",
+    "Parameter",
     "Settings",
+    "Signals",
+    "Strategy",
     "Timeframe",
     "__version__",
+    "backtest",
     "gap_report",
     "indicators",
     "load",
@@ -38,12 +50,15 @@ __all__ = [
 
 if TYPE_CHECKING:
     from quantdesk import indicators, patterns
+    from quantdesk.api.backtest import backtest
     from quantdesk.config import Settings
     from quantdesk.core.frame import validate_ohlcv
     from quantdesk.core.gaps import gap_report
     from quantdesk.core.resample import resample_ohlcv
     from quantdesk.core.timeframe import Timeframe
     from quantdesk.data.loader import LoadResult, load
+    from quantdesk.engine import BacktestConfig, BacktestResult
+    from quantdesk.strategies import Parameter, Signals, Strategy
 
 
 def __getattr__(name: str) -> Any:
@@ -51,7 +66,7 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'quantdesk' has no attribute {name!r}")
     module = importlib.import_module(module_name)
-    value = module if module_name.endswith(f".{name}") else getattr(module, name)
+    value = module if module_name == f"quantdesk.{name}" else getattr(module, name)
     globals()[name] = value
     return value
 

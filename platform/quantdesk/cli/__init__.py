@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import click
 
 from quantdesk import __version__
+from quantdesk.cli.backtest_commands import backtest_command, strategies_command
 from quantdesk.cli.data_commands import data
 from quantdesk.cli.demo import up
 from quantdesk.cli.info_commands import config_command, version_command
@@ -32,6 +33,8 @@ def cli() -> None:
 
 cli.add_command(up)
 cli.add_command(data)
+cli.add_command(backtest_command)
+cli.add_command(strategies_command)
 cli.add_command(version_command)
 cli.add_command(config_command)
 

@@ -1,9 +1,9 @@
 """``quantdesk up``: start the platform on its embedded defaults.
 
-Until the engine and the hub arrive, this runs the most complete demo there
-is: built-in sample data loaded through the cache (twice, to show the hit),
-resampled, checked for gaps, with indicators and patterns printed. Each
-later layer extends it.
+Until the hub arrives, this runs the most complete demo there is: built-in
+sample data loaded through the cache (twice, to show the hit), resampled,
+checked for gaps, with indicators and patterns printed, and every built-in
+strategy backtested on it. Each later layer extends it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ DEMO_END = "2024-07-01"
 @click.option("--timeframe", "-t", default="1h", show_default=True, help="Bar length, 1m to 1d.")
 @json_option
 def up(symbol: str, timeframe: str, as_json: bool) -> None:
-    """Start quantdesk on its embedded defaults (for now: the data demo)."""
+    """Start quantdesk on its embedded defaults (for now: the data and backtest demo)."""
     from quantdesk.config import Settings
 
     report = run_demo(Settings.load(), symbol=symbol, timeframe=timeframe)
@@ -46,12 +46,13 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        JSON-ready sections: ``data``, ``resampled``, ``gaps``, ``indicators``,
-        ``candlestick_patterns`` and ``chart_patterns``.
+        JSON-ready sections: ``backtests``, ``data``, ``resampled``, ``gaps``,
+        ``indicators``, ``candlestick_patterns`` and ``chart_patterns``.
     """
     import pandas as pd
 
     from quantdesk import indicators, patterns
+    from quantdesk.api.backtest import backtest
     from quantdesk.core.gaps import gap_report
     from quantdesk.core.resample import resample_ohlcv
     from quantdesk.data.loader import load_bars
@@ -82,7 +83,14 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str) -> dict[str, Any]:
     levels = patterns.find_levels(bars, order=10)
     breakouts = patterns.find_breakouts(bars, lookback=48, volume_factor=1.5)
     swings = patterns.find_swings(bars, order=10)
+    strategy_runs = {
+        name: backtest(name, bars, lot_size=1e-8, commission=0.001).stats
+        for name in ("sma_cross", "rsi_reversion", "bollinger_breakout", "breakout_scalping")
+    }
     return {
+        "backtests": {
+            name: {key: stats[key] for key in _SHOWN_STATS} for name, stats in strategy_runs.items()
+        },
         "data": {"loads": loads, "cache_dir": str(settings.resolved_cache_dir)},
         "resampled": {
             "timeframe": "1d",
@@ -125,6 +133,9 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str) -> dict[str, Any]:
             ),
         },
     }
+
+
+_SHOWN_STATS = ("total_return_pct", "sharpe", "max_drawdown_pct", "n_trades", "win_rate_pct")
 
 
 def render(report: dict[str, Any]) -> str:
@@ -185,6 +196,13 @@ def render(report: dict[str, Any]) -> str:
         f"  {level['kind']:<10} level at {level['price']:>10.2f} ({level['touches']} touches)"
         for level in chart["levels"]
     ]
+    lines += ["", "backtests (commission 0.1% a side, default parameters)"]
+    lines.append(f"  {'strategy':<20} {'return %':>9} {'sharpe':>7} {'max dd %':>9} {'trades':>7}")
+    for name, stats in report["backtests"].items():
+        lines.append(
+            f"  {name:<20} {stats['total_return_pct']:>9.2f} {stats['sharpe']:>7.2f} "
+            f"{stats['max_drawdown_pct']:>9.2f} {stats['n_trades']:>7}"
+        )
     return "\n".join(lines)
 
 

@@ -106,7 +106,8 @@ def load_bars(
     address
         ``SOURCE:SYMBOL``, for example ``"sample:BTC/USDT"``.
     timeframe
-        The bar length; defaults to ``settings.default_timeframe``.
+        The bar length; defaults to the source's only timeframe (a CSV
+        file's), else ``settings.default_timeframe``.
     start, end
         The half-open range of bar start times; naive times are UTC. Either
         may be left out when the source knows its span (the sample and CSV
@@ -126,7 +127,9 @@ def load_bars(
     settings = settings if settings is not None else Settings.load()
     parsed = SourceAddress.parse(address)
     source = get_source(parsed.source, settings)
-    step = Timeframe.parse(timeframe if timeframe is not None else settings.default_timeframe)
+    if timeframe is None:
+        timeframe = source.native_timeframe(parsed.symbol) or settings.default_timeframe
+    step = Timeframe.parse(timeframe)
     time_range = _resolve_range(source, parsed.symbol, step, start, end)
     source.check_request(parsed.symbol, step, time_range)
     if not (use_cache and source.cacheable):

@@ -141,6 +141,14 @@ class DataSource(ABC):
         """
         return None
 
+    def native_timeframe(self, symbol: str) -> Timeframe | None:
+        """The one timeframe ``symbol`` comes in, for sources that hold just one.
+
+        The loader uses it when a load names no timeframe; None means the
+        settings' default applies.
+        """
+        return None
+
     def cache_symbol(self, symbol: str) -> str:
         """The symbol as it is named in the cache; sources may normalise it."""
         return symbol

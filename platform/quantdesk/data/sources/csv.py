@@ -96,6 +96,10 @@ class CsvSource(DataSource):
         first_bucket = int(timeframe.bucket_starts(epoch_nanoseconds(frame)[:1])[0])
         return TimeRange(pd.Timestamp(first_bucket, tz="UTC"), frame.index[-1] + step.timedelta)
 
+    def native_timeframe(self, symbol: str) -> Timeframe | None:
+        """The file's own timeframe, its most common bar spacing."""
+        return self.file_timeframe(self.read_file(symbol))
+
     def symbols(self) -> Sequence[str]:
         """CSV files are not listed; any readable path is a symbol."""
         return ()

@@ -1,0 +1,128 @@
+"""``quantdesk backtest`` and ``quantdesk strategies``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+from quantdesk.cli.output import configure_logging, emit, json_option
+
+
+@click.command("backtest")
+@click.argument("strategy")
+@click.option(
+    "--data", "address", required=True, help="SOURCE:SYMBOL, e.g. sample:BTC/USDT or csv:goog.csv."
+)
+@click.option("--timeframe", "-t", default=None, help="Bar length from 1m to 1w, e.g. 1h.")
+@click.option("--start", default=None, help="First bar time included (ISO, UTC).")
+@click.option("--end", default=None, help="First bar time excluded (ISO, UTC).")
+@click.option(
+    "--parameter",
+    "-p",
+    "assignments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A strategy parameter; repeat for several, e.g. -p fast=10 -p slow=20.",
+)
+@click.option("--cash", type=float, default=10_000.0, show_default=True, help="Starting cash.")
+@click.option(
+    "--commission",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Commission rate per side, e.g. 0.002.",
+)
+@click.option(
+    "--lot-size",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Smallest tradable quantity: 1 for stocks, e.g. 1e-8 for crypto.",
+)
+@json_option
+def backtest_command(
+    strategy: str,
+    address: str,
+    timeframe: str | None,
+    start: str | None,
+    end: str | None,
+    assignments: tuple[str, ...],
+    cash: float,
+    commission: float,
+    lot_size: float,
+    as_json: bool,
+) -> None:
+    """Backtest STRATEGY (a name from 'quantdesk strategies' or module:Class) on --data."""
+    from quantdesk.api.backtest import backtest
+    from quantdesk.config import Settings
+    from quantdesk.strategies import parse_assignments, strategy_class
+
+    settings = Settings.load()
+    configure_logging(settings.log_level)
+    chosen = strategy_class(strategy).from_text_parameters(parse_assignments(assignments))
+    result = backtest(
+        chosen,
+        address,
+        cash=cash,
+        commission=commission,
+        lot_size=lot_size,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        settings=settings,
+    )
+    stats = {name: _plain(value) for name, value in result.stats.items()}
+    trades = [
+        {column: _plain(value) for column, value in row.items()}
+        for row in result.trades.to_dict(orient="records")
+    ]
+    width = max(len(name) for name in stats)
+    text = "\n".join(
+        [f"{chosen!r} on {address}: {len(result.equity)} bars, {len(trades)} closed trades", ""]
+        + [f"{name:<{width}}  {_shown(value)}" for name, value in result.stats.items()]
+    )
+    emit({"stats": stats, "trades": trades}, as_json=as_json, text=text)
+
+
+@click.command("strategies")
+@json_option
+def strategies_command(as_json: bool) -> None:
+    """List the strategies with their parameters, defaults and bounds."""
+    from quantdesk.strategies import available_strategies
+
+    described = [strategy.describe() for strategy in available_strategies().values()]
+    lines = []
+    for item in described:
+        lines.append(f"{item['name']}: {item.get('description', '')}")
+        for parameter in item["parameters"]:
+            bounds = _bounds(parameter)
+            lines.append(f"    {parameter['name']} = {parameter['default']!r}{bounds}")
+    emit(described, as_json=as_json, text="\n".join(lines))
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready form: times as ISO text, durations as text, NaN and infinities as None."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "total_seconds"):
+        return str(value)
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4f}" if math.isfinite(value) else "n/a"
+    return "n/a" if value is None else str(value)
+
+
+def _bounds(parameter: dict[str, Any]) -> str:
+    low, high = parameter.get("minimum"), parameter.get("maximum")
+    if low is None and high is None:
+        return ""
+    return f"  [{'' if low is None else low} .. {'' if high is None else high}]"

@@ -1,0 +1,438 @@
+"""The pandas layer over the kernel: check the input, run it, attach the index.
+
+:func:`run_backtest` is the full path: it returns a :class:`BacktestResult`
+with an equity curve, a trades table and statistics. Parameter sweeps over
+long data should use the lean path instead: :func:`prepare_prices` once, then
+:func:`simulate_equity` or :func:`final_equity` per combination, which build
+no DataFrames and can reuse one equity buffer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from quantdesk.core.frame import OHLCV_COLUMNS, epoch_nanoseconds, is_canonical, validate_ohlcv
+from quantdesk.engine import kernel
+from quantdesk.engine.config import BacktestConfig
+from quantdesk.engine.result import ENGINE_VERSION, BacktestResult, OpenPosition
+from quantdesk.engine.stats import compute_statistics, drawdown_fraction
+from quantdesk.errors import InvalidInputError
+from quantdesk.strategies.signals import Signals
+
+MINIMUM_BARS = 2
+_NO_DISTANCES = np.empty(0, dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedPrices:
+    """A checked canonical frame as the contiguous float64 arrays the kernel reads.
+
+    Build it with :func:`prepare_prices`; reuse it across many simulations.
+    """
+
+    index: pd.DatetimeIndex
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass(frozen=True, eq=False)
+class Simulation:
+    """What one kernel run returns, as plain arrays.
+
+    Attributes
+    ----------
+    equity
+        Equity at each bar's close.
+    trade_records
+        One row per closed trade; columns named by the ``*_COLUMN`` constants
+        of :mod:`quantdesk.engine.kernel`.
+    open_size, open_entry_bar, open_entry_price, open_entry_commission
+        The position still open at the end; size 0 and bar -1 when flat.
+    cash
+        Realised cash at the end.
+    """
+
+    equity: np.ndarray
+    trade_records: np.ndarray
+    open_size: float
+    open_entry_bar: int
+    open_entry_price: float
+    open_entry_commission: float
+    cash: float
+
+
+def prepare_prices(frame: pd.DataFrame) -> PreparedPrices:
+    """Check a canonical OHLCV frame once and keep its prices for the kernel.
+
+    Parameters
+    ----------
+    frame
+        A canonical frame (see :func:`quantdesk.core.frame.validate_ohlcv`)
+        with at least two bars.
+
+    Returns
+    -------
+    PreparedPrices
+        The index and contiguous, writeable float64 copies of the prices.
+
+    Raises
+    ------
+    InvalidInputError
+        For a frame that is not canonical, has invalid values or has fewer
+        than two bars.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidInputError(
+            f"expected a pandas DataFrame of OHLCV bars, got {type(frame).__name__}"
+        )
+    if not is_canonical(frame):
+        raise InvalidInputError(
+            "the frame is not a canonical OHLCV frame (UTC index named 'time', float64 "
+            "columns open, high, low, close, volume); pass it through "
+            "quantdesk.validate_ohlcv(frame) first"
+        )
+    if len(frame) < MINIMUM_BARS:
+        raise InvalidInputError(
+            f"a backtest needs at least {MINIMUM_BARS} bars, the frame has {len(frame)}; "
+            "load a longer range"
+        )
+    validate_ohlcv(frame)
+    return PreparedPrices(
+        index=pd.DatetimeIndex(frame.index),
+        open=_kernel_array(frame["open"].to_numpy(), np.float64),
+        high=_kernel_array(frame["high"].to_numpy(), np.float64),
+        low=_kernel_array(frame["low"].to_numpy(), np.float64),
+        close=_kernel_array(frame["close"].to_numpy(), np.float64),
+    )
+
+
+def simulate(
+    prices: PreparedPrices,
+    signals: Signals,
+    config: BacktestConfig | None = None,
+    *,
+    equity_out: np.ndarray | None = None,
+) -> Simulation:
+    """Run the kernel on prepared prices; no DataFrame is built.
+
+    Parameters
+    ----------
+    prices
+        From :func:`prepare_prices`.
+    signals
+        One value per bar; checked against the prices' index.
+    config
+        The trading rules; defaults to ``BacktestConfig()``.
+    equity_out
+        An optional float64 buffer of one value per bar to write the equity
+        into, so a sweep allocates it once.
+
+    Returns
+    -------
+    Simulation
+        The equity array, the closed trades' records and the open position.
+    """
+    config = _checked_config(config)
+    _check_signals(signals, prices.index)
+    bar_count = len(prices)
+    if equity_out is None:
+        equity_out = np.empty(bar_count, dtype=np.float64)
+    elif (
+        not isinstance(equity_out, np.ndarray)
+        or equity_out.dtype != np.float64
+        or equity_out.shape != (bar_count,)
+        or not equity_out.flags.c_contiguous
+        or not equity_out.flags.writeable
+    ):
+        raise InvalidInputError(
+            f"equity_out must be a writeable contiguous float64 array of {bar_count} values"
+        )
+    long_entries = _kernel_array(signals.long_entries, np.bool_)
+    short_entries = _kernel_array(signals.short_entries, np.bool_)
+    capacity = kernel.count_entry_signals_nb(long_entries, short_entries)
+    trade_records = np.empty((capacity, kernel.TRADE_RECORD_WIDTH), dtype=np.float64)
+    (
+        trade_count,
+        open_size,
+        open_entry_bar,
+        open_entry_price,
+        open_entry_commission,
+        cash,
+    ) = kernel.simulate_nb(
+        prices.open,
+        prices.high,
+        prices.low,
+        prices.close,
+        long_entries,
+        _kernel_array(signals.long_exits, np.bool_),
+        short_entries,
+        _kernel_array(signals.short_exits, np.bool_),
+        _distances(signals.stop_distances),
+        _distances(signals.target_distances),
+        _distances(signals.trailing_distances),
+        _fraction(config.stop_loss),
+        _fraction(config.take_profit),
+        _fraction(config.trailing_stop),
+        signals.maximum_bars_held or 0,
+        config.cash,
+        config.commission,
+        config.fixed_fee,
+        config.slippage,
+        config.lot_size,
+        kernel.SIZING_CODES[config.sizing],
+        np.nan if config.size is None else config.size,
+        config.trade_on_close,
+        config.finalize_trades,
+        equity_out,
+        trade_records,
+    )
+    return Simulation(
+        equity=equity_out,
+        trade_records=trade_records[:trade_count],
+        open_size=float(open_size),
+        open_entry_bar=int(open_entry_bar),
+        open_entry_price=float(open_entry_price),
+        open_entry_commission=float(open_entry_commission),
+        cash=float(cash),
+    )
+
+
+def simulate_equity(
+    prices: PreparedPrices,
+    signals: Signals,
+    config: BacktestConfig | None = None,
+    *,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The equity at each close, and nothing else: the lean path for sweeps.
+
+    Parameters
+    ----------
+    prices
+        From :func:`prepare_prices`, made once for all combinations.
+    signals
+        One combination's signals.
+    config
+        The trading rules; defaults to ``BacktestConfig()``.
+    out
+        An optional float64 buffer of one value per bar, reused across calls.
+
+    Returns
+    -------
+    numpy.ndarray
+        The equity curve (``out`` itself when given).
+    """
+    return simulate(prices, signals, config, equity_out=out).equity
+
+
+def final_equity(
+    prices: PreparedPrices, signals: Signals, config: BacktestConfig | None = None
+) -> float:
+    """The equity at the last close.
+
+    Parameters
+    ----------
+    prices
+        From :func:`prepare_prices`.
+    signals
+        One combination's signals.
+    config
+        The trading rules; defaults to ``BacktestConfig()``.
+
+    Returns
+    -------
+    float
+        The final equity, an open position marked to the last close.
+    """
+    return float(simulate(prices, signals, config).equity[-1])
+
+
+def run_backtest(
+    frame: pd.DataFrame,
+    signals: Signals,
+    config: BacktestConfig | None = None,
+    *,
+    parameters: Mapping[str, object] | None = None,
+    strategy_name: str | None = None,
+) -> BacktestResult:
+    """Backtest signals on OHLCV bars.
+
+    Parameters
+    ----------
+    frame
+        A canonical OHLCV frame with at least two bars.
+    signals
+        One value per bar, decided on each bar's close.
+    config
+        The trading rules; defaults to ``BacktestConfig()``.
+    parameters
+        The strategy parameters that produced the signals, kept with the result.
+    strategy_name
+        The strategy's name, kept with the result.
+
+    Returns
+    -------
+    BacktestResult
+        Equity, drawdown, trades, the open position, statistics and what is
+        needed to reproduce the run.
+
+    Raises
+    ------
+    InvalidInputError
+        For a non-canonical or too short frame, signals that do not fit it, or
+        a config that is not a ``BacktestConfig``.
+    """
+    config = _checked_config(config)
+    prices = prepare_prices(frame)
+    run = simulate(prices, signals, config)
+    index = prices.index
+    equity = pd.Series(run.equity, index=index, name="equity")
+    drawdown = pd.Series(drawdown_fraction(run.equity, config.cash), index=index, name="drawdown")
+    trades = _trades_frame(run.trade_records, index)
+    open_position = _open_position(run, prices)
+    stats = compute_statistics(
+        equity=equity,
+        trades=trades,
+        close=prices.close,
+        initial_cash=config.cash,
+        open_entry_bar=open_position.entry_bar if open_position else None,
+        open_commission=run.open_entry_commission if open_position else 0.0,
+        periods_per_year=config.periods_per_year,
+    )
+    return BacktestResult(
+        equity=equity,
+        drawdown=drawdown,
+        trades=trades,
+        open_position=open_position,
+        stats=stats,
+        config=config,
+        close=pd.Series(prices.close, index=index, name="close"),
+        parameters=dict(parameters or {}),
+        strategy_name=strategy_name,
+        data_fingerprint=data_fingerprint(frame),
+        engine_version=ENGINE_VERSION,
+    )
+
+
+def data_fingerprint(frame: pd.DataFrame) -> str:
+    """A stable hash of a canonical frame's times and values.
+
+    Parameters
+    ----------
+    frame
+        A canonical OHLCV frame.
+
+    Returns
+    -------
+    str
+        32 hex digits of BLAKE2b over the index's epoch nanoseconds and each
+        column's float64 bytes, in the canonical column order.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(epoch_nanoseconds(frame), dtype="<i8").tobytes())
+    for column in OHLCV_COLUMNS:
+        digest.update(column.encode())
+        digest.update(np.ascontiguousarray(frame[column].to_numpy(), dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
+def _checked_config(config: BacktestConfig | None) -> BacktestConfig:
+    if config is None:
+        return BacktestConfig()
+    if not isinstance(config, BacktestConfig):
+        raise InvalidInputError(
+            f"config must be a BacktestConfig, got {type(config).__name__}; "
+            "build one with BacktestConfig(cash=..., commission=...)"
+        )
+    return config
+
+
+def _check_signals(signals: Signals, index: pd.Index) -> None:
+    if not isinstance(signals, Signals):
+        raise InvalidInputError(
+            f"signals must be quantdesk.strategies.signals.Signals, got {type(signals).__name__}"
+        )
+    signals.check(index)
+
+
+def _kernel_array(values: np.ndarray, dtype: type[np.generic]) -> np.ndarray:
+    """A C-contiguous writeable array of ``dtype``, copied only when needed.
+
+    The kernel is compiled for writeable contiguous arrays; read-only views
+    (pandas hands those out) would compile a second version.
+    """
+    return np.require(values, dtype=dtype, requirements=["C", "W"])
+
+
+def _distances(values: np.ndarray | None) -> np.ndarray:
+    return _NO_DISTANCES if values is None else _kernel_array(values, np.float64)
+
+
+def _fraction(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _trades_frame(records: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    entry_bars = records[:, kernel.ENTRY_BAR_COLUMN].astype(np.int64)
+    exit_bars = records[:, kernel.EXIT_BAR_COLUMN].astype(np.int64)
+    sizes = records[:, kernel.SIZE_COLUMN]
+    entry_prices = records[:, kernel.ENTRY_PRICE_COLUMN]
+    exit_prices = records[:, kernel.EXIT_PRICE_COLUMN]
+    commissions = records[:, kernel.COMMISSION_COLUMN]
+    reasons = pd.Categorical.from_codes(
+        records[:, kernel.EXIT_REASON_COLUMN].astype(np.int64),
+        categories=pd.Index(kernel.EXIT_REASONS),
+    )
+    pnl = sizes * (exit_prices - entry_prices) - commissions
+    return_fraction = np.sign(sizes) * (exit_prices / entry_prices - 1.0) - commissions / (
+        np.abs(sizes) * entry_prices
+    )
+    return pd.DataFrame(
+        {
+            "size": sizes,
+            "entry_bar": entry_bars,
+            "exit_bar": exit_bars,
+            "entry_time": index[entry_bars],
+            "exit_time": index[exit_bars],
+            "entry_price": entry_prices,
+            "exit_price": exit_prices,
+            "pnl": pnl,
+            "return_pct": return_fraction * 100.0,
+            "commission": commissions,
+            "exit_reason": reasons,
+        }
+    )
+
+
+def _open_position(run: Simulation, prices: PreparedPrices) -> OpenPosition | None:
+    if run.open_size == 0.0:
+        return None
+    last_close = float(prices.close[-1])
+    size = run.open_size
+    entry_price = run.open_entry_price
+    commission = run.open_entry_commission
+    return OpenPosition(
+        size=size,
+        entry_bar=run.open_entry_bar,
+        entry_time=prices.index[run.open_entry_bar],
+        entry_price=entry_price,
+        last_price=last_close,
+        unrealized_pnl=size * (last_close - entry_price) - commission,
+        return_pct=(
+            math.copysign(1.0, size) * (last_close / entry_price - 1.0)
+            - commission / (abs(size) * entry_price)
+        )
+        * 100.0,
+        commission=commission,
+    )

@@ -1,0 +1,428 @@
+"""Backtest statistics: one small documented function per metric.
+
+The definitions follow backtesting.py's where that is reasonable, so results
+can be checked against it; where they differ, the docstring says how.
+Percentages are in percent (``12.5`` is 12.5 %), drawdowns are negative.
+
+Trade statistics cover closed trades only; a position still open at the end
+counts in ``exposure_pct`` and ``commissions`` but not in the trade figures.
+
+Annualised figures are built from returns per calendar day (UTC), or per
+week, month or year when the bars are that long, compounded over
+``periods_per_year`` periods: 52 for weekly bars, else 365 when the data
+trades at weekends (crypto) and 252 when it does not (stocks). The risk-free
+rate is zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+StatValue = float | int | pd.Timedelta
+
+STAT_KEYS: tuple[str, ...] = (
+    "final_equity",
+    "total_return_pct",
+    "buy_hold_return_pct",
+    "return_ann_pct",
+    "volatility_ann_pct",
+    "cagr_pct",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown_pct",
+    "avg_drawdown_pct",
+    "max_drawdown_duration",
+    "exposure_pct",
+    "n_trades",
+    "win_rate_pct",
+    "best_trade_pct",
+    "worst_trade_pct",
+    "avg_trade_pct",
+    "profit_factor",
+    "expectancy_pct",
+    "sqn",
+    "commissions",
+)
+"""The keys of ``BacktestResult.stats``, in order; they are stable."""
+
+_WEEKEND_SHARE_OF_A_WEEK_TRADING_EVERY_DAY = 2 / 7
+_DAYS_PER_YEAR = 365.25
+
+
+def drawdown_fraction(equity: np.ndarray, initial_cash: float) -> np.ndarray:
+    """Drawdown at each bar as a fraction at or below zero.
+
+    ``equity / peak - 1``, where the peak is the highest of the starting cash
+    and every equity value so far: ``-0.25`` is 25 % below the peak.
+
+    Parameters
+    ----------
+    equity
+        Equity at each close.
+    initial_cash
+        The starting cash, the first peak.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per bar, ``<= 0``.
+    """
+    peak = np.maximum(np.maximum.accumulate(equity), initial_cash)
+    return np.asarray(equity / peak - 1.0, dtype=np.float64)
+
+
+def final_equity(equity: np.ndarray) -> float:
+    """Equity at the last close, an open position marked to that close."""
+    return float(equity[-1])
+
+
+def total_return_pct(equity: np.ndarray, initial_cash: float) -> float:
+    """``(final equity - starting cash) / starting cash``, in percent.
+
+    backtesting.py divides by the first bar's equity, which is the starting
+    cash unless a trade fills on the first bar's close.
+    """
+    return float((equity[-1] - initial_cash) / initial_cash * 100.0)
+
+
+def buy_hold_return_pct(close: np.ndarray) -> float:
+    """The return of holding the asset from the first close to the last, in percent.
+
+    backtesting.py starts at the first bar after its strategy's indicator
+    warm-up; the engine does not know the warm-up, so this starts at bar 0.
+    """
+    return float((close[-1] - close[0]) / close[0] * 100.0)
+
+
+def annualisation(index: pd.DatetimeIndex) -> tuple[str, float]:
+    """The return period of the data and how many of them make a year.
+
+    The bar spacing is the median of the last hundred gaps (as in
+    backtesting.py). Seven-day bars give weekly returns and 52 per year,
+    31-day bars monthly returns and 12, 365-day bars yearly returns and 1;
+    anything else gives daily returns, 365 per year when Saturdays and Sundays
+    hold more than 60 % of the two sevenths of the bars they hold in data that
+    trades every day (24/7 markets), else 252.
+
+    Parameters
+    ----------
+    index
+        The bars' times.
+
+    Returns
+    -------
+    tuple[str, float]
+        A pandas resampling rule and the periods per year.
+    """
+    tail = index[-101:].as_unit("ns").asi8
+    day = pd.Timedelta(days=1).value
+    spacing_days = int(np.median(np.diff(tail)) // day) if len(tail) > 1 else 0
+    if spacing_days == 7:
+        return "W", 52.0
+    if spacing_days == 31:
+        return "ME", 12.0
+    if spacing_days == 365:
+        return "YE", 1.0
+    weekend_share = float(np.mean(index.day_of_week >= 5))
+    trades_at_weekends = weekend_share > _WEEKEND_SHARE_OF_A_WEEK_TRADING_EVERY_DAY * 0.6
+    return "D", 365.0 if trades_at_weekends else 252.0
+
+
+def period_returns(equity: pd.Series, rule: str) -> np.ndarray:
+    """Simple returns of the last equity in each calendar period that has bars.
+
+    Parameters
+    ----------
+    equity
+        Equity on a ``DatetimeIndex``.
+    rule
+        A pandas resampling rule from :func:`annualisation`.
+
+    Returns
+    -------
+    numpy.ndarray
+        One return per period after the first.
+    """
+    last = equity.resample(rule).last().dropna().to_numpy(dtype=np.float64)
+    return np.asarray(last[1:] / last[:-1] - 1.0, dtype=np.float64)
+
+
+def geometric_mean(returns: np.ndarray) -> float:
+    """The per-period return that compounds to the same total; 0 if any return is <= -100 %."""
+    growth = np.nan_to_num(returns, nan=0.0) + 1.0
+    if len(growth) == 0:
+        return math.nan
+    if np.any(growth <= 0.0):
+        return 0.0
+    return float(np.exp(np.log(growth).sum() / len(growth)) - 1.0)
+
+
+def return_ann_pct(returns: np.ndarray, periods_per_year: float) -> float:
+    """The geometric mean period return compounded over a year, in percent."""
+    mean = geometric_mean(returns)
+    return float(((1.0 + mean) ** periods_per_year - 1.0) * 100.0) if len(returns) else 0.0
+
+
+def volatility_ann_pct(returns: np.ndarray, periods_per_year: float) -> float:
+    """The annual standard deviation of compounded returns, in percent.
+
+    For period returns with mean ``m`` (geometric) and variance ``v``
+    (sample), ``sqrt((v + (1 + m)^2)^N - (1 + m)^(2N))`` with ``N`` periods:
+    the spread of a year of independent periods, compounded, as backtesting.py
+    computes it.
+    """
+    if len(returns) < 2:
+        return math.nan
+    mean = geometric_mean(returns)
+    variance = float(np.var(returns, ddof=1))
+    growth = 1.0 + mean
+    annual_variance = (variance + growth**2) ** periods_per_year - growth ** (2 * periods_per_year)
+    return float(math.sqrt(max(annual_variance, 0.0)) * 100.0)
+
+
+def cagr_pct(equity: np.ndarray, initial_cash: float, duration: pd.Timedelta) -> float:
+    """Compound annual growth rate over the calendar span of the data, in percent.
+
+    Years are the time from the first bar to the last over 365.25 days.
+    """
+    years = duration.total_seconds() / 86_400 / _DAYS_PER_YEAR
+    if years <= 0:
+        return math.nan
+    ratio = float(equity[-1] / initial_cash)
+    if ratio < 0:
+        return math.nan
+    return float((ratio ** (1.0 / years) - 1.0) * 100.0)
+
+
+def sharpe(return_ann: float, volatility_ann: float) -> float:
+    """Annualised return over annualised volatility (risk-free rate 0); NaN when flat."""
+    return return_ann / volatility_ann if volatility_ann else math.nan
+
+
+def sortino(returns: np.ndarray, periods_per_year: float) -> float:
+    """Annualised return over annualised downside deviation (risk-free rate 0).
+
+    Downside deviation is the root mean square of the period returns below
+    zero (others count as zero), times ``sqrt(periods_per_year)``; infinite
+    when no period lost.
+    """
+    if len(returns) == 0:
+        return math.nan
+    annual_return = return_ann_pct(returns, periods_per_year) / 100.0
+    downside = math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2))) * math.sqrt(
+        periods_per_year
+    )
+    if downside == 0.0:
+        return math.inf if annual_return > 0 else math.nan
+    return annual_return / downside
+
+
+def calmar(return_ann: float, max_drawdown: float) -> float:
+    """Annualised return over the maximum drawdown's depth; NaN without a drawdown."""
+    return return_ann / abs(max_drawdown) if max_drawdown else math.nan
+
+
+def max_drawdown_pct(drawdown: np.ndarray) -> float:
+    """The deepest drawdown, in percent (negative, 0 without one)."""
+    return float(np.min(drawdown) * 100.0) + 0.0
+
+
+def drawdown_periods(
+    drawdown: np.ndarray, index: pd.DatetimeIndex
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each drawdown's depth and length, as backtesting.py delimits them.
+
+    A drawdown runs from a bar at a peak (drawdown 0) to the next bar at a
+    peak, or to the last bar, with at least one bar below the peak between.
+
+    Parameters
+    ----------
+    drawdown
+        From :func:`drawdown_fraction`.
+    index
+        The bars' times.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray]
+        Depths (fractions <= 0, the lowest value including both ends) and
+        durations (``timedelta64[ns]``, end time minus start time).
+    """
+    last = len(drawdown) - 1
+    bounds = np.unique(np.r_[0, np.flatnonzero(drawdown == 0.0), last])
+    lowest_from = np.minimum.reduceat(drawdown, bounds)
+    starts, ends = bounds[:-1], bounds[1:]
+    depths = np.minimum(lowest_from[:-1], drawdown[ends])
+    is_drawdown = ends > starts + 1
+    times = index.as_unit("ns").asi8
+    durations = (times[ends] - times[starts]).astype("timedelta64[ns]")
+    return depths[is_drawdown], durations[is_drawdown]
+
+
+def avg_drawdown_pct(depths: np.ndarray) -> float:
+    """The mean depth of the drawdowns, in percent (negative, 0 without one)."""
+    return float(np.mean(depths) * 100.0) + 0.0 if len(depths) else 0.0
+
+
+def max_drawdown_duration(durations: np.ndarray) -> pd.Timedelta:
+    """The longest time from a peak to the next peak (or the end); 0 without a drawdown."""
+    return pd.Timedelta(durations.max()) if len(durations) else pd.Timedelta(0)
+
+
+def exposure_pct(entry_bars: np.ndarray, exit_bars: np.ndarray, bar_count: int) -> float:
+    """The share of bars on which a position was held, entry and exit bars included, in %.
+
+    backtesting.py counts closed trades only; here a position still open at
+    the end counts too (pass its entry bar and the last bar).
+    """
+    change = np.zeros(bar_count + 1, dtype=np.int64)
+    np.add.at(change, entry_bars, 1)
+    np.add.at(change, exit_bars + 1, -1)
+    held = np.cumsum(change[:-1]) > 0
+    return float(held.mean() * 100.0)
+
+
+def win_rate_pct(pnl: np.ndarray) -> float:
+    """The share of closed trades with a positive profit, in percent; NaN without trades."""
+    return float(np.mean(pnl > 0) * 100.0) if len(pnl) else math.nan
+
+
+def best_trade_pct(returns_pct: np.ndarray) -> float:
+    """The highest closed-trade return, in percent; NaN without trades."""
+    return float(np.max(returns_pct)) if len(returns_pct) else math.nan
+
+
+def worst_trade_pct(returns_pct: np.ndarray) -> float:
+    """The lowest closed-trade return, in percent; NaN without trades."""
+    return float(np.min(returns_pct)) if len(returns_pct) else math.nan
+
+
+def avg_trade_pct(returns_pct: np.ndarray) -> float:
+    """The geometric mean of the closed-trade returns, in percent; NaN without trades."""
+    return geometric_mean(returns_pct / 100.0) * 100.0
+
+
+def profit_factor(returns_pct: np.ndarray) -> float:
+    """The sum of winning trades' returns over the absolute sum of losing ones.
+
+    Computed on trade returns, as backtesting.py does, so it is not swayed by
+    position sizes growing with equity. Infinite with wins and no loss, NaN
+    with neither.
+    """
+    gains = float(returns_pct[returns_pct > 0].sum())
+    losses = abs(float(returns_pct[returns_pct < 0].sum()))
+    if losses == 0.0:
+        return math.inf if gains > 0 else math.nan
+    return gains / losses
+
+
+def expectancy_pct(returns_pct: np.ndarray) -> float:
+    """The arithmetic mean closed-trade return, in percent; NaN without trades."""
+    return float(np.mean(returns_pct)) if len(returns_pct) else math.nan
+
+
+def sqn(pnl: np.ndarray) -> float:
+    """System quality number: ``sqrt(n) * mean(pnl) / std(pnl)`` over closed trades.
+
+    The standard deviation is the sample one; NaN with fewer than two trades
+    or when every profit is the same.
+    """
+    if len(pnl) < 2:
+        return math.nan
+    deviation = float(np.std(pnl, ddof=1))
+    return math.sqrt(len(pnl)) * float(np.mean(pnl)) / deviation if deviation else math.nan
+
+
+def commissions(trade_commissions: np.ndarray, open_commission: float) -> float:
+    """Every commission and fee paid: closed trades' entries and exits and the open entry.
+
+    backtesting.py leaves out the entry commission of a position still open.
+    """
+    return float(trade_commissions.sum()) + open_commission
+
+
+def compute_statistics(
+    *,
+    equity: pd.Series,
+    trades: pd.DataFrame,
+    close: np.ndarray,
+    initial_cash: float,
+    open_entry_bar: int | None,
+    open_commission: float,
+    periods_per_year: float | None,
+) -> dict[str, StatValue]:
+    """Every statistic of :data:`STAT_KEYS` for one backtest.
+
+    Parameters
+    ----------
+    equity
+        Equity at each close, on the bars' ``DatetimeIndex``.
+    trades
+        The closed trades, as ``BacktestResult.trades``.
+    close
+        The bars' closes.
+    initial_cash
+        The starting cash.
+    open_entry_bar
+        The entry bar of the position open at the end, or None.
+    open_commission
+        That position's entry commission, 0 without one.
+    periods_per_year
+        Overrides the detected return periods per year.
+
+    Returns
+    -------
+    dict
+        The statistics in :data:`STAT_KEYS` order; floats, ``n_trades`` an
+        int and ``max_drawdown_duration`` a ``pandas.Timedelta``.
+    """
+    index = pd.DatetimeIndex(equity.index)
+    values = equity.to_numpy(dtype=np.float64)
+    rule, detected_periods = annualisation(index)
+    periods = detected_periods if periods_per_year is None else float(periods_per_year)
+    returns = period_returns(equity, rule)
+    drawdown = drawdown_fraction(values, initial_cash)
+    depths, durations = drawdown_periods(drawdown, index)
+    annual_return_pct = return_ann_pct(returns, periods)
+    annual_volatility_pct = volatility_ann_pct(returns, periods)
+    deepest = max_drawdown_pct(drawdown)
+
+    entry_bars = trades["entry_bar"].to_numpy(dtype=np.int64)
+    exit_bars = trades["exit_bar"].to_numpy(dtype=np.int64)
+    if open_entry_bar is not None:
+        entry_bars = np.r_[entry_bars, open_entry_bar]
+        exit_bars = np.r_[exit_bars, len(values) - 1]
+    pnl = trades["pnl"].to_numpy(dtype=np.float64)
+    trade_returns = trades["return_pct"].to_numpy(dtype=np.float64)
+
+    statistics: dict[str, StatValue] = {
+        "final_equity": final_equity(values),
+        "total_return_pct": total_return_pct(values, initial_cash),
+        "buy_hold_return_pct": buy_hold_return_pct(close),
+        "return_ann_pct": annual_return_pct,
+        "volatility_ann_pct": annual_volatility_pct,
+        "cagr_pct": cagr_pct(values, initial_cash, index[-1] - index[0]),
+        "sharpe": sharpe(annual_return_pct, annual_volatility_pct),
+        "sortino": sortino(returns, periods),
+        "calmar": calmar(annual_return_pct / 100.0, deepest / 100.0),
+        "max_drawdown_pct": deepest,
+        "avg_drawdown_pct": avg_drawdown_pct(depths),
+        "max_drawdown_duration": max_drawdown_duration(durations),
+        "exposure_pct": exposure_pct(entry_bars, exit_bars, len(values)),
+        "n_trades": len(trades),
+        "win_rate_pct": win_rate_pct(pnl),
+        "best_trade_pct": best_trade_pct(trade_returns),
+        "worst_trade_pct": worst_trade_pct(trade_returns),
+        "avg_trade_pct": avg_trade_pct(trade_returns),
+        "profit_factor": profit_factor(trade_returns),
+        "expectancy_pct": expectancy_pct(trade_returns),
+        "sqn": sqn(pnl),
+        "commissions": commissions(
+            trades["commission"].to_numpy(dtype=np.float64), open_commission
+        ),
+    }
+    return statistics

@@ -1,0 +1,175 @@
+"""quantdesk.backtest and the backtest/strategies commands, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import quantdesk
+from quantdesk.config import Settings
+from quantdesk.errors import DataRepairWarning, InvalidInputError, UnknownNameError
+from quantdesk.strategies import get_strategy
+
+QUANTDESK = str(Path(sys.executable).parent / "quantdesk")
+
+
+@pytest.fixture(scope="module")
+def goog_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from backtesting.test import GOOG
+
+    path = tmp_path_factory.mktemp("goog") / "goog.csv"
+    GOOG.to_csv(path)
+    return path
+
+
+def run_cli(*words: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "QUANTDESK_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [QUANTDESK, *words],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_reproduces_backtesting_py_on_goog(goog_csv: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "backtest",
+        "sma_cross",
+        "--data",
+        f"csv:{goog_csv}",
+        "-p",
+        "fast=10",
+        "-p",
+        "slow=20",
+        "-p",
+        "short=true",
+        "--commission",
+        "0.002",
+        "--json",
+        data_dir=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert output["stats"]["final_equity"] == pytest.approx(56263.52, abs=0.01)
+    assert len(output["trades"]) == 93
+    assert output["stats"]["n_trades"] == 93
+    first = output["trades"][0]
+    assert set(first) == {
+        "size",
+        "entry_bar",
+        "exit_bar",
+        "entry_time",
+        "exit_time",
+        "entry_price",
+        "exit_price",
+        "pnl",
+        "return_pct",
+        "commission",
+        "exit_reason",
+    }
+
+
+def test_cli_text_output_and_strategy_listing(goog_csv: Path, tmp_path: Path) -> None:
+    text = run_cli("backtest", "sma_cross", "--data", f"csv:{goog_csv}", data_dir=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert "SmaCross(fast=10, slow=20, short=False)" in text.stdout
+    assert "final_equity" in text.stdout
+    listed = json.loads(run_cli("strategies", "--json", data_dir=tmp_path).stdout)
+    by_name = {item["name"]: item for item in listed}
+    assert {"sma_cross", "rsi_reversion", "bollinger_breakout", "breakout_scalping"} <= set(by_name)
+    fast = next(item for item in by_name["sma_cross"]["parameters"] if item["name"] == "fast")
+    assert fast["default"] == 10
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["sma_crss"], "did you mean 'sma_cross'"),
+        (["sma_cross", "-p", "fast=20", "-p", "slow=10"], "must be below slow"),
+        (["sma_cross", "-p", "fast=-5"], "must be >= 1"),
+        (["sma_cross", "-p", "fsat=5"], "did you mean 'fast'"),
+        (["sma_cross", "-p", "fast"], "NAME=VALUE"),
+        (["sma_cross", "-p", "slow=300"], "needs at least"),
+        (["sma_cross", "--commission", "-1"], "commission"),
+    ],
+)
+def test_cli_bad_input_is_one_line(
+    goog_csv: Path, tmp_path: Path, words: list[str], message: str
+) -> None:
+    short_data = [
+        "--data",
+        "sample:AAPL",
+        "-t",
+        "1d",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-12-01",
+    ]
+    result = run_cli("backtest", *words, *short_data, data_dir=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]
+
+
+def test_backtest_by_address_uses_the_cache(settings_in: Settings) -> None:
+    arguments = {
+        "timeframe": "4h",
+        "start": "2024-01-01",
+        "end": "2024-04-01",
+        "settings": settings_in,
+    }
+    result = quantdesk.backtest(
+        "sma_cross", "sample:ETH/USDT", lot_size=1e-8, fast=5, slow=15, **arguments
+    )
+    again = quantdesk.backtest(
+        "sma_cross", "sample:ETH/USDT", lot_size=1e-8, fast=5, slow=15, **arguments
+    )
+    assert result.stats["final_equity"] == again.stats["final_equity"]
+    assert result.parameters == {"fast": 5, "slow": 15, "short": False}
+    assert result.data_fingerprint == again.data_fingerprint
+    assert len(result.equity) == 91 * 6
+
+
+def test_backtest_accepts_a_frame_an_instance_and_engine_options(settings_in: Settings) -> None:
+    frame = quantdesk.load(
+        "sample:SPY", timeframe="1d", start="2020-01-01", end="2024-01-01", settings=settings_in
+    )
+    strategy = get_strategy("sma_cross", fast=10, slow=40)
+    plain = quantdesk.backtest(strategy, frame)
+    costly = quantdesk.backtest(strategy, frame, commission=0.01, fixed_fee=5.0)
+    assert costly.stats["commissions"] > plain.stats["commissions"] == 0
+    assert costly.stats["final_equity"] < plain.stats["final_equity"]
+    changed = quantdesk.backtest(strategy, frame, slow=60)
+    assert changed.parameters["slow"] == 60
+
+
+def test_backtest_repairs_a_frame_with_a_warning() -> None:
+    from backtesting.test import GOOG
+
+    with pytest.raises(InvalidInputError, match="naive"):
+        quantdesk.backtest("sma_cross", GOOG)
+    frame = GOOG.tz_localize("UTC")
+    with pytest.warns(DataRepairWarning, match="renamed"):
+        result = quantdesk.backtest("sma_cross", frame, commission=0.002, short=True)
+    assert result.stats["final_equity"] == pytest.approx(56263.52, abs=0.01)
+
+
+def test_backtest_refuses_what_it_cannot_use() -> None:
+    with pytest.raises(InvalidInputError, match="DataFrame or an address"):
+        quantdesk.backtest("sma_cross", [1, 2, 3])  # type: ignore[arg-type]
+    frame = pd.DataFrame()
+    with pytest.raises(InvalidInputError, match="slice the frame"):
+        quantdesk.backtest("sma_cross", frame, start="2024-01-01")
+    with pytest.raises(UnknownNameError, match="did you mean"):
+        quantdesk.backtest("sma_crosss", "sample:BTC/USDT")
