@@ -19,6 +19,15 @@ settings.register_profile(
 settings.load_profile("quantdesk")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-golden`` rewrites the golden files from the current results."""
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/*.json from the current results (say why in the commit)",
+    )
+
+
 class NetworkAccessError(RuntimeError):
     """Raised when a test tries to reach a host that is not this machine."""
 
