@@ -222,6 +222,120 @@ def _held_too_long_nb(
     return fill_bar - entry_bar >= maximum_bars_held
 
 
+@njit(cache=True, inline="always")
+def _fill_orders_nb(
+    base_price: float,
+    bar: int,
+    signal_bar: int,
+    close_reason: int,
+    open_side: int,
+    position: float,
+    entry_bar: int,
+    entry_price: float,
+    entry_commission: float,
+    stop_level: float,
+    target_level: float,
+    trailing_distance: float,
+    best_price: float,
+    cash: float,
+    trade_count: int,
+    trade_records: np.ndarray,
+    stop_distances: np.ndarray,
+    target_distances: np.ndarray,
+    trailing_distances: np.ndarray,
+    stop_fraction: float,
+    target_fraction: float,
+    trailing_fraction: float,
+    commission_rate: float,
+    fixed_fee: float,
+    slippage: float,
+    lot_size: float,
+    sizing_code: int,
+    size_value: float,
+) -> tuple[float, int, float, float, float, float, float, float, float, int]:
+    """Fill one bar's orders at one price: close the position first, then open the new one.
+
+    The parameters not described here are those of :func:`simulate_nb`.
+
+    Parameters
+    ----------
+    base_price
+        The quoted price of both fills before slippage: the bar's open, or its
+        close with ``trade_on_close``.
+    bar
+        The fill bar, the closed trade's exit bar and the new entry bar.
+    signal_bar
+        The bar whose signals decided the orders; the new position takes its
+        stop, target and trail distances.
+    close_reason, open_side
+        The orders: an exit reason or ``NO_ORDER``, and 1, -1 or 0.
+    position, entry_bar, entry_price, entry_commission
+        The position before the fills (size 0 when flat) and its entry.
+    stop_level, target_level, trailing_distance, best_price
+        Its protective levels and the best price seen since entry.
+    cash, trade_count
+        Realised cash and the number of trade records written.
+
+    Returns
+    -------
+    tuple
+        The state after the fills, in the order of the parameters from
+        ``position`` to ``trade_count``.
+    """
+    if close_reason != NO_ORDER and position != 0.0:
+        side = 1.0 if position > 0.0 else -1.0
+        fill = base_price * (1.0 - side * slippage)
+        cash = cash + _record_exit_nb(
+            trade_records,
+            trade_count,
+            entry_bar,
+            bar,
+            position,
+            entry_price,
+            fill,
+            entry_commission,
+            commission_rate,
+            fixed_fee,
+            close_reason,
+        )
+        trade_count += 1
+        position = 0.0
+    if open_side != 0 and position == 0.0:
+        side = float(open_side)
+        fill = base_price * (1.0 + side * slippage)
+        units = entry_units_nb(
+            cash, fill, commission_rate, fixed_fee, lot_size, sizing_code, size_value
+        )
+        if units > 0.0:
+            entry_commission = fixed_fee + (units * fill) * commission_rate
+            cash = cash - entry_commission
+            position = side * units
+            entry_bar = bar
+            entry_price = fill
+            stop_level = fill - side * _protective_distance_nb(
+                stop_distances, signal_bar, stop_fraction, fill
+            )
+            target_level = fill + side * _protective_distance_nb(
+                target_distances, signal_bar, target_fraction, fill
+            )
+            trailing_distance = _protective_distance_nb(
+                trailing_distances, signal_bar, trailing_fraction, fill
+            )
+            best_price = fill
+    return (
+        position,
+        entry_bar,
+        entry_price,
+        entry_commission,
+        stop_level,
+        target_level,
+        trailing_distance,
+        best_price,
+        cash,
+        trade_count,
+    )
+
+
 @njit(cache=True)
 def simulate_nb(
     open_prices: np.ndarray,
@@ -305,46 +419,48 @@ def simulate_nb(
 
     for i in range(bar_count):
         # 1. Orders decided on the previous close fill at this bar's open, exit first.
-        if pending_close_reason != NO_ORDER and position != 0.0:
-            side = 1.0 if position > 0.0 else -1.0
-            fill = open_prices[i] * (1.0 - side * slippage)
-            cash = cash + _record_exit_nb(
-                trade_records,
-                trade_count,
-                entry_bar,
-                i,
+        if pending_close_reason != NO_ORDER or pending_open_side != 0:
+            (
                 position,
+                entry_bar,
                 entry_price,
-                fill,
                 entry_commission,
+                stop_level,
+                target_level,
+                trailing_distance,
+                best_price,
+                cash,
+                trade_count,
+            ) = _fill_orders_nb(
+                open_prices[i],
+                i,
+                pending_signal_bar,
+                pending_close_reason,
+                pending_open_side,
+                position,
+                entry_bar,
+                entry_price,
+                entry_commission,
+                stop_level,
+                target_level,
+                trailing_distance,
+                best_price,
+                cash,
+                trade_count,
+                trade_records,
+                stop_distances,
+                target_distances,
+                trailing_distances,
+                stop_fraction,
+                target_fraction,
+                trailing_fraction,
                 commission_rate,
                 fixed_fee,
-                pending_close_reason,
+                slippage,
+                lot_size,
+                sizing_code,
+                size_value,
             )
-            trade_count += 1
-            position = 0.0
-        if pending_open_side != 0 and position == 0.0:
-            side = float(pending_open_side)
-            fill = open_prices[i] * (1.0 + side * slippage)
-            units = entry_units_nb(
-                cash, fill, commission_rate, fixed_fee, lot_size, sizing_code, size_value
-            )
-            if units > 0.0:
-                entry_commission = fixed_fee + (units * fill) * commission_rate
-                cash = cash - entry_commission
-                position = side * units
-                entry_bar = i
-                entry_price = fill
-                stop_level = fill - side * _protective_distance_nb(
-                    stop_distances, pending_signal_bar, stop_fraction, fill
-                )
-                target_level = fill + side * _protective_distance_nb(
-                    target_distances, pending_signal_bar, target_fraction, fill
-                )
-                trailing_distance = _protective_distance_nb(
-                    trailing_distances, pending_signal_bar, trailing_fraction, fill
-                )
-                best_price = fill
         pending_close_reason = NO_ORDER
         pending_open_side = 0
 
@@ -430,47 +546,48 @@ def simulate_nb(
                 pending_close_reason = close_reason
                 pending_open_side = open_side
                 pending_signal_bar = i
-            else:
-                if close_reason != NO_ORDER:
-                    side = 1.0 if position > 0.0 else -1.0
-                    fill = close_prices[i] * (1.0 - side * slippage)
-                    cash = cash + _record_exit_nb(
-                        trade_records,
-                        trade_count,
-                        entry_bar,
-                        i,
-                        position,
-                        entry_price,
-                        fill,
-                        entry_commission,
-                        commission_rate,
-                        fixed_fee,
-                        close_reason,
-                    )
-                    trade_count += 1
-                    position = 0.0
-                if open_side != 0 and position == 0.0:
-                    side = float(open_side)
-                    fill = close_prices[i] * (1.0 + side * slippage)
-                    units = entry_units_nb(
-                        cash, fill, commission_rate, fixed_fee, lot_size, sizing_code, size_value
-                    )
-                    if units > 0.0:
-                        entry_commission = fixed_fee + (units * fill) * commission_rate
-                        cash = cash - entry_commission
-                        position = side * units
-                        entry_bar = i
-                        entry_price = fill
-                        stop_level = fill - side * _protective_distance_nb(
-                            stop_distances, i, stop_fraction, fill
-                        )
-                        target_level = fill + side * _protective_distance_nb(
-                            target_distances, i, target_fraction, fill
-                        )
-                        trailing_distance = _protective_distance_nb(
-                            trailing_distances, i, trailing_fraction, fill
-                        )
-                        best_price = fill
+            elif close_reason != NO_ORDER or open_side != 0:
+                (
+                    position,
+                    entry_bar,
+                    entry_price,
+                    entry_commission,
+                    stop_level,
+                    target_level,
+                    trailing_distance,
+                    best_price,
+                    cash,
+                    trade_count,
+                ) = _fill_orders_nb(
+                    close_prices[i],
+                    i,
+                    i,
+                    close_reason,
+                    open_side,
+                    position,
+                    entry_bar,
+                    entry_price,
+                    entry_commission,
+                    stop_level,
+                    target_level,
+                    trailing_distance,
+                    best_price,
+                    cash,
+                    trade_count,
+                    trade_records,
+                    stop_distances,
+                    target_distances,
+                    trailing_distances,
+                    stop_fraction,
+                    target_fraction,
+                    trailing_fraction,
+                    commission_rate,
+                    fixed_fee,
+                    slippage,
+                    lot_size,
+                    sizing_code,
+                    size_value,
+                )
 
         # 4. Mark to the close. The last bar closes what is open when asked to, and
         #    equity at or below zero closes the position and ends the trading.
