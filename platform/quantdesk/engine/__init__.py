@@ -18,11 +18,16 @@ from __future__ import annotations
 
 from quantdesk.engine.config import BacktestConfig
 from quantdesk.engine.kernel import EXIT_REASONS
-from quantdesk.engine.result import ENGINE_VERSION, TRADE_COLUMNS, BacktestResult, OpenPosition
+from quantdesk.engine.result import (
+    ENGINE_VERSION,
+    TRADE_COLUMNS,
+    BacktestResult,
+    OpenPosition,
+    data_fingerprint,
+)
 from quantdesk.engine.runner import (
     PreparedPrices,
     Simulation,
-    data_fingerprint,
     final_equity,
     prepare_prices,
     run_backtest,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from quantdesk.core.frame import OHLCV_COLUMNS, epoch_nanoseconds
+from quantdesk.engine import kernel
 from quantdesk.engine.config import BacktestConfig
-from quantdesk.engine.stats import StatValue
+from quantdesk.engine.stats import StatValue, compute_statistics, drawdown_fraction
 
 ENGINE_VERSION = "1"
 """Changes whenever the engine's results for the same input may change."""
@@ -60,8 +65,31 @@ class OpenPosition:
 
 
 @dataclass(frozen=True, eq=False)
+class _ResultInputs:
+    """What a result computes its trades, statistics and fingerprint from, on demand.
+
+    Attributes
+    ----------
+    trade_records
+        The kernel's closed-trade records (see :mod:`quantdesk.engine.kernel`).
+    frame
+        The bars, as a shallow copy: pandas copies on write, so later changes
+        to the caller's frame do not reach it.
+    """
+
+    trade_records: np.ndarray
+    frame: pd.DataFrame
+
+
+_COMPUTED_ON_DEMAND = ("trades", "drawdown", "stats", "data_fingerprint")
+
+
+@dataclass(frozen=True, eq=False)
 class BacktestResult:
     """One backtest's outcome; treat it, and the frames in it, as read-only.
+
+    ``trades``, ``drawdown``, ``stats`` and ``data_fingerprint`` are computed
+    on first access and kept; a pickled result carries them all.
 
     Attributes
     ----------
@@ -93,23 +121,55 @@ class BacktestResult:
     strategy_name
         The strategy's name, if given.
     data_fingerprint
-        A hash of the frame's times and values (see
-        :func:`quantdesk.engine.runner.data_fingerprint`).
+        A hash of the frame's times and values (see :func:`data_fingerprint`).
     engine_version
         :data:`ENGINE_VERSION` of the engine that ran it.
     """
 
     equity: pd.Series
-    drawdown: pd.Series
-    trades: pd.DataFrame
     open_position: OpenPosition | None
-    stats: dict[str, StatValue]
     config: BacktestConfig
     close: pd.Series
     parameters: dict[str, object] = field(default_factory=dict)
     strategy_name: str | None = None
-    data_fingerprint: str = ""
     engine_version: str = ENGINE_VERSION
+    _inputs: _ResultInputs = field(kw_only=True, repr=False)
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """Closed trades, one row each; see the class docstring."""
+        return _trades_frame(self._inputs.trade_records, pd.DatetimeIndex(self.equity.index))
+
+    @cached_property
+    def drawdown(self) -> pd.Series:
+        """Drawdown at each bar, a fraction at or below zero."""
+        values = drawdown_fraction(self.equity.to_numpy(), self.config.cash)
+        return pd.Series(values, index=self.equity.index, name="drawdown", copy=False)
+
+    @cached_property
+    def stats(self) -> dict[str, StatValue]:
+        """The statistics, keyed by :data:`~quantdesk.engine.stats.STAT_KEYS`."""
+        position = self.open_position
+        return compute_statistics(
+            equity=self.equity,
+            trades=self.trades,
+            close=self.close.to_numpy(),
+            initial_cash=self.config.cash,
+            open_entry_bar=None if position is None else position.entry_bar,
+            open_commission=0.0 if position is None else position.commission,
+            periods_per_year=self.config.periods_per_year,
+        )
+
+    @cached_property
+    def data_fingerprint(self) -> str:
+        """A hash of the frame's times and values."""
+        return data_fingerprint(self._inputs.frame)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle what is computed on demand instead of what it is computed from."""
+        for name in _COMPUTED_ON_DEMAND:
+            getattr(self, name)
+        return {name: value for name, value in self.__dict__.items() if name != "_inputs"}
 
     def __repr__(self) -> str:
         name = self.strategy_name or "signals"
@@ -139,3 +199,61 @@ class BacktestResult:
         from quantdesk.engine.plotting import plot_result
 
         return plot_result(self, width=width)
+
+
+def data_fingerprint(frame: pd.DataFrame) -> str:
+    """A stable hash of a canonical frame's times and values.
+
+    Parameters
+    ----------
+    frame
+        A canonical OHLCV frame.
+
+    Returns
+    -------
+    str
+        32 hex digits of BLAKE2b over the index's epoch nanoseconds and each
+        column's float64 bytes, in the canonical column order.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(epoch_nanoseconds(frame), dtype="<i8").data)
+    for column in OHLCV_COLUMNS:
+        digest.update(column.encode())
+        digest.update(np.ascontiguousarray(frame[column].to_numpy(), dtype="<f8").data)
+    return digest.hexdigest()
+
+
+def _trades_frame(records: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """The trades table of :data:`TRADE_COLUMNS` for the kernel's trade records."""
+    entry_bars = records[:, kernel.ENTRY_BAR_COLUMN].astype(np.int64)
+    exit_bars = records[:, kernel.EXIT_BAR_COLUMN].astype(np.int64)
+    sizes = records[:, kernel.SIZE_COLUMN]
+    entry_prices = records[:, kernel.ENTRY_PRICE_COLUMN]
+    exit_prices = records[:, kernel.EXIT_PRICE_COLUMN]
+    commissions = records[:, kernel.COMMISSION_COLUMN]
+    reasons = pd.Categorical.from_codes(
+        records[:, kernel.EXIT_REASON_COLUMN].astype(np.int64),
+        categories=pd.Index(kernel.EXIT_REASONS),
+    )
+    pnl = sizes * (exit_prices - entry_prices) - commissions
+    return_fraction = np.sign(sizes) * (exit_prices / entry_prices - 1.0) - commissions / (
+        np.abs(sizes) * entry_prices
+    )
+    return pd.DataFrame(
+        {
+            "size": sizes,
+            "entry_bar": entry_bars,
+            "exit_bar": exit_bars,
+            "entry_time": index[entry_bars],
+            "exit_time": index[exit_bars],
+            "entry_price": entry_prices,
+            "exit_price": exit_prices,
+            "pnl": pnl,
+            "return_pct": return_fraction * 100.0,
+            "commission": commissions,
+            "exit_reason": reasons,
+        },
+        # The columns are new arrays or views of the records, which nothing
+        # else writes to; consolidating them would copy every one.
+        copy=False,
+    )

@@ -9,19 +9,19 @@ no DataFrames and can reuse one equity buffer.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
-from quantdesk.core.frame import OHLCV_COLUMNS, epoch_nanoseconds, is_canonical, validate_ohlcv
+from quantdesk.core.frame import OHLCV_COLUMNS, is_canonical, validate_ohlcv
 from quantdesk.engine import kernel
 from quantdesk.engine.config import BacktestConfig
-from quantdesk.engine.result import ENGINE_VERSION, BacktestResult, OpenPosition
-from quantdesk.engine.stats import compute_statistics, drawdown_fraction
+from quantdesk.engine.result import ENGINE_VERSION, BacktestResult, OpenPosition, _ResultInputs
+from quantdesk.engine.scans import prices_are_valid_nb
 from quantdesk.errors import InvalidInputError
 from quantdesk.strategies.signals import Signals
 
@@ -34,6 +34,10 @@ class PreparedPrices:
     """A checked canonical frame as the contiguous float64 arrays the kernel reads.
 
     Build it with :func:`prepare_prices`; reuse it across many simulations.
+    The arrays are read-only. Where they are views of the frame's columns, a
+    shallow copy of the frame is kept with them: pandas then copies the
+    frame's data before changing it, so later changes to the frame do not
+    reach the prices.
     """
 
     index: pd.DatetimeIndex
@@ -41,6 +45,7 @@ class PreparedPrices:
     high: np.ndarray
     low: np.ndarray
     close: np.ndarray
+    _frame: pd.DataFrame | None = field(default=None, kw_only=True, repr=False)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -84,7 +89,9 @@ def prepare_prices(frame: pd.DataFrame) -> PreparedPrices:
     Returns
     -------
     PreparedPrices
-        The index and contiguous, writeable float64 copies of the prices.
+        The index and the prices as read-only contiguous float64 arrays:
+        views of the frame's columns where those already are contiguous,
+        copies otherwise.
 
     Raises
     ------
@@ -107,13 +114,18 @@ def prepare_prices(frame: pd.DataFrame) -> PreparedPrices:
             f"a backtest needs at least {MINIMUM_BARS} bars, the frame has {len(frame)}; "
             "load a longer range"
         )
-    validate_ohlcv(frame)
+    snapshot = frame.copy(deep=False)
+    columns = {name: _read_only(snapshot[name].to_numpy()) for name in OHLCV_COLUMNS}
+    if not prices_are_valid_nb(*(_kernel_array(values) for values in columns.values())):
+        validate_ohlcv(frame)  # raises, naming the problem and where it is
     return PreparedPrices(
-        index=pd.DatetimeIndex(frame.index),
-        open=_kernel_array(frame["open"].to_numpy(), np.float64),
-        high=_kernel_array(frame["high"].to_numpy(), np.float64),
-        low=_kernel_array(frame["low"].to_numpy(), np.float64),
-        close=_kernel_array(frame["close"].to_numpy(), np.float64),
+        # The frame's own index object, so that what pandas caches on it is shared.
+        index=cast(pd.DatetimeIndex, frame.index),
+        open=columns["open"],
+        high=columns["high"],
+        low=columns["low"],
+        close=columns["close"],
+        _frame=snapshot,
     )
 
 
@@ -158,9 +170,11 @@ def simulate(
         raise InvalidInputError(
             f"equity_out must be a writeable contiguous float64 array of {bar_count} values"
         )
-    long_entries = _kernel_array(signals.long_entries, np.bool_)
-    short_entries = _kernel_array(signals.short_entries, np.bool_)
-    capacity = kernel.count_entry_signals_nb(long_entries, short_entries)
+    long_entries = _kernel_array(signals.long_entries)
+    short_entries = _kernel_array(signals.short_entries)
+    # As many trades as entry signals at most (count_entry_signals_nb's count,
+    # which NumPy's vectorised count gives faster).
+    capacity = int(np.count_nonzero(long_entries | short_entries))
     trade_records = np.empty((capacity, kernel.TRADE_RECORD_WIDTH), dtype=np.float64)
     (
         trade_count,
@@ -170,14 +184,14 @@ def simulate(
         open_entry_commission,
         cash,
     ) = kernel.simulate_nb(
-        prices.open,
-        prices.high,
-        prices.low,
-        prices.close,
+        _kernel_array(prices.open),
+        _kernel_array(prices.high),
+        _kernel_array(prices.low),
+        _kernel_array(prices.close),
         long_entries,
-        _kernel_array(signals.long_exits, np.bool_),
+        _kernel_array(signals.long_exits),
         short_entries,
-        _kernel_array(signals.short_exits, np.bool_),
+        _kernel_array(signals.short_exits),
         _distances(signals.stop_distances),
         _distances(signals.target_distances),
         _distances(signals.trailing_distances),
@@ -296,55 +310,16 @@ def run_backtest(
     config = _checked_config(config)
     prices = prepare_prices(frame)
     run = simulate(prices, signals, config)
-    index = prices.index
-    equity = pd.Series(run.equity, index=index, name="equity")
-    drawdown = pd.Series(drawdown_fraction(run.equity, config.cash), index=index, name="drawdown")
-    trades = _trades_frame(run.trade_records, index)
-    open_position = _open_position(run, prices)
-    stats = compute_statistics(
-        equity=equity,
-        trades=trades,
-        close=prices.close,
-        initial_cash=config.cash,
-        open_entry_bar=open_position.entry_bar if open_position else None,
-        open_commission=run.open_entry_commission if open_position else 0.0,
-        periods_per_year=config.periods_per_year,
-    )
     return BacktestResult(
-        equity=equity,
-        drawdown=drawdown,
-        trades=trades,
-        open_position=open_position,
-        stats=stats,
+        equity=pd.Series(run.equity, index=prices.index, name="equity", copy=False),
+        open_position=_open_position(run, prices),
         config=config,
-        close=pd.Series(prices.close, index=index, name="close"),
+        close=frame["close"],
         parameters=dict(parameters or {}),
         strategy_name=strategy_name,
-        data_fingerprint=data_fingerprint(frame),
         engine_version=ENGINE_VERSION,
+        _inputs=_ResultInputs(trade_records=run.trade_records, frame=frame.copy(deep=False)),
     )
-
-
-def data_fingerprint(frame: pd.DataFrame) -> str:
-    """A stable hash of a canonical frame's times and values.
-
-    Parameters
-    ----------
-    frame
-        A canonical OHLCV frame.
-
-    Returns
-    -------
-    str
-        32 hex digits of BLAKE2b over the index's epoch nanoseconds and each
-        column's float64 bytes, in the canonical column order.
-    """
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.ascontiguousarray(epoch_nanoseconds(frame), dtype="<i8").tobytes())
-    for column in OHLCV_COLUMNS:
-        digest.update(column.encode())
-        digest.update(np.ascontiguousarray(frame[column].to_numpy(), dtype="<f8").tobytes())
-    return digest.hexdigest()
 
 
 def _checked_config(config: BacktestConfig | None) -> BacktestConfig:
@@ -366,53 +341,43 @@ def _check_signals(signals: Signals, index: pd.Index) -> None:
     signals.check(index)
 
 
-def _kernel_array(values: np.ndarray, dtype: type[np.generic]) -> np.ndarray:
-    """A C-contiguous writeable array of ``dtype``, copied only when needed.
+def _kernel_array(values: np.ndarray) -> np.ndarray:
+    """The array as the kernel is compiled for it: C-contiguous and writeable.
 
-    The kernel is compiled for writeable contiguous arrays; read-only views
-    (pandas hands those out) would compile a second version.
+    pandas hands out read-only views, and a read-only array would compile a
+    second version of the kernel. The kernel never writes to its inputs, so
+    a read-only view is passed as a writeable view of the same memory when
+    the memory's owner allows it, and copied otherwise.
     """
-    return np.require(values, dtype=dtype, requirements=["C", "W"])
+    array = np.ascontiguousarray(values)
+    if array.flags.writeable:
+        return array
+    view = array.view()
+    try:
+        view.flags.writeable = True
+    except ValueError:
+        return array.copy()
+    return view
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only view of the values over memory :func:`_kernel_array` can pass on.
+
+    The memory is the frame's own where the column is contiguous float64 and
+    its owner is writeable, else a copy made once here rather than at every
+    simulation.
+    """
+    view = _kernel_array(np.asarray(values, dtype=np.float64)).view()
+    view.flags.writeable = False
+    return view
 
 
 def _distances(values: np.ndarray | None) -> np.ndarray:
-    return _NO_DISTANCES if values is None else _kernel_array(values, np.float64)
+    return _NO_DISTANCES if values is None else _kernel_array(values)
 
 
 def _fraction(value: float | None) -> float:
     return np.nan if value is None else float(value)
-
-
-def _trades_frame(records: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
-    entry_bars = records[:, kernel.ENTRY_BAR_COLUMN].astype(np.int64)
-    exit_bars = records[:, kernel.EXIT_BAR_COLUMN].astype(np.int64)
-    sizes = records[:, kernel.SIZE_COLUMN]
-    entry_prices = records[:, kernel.ENTRY_PRICE_COLUMN]
-    exit_prices = records[:, kernel.EXIT_PRICE_COLUMN]
-    commissions = records[:, kernel.COMMISSION_COLUMN]
-    reasons = pd.Categorical.from_codes(
-        records[:, kernel.EXIT_REASON_COLUMN].astype(np.int64),
-        categories=pd.Index(kernel.EXIT_REASONS),
-    )
-    pnl = sizes * (exit_prices - entry_prices) - commissions
-    return_fraction = np.sign(sizes) * (exit_prices / entry_prices - 1.0) - commissions / (
-        np.abs(sizes) * entry_prices
-    )
-    return pd.DataFrame(
-        {
-            "size": sizes,
-            "entry_bar": entry_bars,
-            "exit_bar": exit_bars,
-            "entry_time": index[entry_bars],
-            "exit_time": index[exit_bars],
-            "entry_price": entry_prices,
-            "exit_price": exit_prices,
-            "pnl": pnl,
-            "return_pct": return_fraction * 100.0,
-            "commission": commissions,
-            "exit_reason": reasons,
-        }
-    )
 
 
 def _open_position(run: Simulation, prices: PreparedPrices) -> OpenPosition | None:

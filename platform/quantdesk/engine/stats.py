@@ -21,6 +21,13 @@ import math
 import numpy as np
 import pandas as pd
 
+from quantdesk.engine.scans import (
+    LAST_WHOLE_DAY,
+    NANOSECONDS_PER_DAY,
+    drawdown_periods_nb,
+    last_bar_of_each_day_nb,
+)
+
 StatValue = float | int | pd.Timedelta
 
 STAT_KEYS: tuple[str, ...] = (
@@ -50,6 +57,9 @@ STAT_KEYS: tuple[str, ...] = (
 """The keys of ``BacktestResult.stats``, in order; they are stable."""
 
 _WEEKEND_SHARE_OF_A_WEEK_TRADING_EVERY_DAY = 2 / 7
+_EPOCH_WEEKDAY = 3
+"""1970-01-01 was a Thursday; Monday is 0, as in pandas' ``day_of_week``."""
+_SATURDAY = 5
 _DAYS_PER_YEAR = 365.25
 
 
@@ -127,7 +137,7 @@ def annualisation(index: pd.DatetimeIndex) -> tuple[str, float]:
         return "ME", 12.0
     if spacing_days == 365:
         return "YE", 1.0
-    weekend_share = float(np.mean(index.day_of_week >= 5))
+    weekend_share = _weekend_share(index)
     trades_at_weekends = weekend_share > _WEEKEND_SHARE_OF_A_WEEK_TRADING_EVERY_DAY * 0.6
     return "D", 365.0 if trades_at_weekends else 252.0
 
@@ -147,8 +157,55 @@ def period_returns(equity: pd.Series, rule: str) -> np.ndarray:
     numpy.ndarray
         One return per period after the first.
     """
-    last = equity.resample(rule).last().dropna().to_numpy(dtype=np.float64)
+    last = _last_of_each_day(equity) if rule == "D" else None
+    if last is None:
+        last = equity.resample(rule).last().dropna().to_numpy(dtype=np.float64)
     return np.asarray(last[1:] / last[:-1] - 1.0, dtype=np.float64)
+
+
+def _last_bar_of_each_day(index: pd.Index) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each UTC calendar day's last bar: its position and its time.
+
+    None unless the index holds sorted UTC (or naive) times without NaT, as
+    canonical frames do; in another zone a day starts at local midnight.
+    """
+    if not isinstance(index, pd.DatetimeIndex) or len(index) == 0:
+        return None
+    if index.tz is not None and str(index.tz) != "UTC":
+        return None
+    if index.hasnans or not index.is_monotonic_increasing:
+        return None
+    nanoseconds = np.ascontiguousarray(
+        index.asi8 if index.unit == "ns" else index.as_unit("ns").asi8
+    )
+    if nanoseconds[-1] >= LAST_WHOLE_DAY:
+        return None
+    positions = last_bar_of_each_day_nb(nanoseconds)
+    return positions, nanoseconds[positions]
+
+
+def _weekend_share(index: pd.DatetimeIndex) -> float:
+    """The share of bars on a Saturday or Sunday, as ``np.mean(index.day_of_week >= 5)``."""
+    days = _last_bar_of_each_day(index)
+    if days is None:
+        return float(np.mean(index.day_of_week >= 5))
+    positions, times = days
+    bars_per_day = np.diff(positions, prepend=-1)
+    weekday = (times // NANOSECONDS_PER_DAY + _EPOCH_WEEKDAY) % 7
+    return int(bars_per_day[weekday >= _SATURDAY].sum()) / len(index)
+
+
+def _last_of_each_day(equity: pd.Series) -> np.ndarray | None:
+    """The last equity of each UTC day with bars, as ``resample("D").last().dropna()``.
+
+    None when the days cannot be read off the index directly, or when a day's
+    last value is NaN (``last`` would skip it); the caller then resamples.
+    """
+    days = _last_bar_of_each_day(equity.index)
+    if days is None:
+        return None
+    last = equity.to_numpy(dtype=np.float64)[days[0]]
+    return None if np.isnan(last).any() else last
 
 
 def geometric_mean(returns: np.ndarray) -> float:
@@ -279,11 +336,18 @@ def exposure_pct(entry_bars: np.ndarray, exit_bars: np.ndarray, bar_count: int) 
     backtesting.py counts closed trades only; here a position still open at
     the end counts too (pass its entry bar and the last bar).
     """
-    change = np.zeros(bar_count + 1, dtype=np.int64)
-    np.add.at(change, entry_bars, 1)
-    np.add.at(change, exit_bars + 1, -1)
-    held = np.cumsum(change[:-1]) > 0
-    return float(held.mean() * 100.0)
+    if bar_count == 0:
+        return math.nan
+    if len(entry_bars) == 0:
+        return 0.0
+    # Merge the [entry, exit] spans in order of entry and count the bars they cover.
+    order = np.argsort(entry_bars, kind="stable")
+    starts = entry_bars[order]
+    reach = np.maximum.accumulate(exit_bars[order])
+    opens_block = np.r_[True, starts[1:] > reach[:-1]]
+    closes_block = np.r_[opens_block[1:], True]
+    held = int((reach[closes_block] - starts[opens_block] + 1).sum())
+    return float(held / bar_count * 100.0)
 
 
 def win_rate_pct(pnl: np.ndarray) -> float:
@@ -380,16 +444,16 @@ def compute_statistics(
         The statistics in :data:`STAT_KEYS` order; floats, ``n_trades`` an
         int and ``max_drawdown_duration`` a ``pandas.Timedelta``.
     """
-    index = pd.DatetimeIndex(equity.index)
+    index = equity.index
+    if not isinstance(index, pd.DatetimeIndex):
+        index = pd.DatetimeIndex(index)
     values = equity.to_numpy(dtype=np.float64)
     rule, detected_periods = annualisation(index)
     periods = detected_periods if periods_per_year is None else float(periods_per_year)
     returns = period_returns(equity, rule)
-    drawdown = drawdown_fraction(values, initial_cash)
-    depths, durations = drawdown_periods(drawdown, index)
+    deepest, depths, durations = _drawdown_summary(values, initial_cash, index)
     annual_return_pct = return_ann_pct(returns, periods)
     annual_volatility_pct = volatility_ann_pct(returns, periods)
-    deepest = max_drawdown_pct(drawdown)
 
     entry_bars = trades["entry_bar"].to_numpy(dtype=np.int64)
     exit_bars = trades["exit_bar"].to_numpy(dtype=np.int64)
@@ -426,3 +490,26 @@ def compute_statistics(
         ),
     }
     return statistics
+
+
+def _drawdown_summary(
+    equity: np.ndarray, initial_cash: float, index: pd.DatetimeIndex
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`max_drawdown_pct` and :func:`drawdown_periods` in one scan of the equity.
+
+    Returns
+    -------
+    tuple
+        The deepest drawdown in percent, each drawdown's depth (a fraction)
+        and each one's duration (``timedelta64[ns]``).
+    """
+    deepest, depths, starts, ends = drawdown_periods_nb(equity, initial_cash)
+    if np.isnan(deepest):
+        drawdown = drawdown_fraction(equity, initial_cash)
+        return max_drawdown_pct(drawdown), *drawdown_periods(drawdown, index)
+    times = index.asi8 if index.unit == "ns" else index.as_unit("ns").asi8
+    return (
+        float(deepest * 100.0) + 0.0,
+        depths,
+        (times[ends] - times[starts]).astype("timedelta64[ns]"),
+    )
