@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,8 +12,7 @@ import quantdesk
 from quantdesk.config import Settings
 from quantdesk.errors import DataRepairWarning, InvalidInputError, UnknownNameError
 from quantdesk.strategies import get_strategy
-
-QUANTDESK = str(Path(sys.executable).parent / "quantdesk")
+from tests.command_line import run_quantdesk
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +24,7 @@ def goog_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run_cli(*words: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "QUANTDESK_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [QUANTDESK, *words],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
+run_cli = run_quantdesk
 
 
 def test_cli_reproduces_backtesting_py_on_goog(goog_csv: Path, tmp_path: Path) -> None:

@@ -5,27 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from quantdesk import __version__
+from tests.command_line import QUANTDESK, run_quantdesk
 
-QUANTDESK = str(Path(sys.executable).parent / "quantdesk")
 FETCH = ["data", "fetch", "sample:BTC/USDT", "--timeframe", "1h"]
 
 
-def quantdesk(*words: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "QUANTDESK_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [QUANTDESK, *words],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
+quantdesk = run_quantdesk
 
 
 def test_version(tmp_path: Path) -> None:
