@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from quantdesk import __version__
-from tests.command_line import QUANTDESK, run_quantdesk
+from tests.command_line import run_quantdesk
 
 FETCH = ["data", "fetch", "sample:BTC/USDT", "--timeframe", "1h"]
 
@@ -110,9 +108,8 @@ def test_errors_are_json_with_json(tmp_path: Path) -> None:
 
 
 def test_a_bad_setting_is_bad_input(tmp_path: Path) -> None:
-    environment = {**os.environ, "QUANTDESK_DATA_DIR": str(tmp_path), "QUANTDESK_CACHEDIR": "/x"}
-    result = subprocess.run(
-        [QUANTDESK, "config"], capture_output=True, text=True, env=environment, check=False
+    result = run_quantdesk(
+        "config", data_dir=tmp_path, extra_environment={"QUANTDESK_CACHEDIR": "/x"}
     )
     assert result.returncode == 2
     assert "did you mean 'QUANTDESK_CACHE_DIR'" in result.stderr
@@ -152,10 +149,9 @@ def test_up_runs_the_demo_on_sample_data(tmp_path: Path) -> None:
 
 
 def test_info_logging_reports_each_fetched_range(tmp_path: Path) -> None:
-    environment = {**os.environ, "QUANTDESK_DATA_DIR": str(tmp_path), "QUANTDESK_LOG_LEVEL": "INFO"}
     words = [*FETCH, "--start", "2024-01-01", "--end", "2024-01-03"]
-    result = subprocess.run(
-        [QUANTDESK, *words], capture_output=True, text=True, env=environment, check=False
+    result = run_quantdesk(
+        *words, data_dir=tmp_path, extra_environment={"QUANTDESK_LOG_LEVEL": "INFO"}
     )
     assert result.returncode == 0
     assert "quantdesk: INFO: fetching BTC/USDT 1h [2024-01-01" in result.stderr
