@@ -130,3 +130,24 @@ def test_missing_file_and_finer_timeframe(tmp_path: Path, settings_in: Settings)
     window = TimeRange.of("2024-01-01", "2024-02-01")
     with pytest.raises(FatalSourceError, match="holds 1d bars"):
         source.fetch(str(path), "1h", window)
+
+
+def test_one_load_reads_the_file_once(
+    tmp_path: Path, settings_in: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "d.csv", "Date,Open,High,Low,Close,Volume", daily_lines())
+    reads: list[object] = []
+    real_read_csv = pd.read_csv
+
+    def counting_read_csv(*arguments: object, **options: object) -> pd.DataFrame:
+        reads.append(arguments[0])
+        return real_read_csv(*arguments, **options)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(pd, "read_csv", counting_read_csv)
+    result = load_bars(f"csv:{path}", settings=settings_in)
+    assert result.rows == len(DAILY_ROWS)
+    assert len(reads) == 1
+    source = CsvSource(settings_in)
+    assert source.read_file(str(path))["high"].iloc[1] == 103.5
+    path.write_text(path.read_text().replace("101.0,103.5", "101.0,103.75"))
+    assert source.read_file(str(path))["high"].iloc[1] == 103.75

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from quantdesk.config import Settings
 from quantdesk.core.frame import OHLCV_COLUMNS, epoch_nanoseconds, validate_ohlcv
 from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
@@ -37,6 +38,10 @@ class CsvSource(DataSource):
     description = "a local CSV file of OHLCV bars (csv:PATH)"
     cacheable = False
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._read_frames: dict[tuple[Path, int, int], pd.DataFrame] = {}
+
     def read_file(self, symbol: str) -> pd.DataFrame:
         """Read the whole file as a canonical frame.
 
@@ -48,18 +53,24 @@ class CsvSource(DataSource):
         Returns
         -------
         pandas.DataFrame
-            Every bar in the file.
+            Every bar in the file. One source reads an unchanged file once,
+            however often a load asks for it.
         """
         path = Path(symbol).expanduser()
         if path.is_dir():
             raise FatalSourceError(f"{path} is a directory; give the CSV file's path after 'csv:'")
         if not path.is_file():
             raise FatalSourceError(f"CSV file {path} does not exist; check the path after 'csv:'")
-        try:
-            raw = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            raise FatalSourceError(f"cannot read {path} as CSV: {error}".splitlines()[0]) from None
-        return _to_canonical(raw, path)
+        status = path.stat()
+        version = (path.resolve(), status.st_mtime_ns, status.st_size)
+        if version not in self._read_frames:
+            try:
+                raw = pd.read_csv(path)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+                message = f"cannot read {path} as CSV: {error}".splitlines()[0]
+                raise FatalSourceError(message) from None
+            self._read_frames[version] = _to_canonical(raw, path)
+        return self._read_frames[version]
 
     def file_timeframe(self, frame: pd.DataFrame) -> Timeframe | None:
         """Infer a frame's timeframe from its most common bar spacing.
