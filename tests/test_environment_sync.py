@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_PACKAGES = {"python", "pip", "postgresql", "nodejs", "configurable-http-proxy"}
 # conda-forge splits or renames a few PyPI distributions.
-CONDA_NAMES = {"dask[distributed]": ["dask", "distributed"]}
+CONDA_NAMES = {"dask[distributed]": ["dask", "distributed"], "psycopg[binary]": ["psycopg"]}
 
 
 def requirement_parts(text: str) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -32,6 +32,7 @@ from quantdesk.errors import ConfigurationError
 ENVIRONMENT_PREFIX = "QUANTDESK_"
 CONFIG_FILE_VARIABLE = f"{ENVIRONMENT_PREFIX}CONFIG_FILE"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ROOT_DATABASE_DIR = Path("/var/lib/quantdesk/postgres")
 
 
 def default_data_dir() -> Path:
@@ -56,6 +57,14 @@ class Settings(BaseSettings):
       when unset (see :attr:`resolved_cache_dir`).
     - ``default_timeframe``: the timeframe used when a call names none.
     - ``log_level``: the level of quantdesk's loggers.
+    - ``database_url``: the user's PostgreSQL URL (``QUANTDESK_DATABASE_URL``);
+      when unset, the credentials ``quantdesk up`` wrote for the local user.
+    - ``admin_database_url``: the manager role's URL of an external server
+      (``QUANTDESK_ADMIN_DATABASE_URL``); when unset, the embedded server is used.
+    - ``database_dir``: where the embedded server keeps its files (see
+      :attr:`resolved_database_dir`).
+
+    URLs are secrets: their repr shows ``**********``.
     """
 
     model_config = SettingsConfigDict(
@@ -69,8 +78,11 @@ class Settings(BaseSettings):
     cache_dir: Path | None = None
     default_timeframe: str = "1h"
     log_level: str = "WARNING"
+    database_url: SecretStr | None = None
+    admin_database_url: SecretStr | None = None
+    database_dir: Path | None = None
 
-    @field_validator("data_dir", "cache_dir")
+    @field_validator("data_dir", "cache_dir", "database_dir")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()
@@ -93,6 +105,25 @@ class Settings(BaseSettings):
     def resolved_cache_dir(self) -> Path:
         """The cache directory in use: ``cache_dir`` if set, else ``data_dir/cache``."""
         return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
+
+    @property
+    def resolved_database_dir(self) -> Path:
+        """The embedded server's directory.
+
+        ``database_dir`` if set; else ``/var/lib/quantdesk/postgres`` when
+        running as root (the server then runs as an unprivileged account,
+        which cannot enter root's home), else ``data_dir/postgres``.
+        """
+        if self.database_dir is not None:
+            return self.database_dir
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            return ROOT_DATABASE_DIR
+        return self.data_dir / "postgres"
+
+    @property
+    def local_credentials_file(self) -> Path:
+        """Where ``quantdesk up`` keeps the local user's database URL (mode 0600)."""
+        return self.data_dir / "database-url"
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -4,6 +4,7 @@ Every error carries a one-line message that names the problem and, where
 possible, the fix. ``InvalidInputError`` marks mistakes in what the caller
 passed; the CLI turns it into exit code 2. Source errors are split into
 retryable ones (network, rate limit) and fatal ones (bad symbol, bad key).
+Store errors never carry a password or a secret.
 """
 
 from __future__ import annotations
@@ -52,6 +53,26 @@ class FatalSourceError(SourceError, InvalidInputError):
 
 class CacheError(QuantdeskError):
     """The on-disk cache could not be read or written."""
+
+
+class StoreError(QuantdeskError):
+    """The database refused or failed an operation on stored runs, keys or users."""
+
+
+class DatabaseUnavailableError(StoreError):
+    """The database could not be reached or went away; the same call may succeed later."""
+
+
+class ApiKeyNotFoundError(StoreError, InvalidInputError, LookupError):
+    """No API key matches; the same error whether it is missing or someone else's."""
+
+
+class RunNotFoundError(StoreError, InvalidInputError, LookupError):
+    """No saved run matches; the same error whether it is missing or someone else's."""
+
+
+class UnknownUserError(StoreError, InvalidInputError, LookupError):
+    """No database user has that name."""
 
 
 class QuantdeskWarning(UserWarning):

@@ -32,5 +32,6 @@ def config_command(as_json: bool) -> None:
     settings = Settings.load()
     payload = {name: str(value) for name, value in settings.model_dump().items()}
     payload["resolved_cache_dir"] = str(settings.resolved_cache_dir)
+    payload["resolved_database_dir"] = str(settings.resolved_database_dir)
     text = "\n".join(f"{name:<20} {value}" for name, value in payload.items())
     emit(payload, as_json=as_json, text=text)
