@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from quantdesk.config import Settings
+from tests.postgres import DatabaseUser, SuiteServer, started_server, stop_server, user_factory
 
 settings.register_profile(
     "quantdesk", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
@@ -88,3 +90,21 @@ def _isolated_environment(
 def settings_in(tmp_path: Path) -> Settings:
     """Settings whose data and cache live under this test's temporary directory."""
     return Settings.load(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[SuiteServer]:
+    """A real PostgreSQL server started by quantdesk's own manager, migrated, for the session."""
+    server, base = started_server()
+    try:
+        yield server
+    finally:
+        stop_server(server, base)
+
+
+@pytest.fixture
+def database_user(
+    postgres_server: SuiteServer, tmp_path: Path
+) -> Iterator[Callable[..., DatabaseUser]]:
+    """``database_user(prefix, admin=False)`` creates a fresh login role; all are purged after."""
+    yield from user_factory(postgres_server, tmp_path / "users")

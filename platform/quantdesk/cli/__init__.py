@@ -14,9 +14,12 @@ import click
 from quantdesk import __version__
 from quantdesk.cli.backtest_commands import backtest_command, strategies_command
 from quantdesk.cli.data_commands import data
+from quantdesk.cli.db_commands import db
 from quantdesk.cli.demo import up
 from quantdesk.cli.info_commands import config_command, version_command
+from quantdesk.cli.key_commands import keys
 from quantdesk.cli.output import report_error, show_warnings_as_lines
+from quantdesk.cli.user_commands import users
 from quantdesk.errors import InvalidInputError, QuantdeskError
 
 USAGE_ERROR_EXIT_CODE = 2
@@ -37,6 +40,9 @@ cli.add_command(backtest_command)
 cli.add_command(strategies_command)
 cli.add_command(version_command)
 cli.add_command(config_command)
+cli.add_command(db)
+cli.add_command(users)
+cli.add_command(keys)
 
 
 def main(arguments: Sequence[str] | None = None) -> int:

@@ -86,14 +86,14 @@ def current_revision(connection: Connection) -> str | None:
     str or None
         The applied revision, or None before the first migration.
     """
-    exists = connection.execute(
-        text("SELECT to_regclass(:name) IS NOT NULL"),
-        {"name": f"{VERSION_TABLE_SCHEMA}.{VERSION_TABLE}"},
-    ).scalar_one()
-    if not exists:
-        return None
     connection.execute(text(f"SET ROLE {OWNER_ROLE}"))
     try:
+        exists = connection.execute(
+            text("SELECT to_regclass(:name) IS NOT NULL"),
+            {"name": f"{VERSION_TABLE_SCHEMA}.{VERSION_TABLE}"},
+        ).scalar_one()
+        if not exists:
+            return None
         context = MigrationContext.configure(
             connection,
             opts={"version_table": VERSION_TABLE, "version_table_schema": VERSION_TABLE_SCHEMA},

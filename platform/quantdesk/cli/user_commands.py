@@ -1,0 +1,138 @@
+"""``quantdesk users``: manage database users; ``quantdesk db check``: lint the catalog.
+
+Both run as the manager role (``QUANTDESK_ADMIN_DATABASE_URL``, or the
+embedded server's admin URL). A new password is printed once and stored
+nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from quantdesk.cli.output import emit, json_option
+
+if TYPE_CHECKING:
+    from sqlalchemy import URL
+
+FAILURE_EXIT_CODE = 1
+
+
+@click.group("users")
+def users() -> None:
+    """Database users: each person logs in as their own role and sees only their rows."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Let the user read every user's rows (never write).")
+@json_option
+def add_command(name: str, admin: bool, as_json: bool) -> None:
+    """Create user NAME and print their database URL (shown only this once)."""
+    from quantdesk.store.users import add_user
+
+    credentials = add_user(_admin_url(), name, admin=admin)
+    url = credentials.revealed_url()
+    role = "admin user" if admin else "user"
+    text = "\n".join(
+        [
+            f"created {role} {name}",
+            f"database URL (shown only now; give it to {name} and keep no copy):",
+            url,
+            f"{name} sets QUANTDESK_DATABASE_URL to it; 'quantdesk users rotate {name}' "
+            "makes a new one",
+        ]
+    )
+    emit({"user": name, "admin": admin, "database_url": url}, as_json=as_json, text=text)
+
+
+@users.command("rotate")
+@click.argument("name")
+@json_option
+def rotate_command(name: str, as_json: bool) -> None:
+    """Give user NAME a new random password; the old one and its sessions stop working."""
+    from quantdesk.store.users import rotate_password
+
+    credentials = rotate_password(_admin_url(), name)
+    url = credentials.revealed_url()
+    text = "\n".join(
+        [
+            f"new database URL for {name} (shown only now; the old one no longer works):",
+            url,
+        ]
+    )
+    emit({"user": name, "database_url": url}, as_json=as_json, text=text)
+
+
+@users.command("rm")
+@click.argument("name")
+@click.option(
+    "--purge", is_flag=True, help="Also delete the user's runs, jobs, models and API keys."
+)
+@json_option
+def remove_command(name: str, purge: bool, as_json: bool) -> None:
+    """Remove user NAME: delete their rows and drop their role.
+
+    Without --purge, a user who still has data is kept. The API-key audit
+    trail is never deleted, so the name cannot be given to a new user.
+    """
+    from quantdesk.store.users import remove_user
+
+    deleted = remove_user(_admin_url(), name, purge=purge)
+    emit(
+        {"user": name, "removed": True, "deleted_rows": deleted},
+        as_json=as_json,
+        text=f"removed user {name} ({deleted} row(s) deleted)",
+    )
+
+
+@users.command("list")
+@json_option
+def list_command(as_json: bool) -> None:
+    """List the database users."""
+    from quantdesk.store.users import list_users
+
+    found = list_users(_admin_url())
+    payload = [
+        {"user": user.name, "admin": user.admin, "can_login": user.can_login} for user in found
+    ]
+    width = max((len(user.name) for user in found), default=0)
+    lines = [
+        f"{user.name:<{width}}  {'admin' if user.admin else 'user'}"
+        + ("" if user.can_login else "  (locked)")
+        for user in found
+    ]
+    emit(payload, as_json=as_json, text="\n".join(lines) if lines else "no users yet")
+
+
+@click.command("check")
+@json_option
+@click.pass_context
+def check_command(context: click.Context, as_json: bool) -> None:
+    """Check that the database catalog enforces isolation; exit 1 on any problem."""
+    from quantdesk.store.catalog_lint import check_catalog
+
+    problems = check_catalog(_admin_url())
+    payload = {
+        "ok": not problems,
+        "problems": [
+            {"object": problem.subject, "problem": problem.problem, "fix": problem.fix}
+            for problem in problems
+        ],
+    }
+    text = (
+        "\n".join(str(problem) for problem in problems)
+        if problems
+        else "the catalog enforces isolation: no problems found"
+    )
+    emit(payload, as_json=as_json, text=text)
+    if problems:
+        context.exit(FAILURE_EXIT_CODE)
+
+
+def _admin_url() -> URL:
+    from quantdesk.config import Settings
+    from quantdesk.store.connection import admin_url
+
+    return admin_url(Settings.load())

@@ -1,0 +1,463 @@
+"""A lint of the database catalog: does the schema still enforce isolation?
+
+Row-level security only protects what it covers. These checks read
+``pg_catalog`` and report every table, role, function, view, grant or policy
+that would let one user reach another's rows: a table without FORCE RLS, a
+login role with BYPASSRLS, a SECURITY DEFINER function whose ``search_path``
+can be hijacked, a view that runs with its owner's rights, and so on. System
+schemas and objects belonging to extensions are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import URL, Connection, text
+
+from quantdesk.store.connection import engine_for, translated_errors
+from quantdesk.store.roles import (
+    ADMINS_ROLE,
+    GROUP_ROLES,
+    MANAGER_ROLE,
+    OWNER_ROLE,
+    USERS_ROLE,
+    VAULT_ROLE,
+)
+
+_USER_SCHEMAS = """
+    n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg\\_toast%'
+    AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+"""
+_NOT_FROM_EXTENSION = """
+    NOT EXISTS (SELECT 1 FROM pg_depend d
+                WHERE d.classid = {catalog}::regclass AND d.objid = {oid} AND d.deptype = 'e')
+"""
+_LIBRARY_ROLES_CTE = """
+    WITH RECURSIVE members(oid) AS (
+        SELECT m.member FROM pg_auth_members m
+        WHERE m.roleid IN (to_regrole(:users), to_regrole(:admins))
+        UNION
+        SELECT m.member FROM pg_auth_members m JOIN members ON m.roleid = members.oid
+    ),
+    library_roles AS (
+        SELECT oid FROM members
+        UNION
+        SELECT oid FROM pg_roles WHERE rolname = ANY(:library_names)
+    )
+"""
+PRIVILEGED_ROLES = (
+    OWNER_ROLE,
+    VAULT_ROLE,
+    MANAGER_ROLE,
+    "pg_read_server_files",
+    "pg_write_server_files",
+    "pg_execute_server_program",
+)
+"""Roles no user may belong to: each reaches rows or files past row-level security."""
+
+ROW_ALL_ROLES = (OWNER_ROLE, VAULT_ROLE, ADMINS_ROLE)
+"""The only roles a policy may give every row to (admins for reading only)."""
+
+_TRUE_VALUES = frozenset({"true", "on", "yes", "1"})
+
+
+@dataclass(frozen=True)
+class CatalogProblem:
+    """One way the catalog weakens isolation.
+
+    Attributes
+    ----------
+    subject
+        The object, e.g. ``table quantdesk.jobs`` or ``role alice``.
+    problem
+        What is wrong with it.
+    fix
+        The statement or step that repairs it.
+    """
+
+    subject: str
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.problem}; fix: {self.fix}"
+
+
+def check_catalog(admin_url: URL) -> list[CatalogProblem]:
+    """Run every catalog check against the database at ``admin_url``.
+
+    Parameters
+    ----------
+    admin_url
+        The manager role's URL; the checks only read ``pg_catalog``.
+
+    Returns
+    -------
+    list of CatalogProblem
+        Empty when the schema enforces isolation as designed.
+    """
+    with (
+        translated_errors("checking the database catalog"),
+        engine_for(admin_url).connect() as connection,
+    ):
+        try:
+            return catalog_problems(connection)
+        finally:
+            connection.rollback()
+
+
+def catalog_problems(connection: Connection) -> list[CatalogProblem]:
+    """Run every catalog check on an open connection.
+
+    Parameters
+    ----------
+    connection
+        Any connection to the database; the checks only read ``pg_catalog``.
+
+    Returns
+    -------
+    list of CatalogProblem
+        The problems, grouped by check.
+    """
+    checks: tuple[Callable[[Connection], Iterable[CatalogProblem]], ...] = (
+        _table_problems,
+        _role_problems,
+        _membership_problems,
+        _definer_function_problems,
+        _view_problems,
+        _dangerous_grant_problems,
+        _partition_grant_problems,
+        _policy_problems,
+        _create_privilege_problems,
+    )
+    return [problem for check in checks for problem in check(connection)]
+
+
+def _role_parameters() -> dict[str, object]:
+    return {
+        "users": USERS_ROLE,
+        "admins": ADMINS_ROLE,
+        "library_names": [*GROUP_ROLES, MANAGER_ROLE],
+    }
+
+
+def _table_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            f"""
+            SELECT c.oid::regclass::text, c.relkind, c.relrowsecurity, c.relforcerowsecurity,
+                   pg_get_userbyid(c.relowner)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'm') AND {_USER_SCHEMAS}
+              AND {_NOT_FROM_EXTENSION.format(catalog="'pg_class'", oid="c.oid")}
+            ORDER BY 1
+            """
+        )
+    ).all()
+    for name, kind, row_security, forced, owner in rows:
+        if kind == "m":
+            yield CatalogProblem(
+                f"materialized view {name}",
+                "a materialized view cannot have row-level security, so it shows every row",
+                f"DROP MATERIALIZED VIEW {name}; use a view WITH (security_invoker = true)",
+            )
+            continue
+        subject = f"table {name}"
+        if not row_security:
+            yield CatalogProblem(
+                subject,
+                "row-level security is not enabled",
+                f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY",
+            )
+        if not forced:
+            yield CatalogProblem(
+                subject,
+                "row-level security is not forced, so its owner bypasses the policies",
+                f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY",
+            )
+        if owner != OWNER_ROLE:
+            yield CatalogProblem(
+                subject,
+                f"it belongs to {owner}, not {OWNER_ROLE}",
+                f"ALTER TABLE {name} OWNER TO {OWNER_ROLE}",
+            )
+
+
+def _role_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            _LIBRARY_ROLES_CTE
+            + """
+            SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls, r.rolreplication,
+                   r.rolcreaterole
+            FROM pg_roles r JOIN library_roles l ON l.oid = r.oid
+            ORDER BY r.rolname
+            """
+        ),
+        _role_parameters(),
+    ).all()
+    for name, can_login, superuser, bypasses, replicates, creates_roles in rows:
+        subject = f"role {name}"
+        if superuser:
+            yield CatalogProblem(
+                subject,
+                "is a superuser and bypasses row-level security",
+                f"ALTER ROLE {name} NOSUPERUSER",
+            )
+        if bypasses:
+            yield CatalogProblem(
+                subject, "has BYPASSRLS and sees every row", f"ALTER ROLE {name} NOBYPASSRLS"
+            )
+        if replicates:
+            yield CatalogProblem(
+                subject,
+                "has REPLICATION and can stream every row",
+                f"ALTER ROLE {name} NOREPLICATION",
+            )
+        if name in GROUP_ROLES and can_login:
+            yield CatalogProblem(
+                subject, "is a group role but can log in", f"ALTER ROLE {name} NOLOGIN"
+            )
+        if creates_roles and name != MANAGER_ROLE:
+            yield CatalogProblem(
+                subject,
+                "has CREATEROLE and could grant itself the admins role",
+                f"ALTER ROLE {name} NOCREATEROLE",
+            )
+
+
+def _membership_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            """
+            WITH RECURSIVE members(oid) AS (
+                SELECT m.member FROM pg_auth_members m
+                WHERE m.roleid IN (to_regrole(:users), to_regrole(:admins))
+                UNION
+                SELECT m.member FROM pg_auth_members m JOIN members ON m.roleid = members.oid
+            )
+            SELECT r.rolname, p.rolname
+            FROM members JOIN pg_roles r ON r.oid = members.oid
+            CROSS JOIN pg_roles p
+            WHERE p.rolname = ANY(:privileged) AND r.rolname <> ALL(:library_names)
+              AND pg_has_role(r.oid, p.oid, 'MEMBER')
+            ORDER BY 1, 2
+            """
+        ),
+        {**_role_parameters(), "privileged": list(PRIVILEGED_ROLES)},
+    ).all()
+    for member, privileged in rows:
+        yield CatalogProblem(
+            f"role {member}",
+            f"is a user but also a member of {privileged}, which reaches past row-level security",
+            f"REVOKE {privileged} FROM {member}",
+        )
+
+
+def _definer_function_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            f"""
+            SELECT p.oid::regprocedure::text, p.proconfig, o.rolsuper,
+                   p.proacl IS NULL
+                   OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a
+                              WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+            FROM pg_proc p
+            JOIN pg_namespace n ON n.oid = p.pronamespace
+            JOIN pg_roles o ON o.oid = p.proowner
+            WHERE p.prosecdef AND {_USER_SCHEMAS}
+              AND {_NOT_FROM_EXTENSION.format(catalog="'pg_proc'", oid="p.oid")}
+            ORDER BY 1
+            """
+        )
+    ).all()
+    for signature, settings, owned_by_superuser, public_executes in rows:
+        subject = f"function {signature}"
+        search_path = _search_path_setting(settings or [])
+        if search_path is None:
+            yield CatalogProblem(
+                subject,
+                "is SECURITY DEFINER without a pinned search_path",
+                f"ALTER FUNCTION {signature} SET search_path = ''",
+            )
+        elif not _search_path_is_pinned(search_path):
+            yield CatalogProblem(
+                subject,
+                f"is SECURITY DEFINER with search_path {search_path!r}, which callers can "
+                "influence ($user, or pg_temp not last)",
+                f"ALTER FUNCTION {signature} SET search_path = ''",
+            )
+        if public_executes:
+            yield CatalogProblem(
+                subject,
+                "is SECURITY DEFINER and PUBLIC may execute it",
+                f"REVOKE EXECUTE ON FUNCTION {signature} FROM PUBLIC",
+            )
+        if owned_by_superuser:
+            yield CatalogProblem(
+                subject,
+                "is SECURITY DEFINER and owned by a superuser, so it runs with every right",
+                f"ALTER FUNCTION {signature} OWNER TO {VAULT_ROLE}",
+            )
+
+
+def _search_path_setting(settings: list[str]) -> str | None:
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if key.strip().lower() == "search_path":
+            return value
+    return None
+
+
+def _search_path_is_pinned(search_path: str) -> bool:
+    entries = [entry.strip().strip('"') for entry in search_path.split(",")]
+    entries = [entry for entry in entries if entry]
+    if "$user" in entries:
+        return False
+    return "pg_temp" not in entries or entries[-1] == "pg_temp"
+
+
+def _view_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            f"""
+            SELECT c.oid::regclass::text, c.reloptions
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'v' AND {_USER_SCHEMAS}
+              AND {_NOT_FROM_EXTENSION.format(catalog="'pg_class'", oid="c.oid")}
+            ORDER BY 1
+            """
+        )
+    ).all()
+    for name, options in rows:
+        settings = dict(option.partition("=")[::2] for option in options or [])
+        if settings.get("security_invoker", "").lower() not in _TRUE_VALUES:
+            yield CatalogProblem(
+                f"view {name}",
+                "runs with its owner's rights, not the caller's (no security_invoker)",
+                f"ALTER VIEW {name} SET (security_invoker = true)",
+            )
+
+
+def _dangerous_grant_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            f"""
+            SELECT DISTINCT c.oid::regclass::text, a.privilege_type,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                 aclexplode(c.relacl) a
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {_USER_SCHEMAS}
+              AND a.privilege_type IN ('TRUNCATE', 'TRIGGER') AND a.grantee <> c.relowner
+            ORDER BY 1, 2, 3
+            """
+        )
+    ).all()
+    for name, privilege, grantee in rows:
+        reason = (
+            "empties the table past row-level security"
+            if privilege == "TRUNCATE"
+            else "lets a trigger run as whoever writes a row"
+        )
+        yield CatalogProblem(
+            f"table {name}",
+            f"{grantee} holds {privilege}, which {reason}",
+            f"REVOKE {privilege} ON {name} FROM {grantee}",
+        )
+
+
+def _partition_grant_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            f"""
+            SELECT DISTINCT c.oid::regclass::text,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                 aclexplode(c.relacl) a
+            WHERE c.relispartition AND {_USER_SCHEMAS} AND a.grantee <> c.relowner
+            ORDER BY 1, 2
+            """
+        )
+    ).all()
+    for name, grantee in rows:
+        yield CatalogProblem(
+            f"partition {name}",
+            f"{grantee} may use the partition directly instead of through its parent",
+            f"REVOKE ALL ON {name} FROM {grantee}",
+        )
+
+
+def _policy_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            f"""
+            SELECT pol.polname, c.oid::regclass::text, pol.polcmd,
+                   coalesce(pg_get_expr(pol.polqual, pol.polrelid), ''),
+                   coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), ''),
+                   ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END
+                         FROM unnest(pol.polroles) r ORDER BY 1)
+            FROM pg_policy pol
+            JOIN pg_class c ON c.oid = pol.polrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE {_USER_SCHEMAS}
+            ORDER BY 2, 1
+            """
+        )
+    ).all()
+    for policy, table, command, using, check, roles in rows:
+        subject = f"policy {policy} on {table}"
+        if "current_setting(" in using.lower() or "current_setting(" in check.lower():
+            yield CatalogProblem(
+                subject,
+                "takes identity from a session variable, which any user can set",
+                "compare the owner column with current_user instead",
+            )
+        every_row = using.strip().lower() == "true" or check.strip().lower() == "true"
+        if not every_row:
+            continue
+        too_wide = [role for role in roles if role not in ROW_ALL_ROLES]
+        if too_wide:
+            yield CatalogProblem(
+                subject,
+                f"gives every row to {', '.join(too_wide)}",
+                f"limit it to {ADMINS_ROLE} for reading, or compare owner with current_user",
+            )
+        if ADMINS_ROLE in roles and command != "r":
+            yield CatalogProblem(
+                subject,
+                f"lets {ADMINS_ROLE} change every row, not only read it",
+                f"recreate it FOR SELECT TO {ADMINS_ROLE}",
+            )
+
+
+def _create_privilege_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            _LIBRARY_ROLES_CTE
+            + f"""
+            , user_roles AS (
+                SELECT r.oid, r.rolname FROM pg_roles r JOIN library_roles l ON l.oid = r.oid
+                WHERE r.rolname <> ALL(:trusted)
+            )
+            SELECT 'schema ' || quote_ident(n.nspname), u.rolname, 'CREATE ON SCHEMA '
+                   || quote_ident(n.nspname)
+            FROM pg_namespace n CROSS JOIN user_roles u
+            WHERE {_USER_SCHEMAS} AND has_schema_privilege(u.oid, n.oid, 'CREATE')
+            UNION ALL
+            SELECT 'database ' || quote_ident(current_database()), u.rolname,
+                   'CREATE ON DATABASE ' || quote_ident(current_database())
+            FROM user_roles u
+            WHERE has_database_privilege(u.oid, current_database(), 'CREATE')
+            ORDER BY 1, 2
+            """
+        ),
+        {**_role_parameters(), "trusted": [OWNER_ROLE, VAULT_ROLE, MANAGER_ROLE]},
+    ).all()
+    for subject, role, privilege in rows:
+        yield CatalogProblem(
+            subject,
+            f"{role} may create objects there, which can shadow or hijack ours",
+            f"REVOKE {privilege} FROM {role} (and from PUBLIC)",
+        )

@@ -1,0 +1,194 @@
+"""SQLAlchemy models of the core tables (migration 0001), for typed queries.
+
+The migrations own the schema: these classes only mirror it, and a test
+checks that both agree. Nothing here creates tables, policies or grants.
+The ``owner`` column is left to its default (``current_user``), so code
+using these models never decides whose row it writes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Double,
+    ForeignKeyConstraint,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from quantdesk.store.roles import SCHEMA
+
+_CURRENT_USER = text("current_user")
+_NOW = text("now()")
+_NEW_UUID = text("gen_random_uuid()")
+_EMPTY_JSON = text("'{}'::jsonb")
+
+
+class Base(DeclarativeBase):
+    """The declarative base of quantdesk's tables, all in schema ``quantdesk``."""
+
+    metadata = MetaData(schema=SCHEMA)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        dict[str, Any]: JSONB,
+        uuid.UUID: Uuid,
+        datetime: DateTime(timezone=True),
+        str: Text,
+        bytes: LargeBinary,
+        float: Double,
+        int: Integer,
+    }
+
+
+def _owner() -> Mapped[str]:
+    return mapped_column(Text, nullable=False, server_default=_CURRENT_USER)
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(nullable=False, server_default=_NOW)
+
+
+def _new_id() -> Mapped[uuid.UUID]:
+    return mapped_column(primary_key=True, server_default=_NEW_UUID)
+
+
+class Profile(Base):
+    """One row per user: their display name."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[uuid.UUID] = _new_id()
+    owner: Mapped[str] = mapped_column(
+        Text, nullable=False, unique=True, server_default=_CURRENT_USER
+    )
+    display_name: Mapped[str | None]
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Job(Base):
+    """A unit of background work and its progress."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("id", "owner"),)
+
+    id: Mapped[uuid.UUID] = _new_id()
+    owner: Mapped[str] = _owner()
+    kind: Mapped[str]
+    status: Mapped[str] = mapped_column(server_default=text("'queued'"))
+    progress: Mapped[float | None]
+    message: Mapped[str | None]
+    parameters: Mapped[dict[str, Any]] = mapped_column(server_default=_EMPTY_JSON)
+    created_at: Mapped[datetime] = _created_at()
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class Backtest(Base):
+    """A saved backtest run: its inputs, statistics and data fingerprint."""
+
+    __tablename__ = "backtests"
+    __table_args__ = (
+        UniqueConstraint("id", "owner"),
+        ForeignKeyConstraint(["job_id", "owner"], ["jobs.id", "jobs.owner"], ondelete="SET NULL"),
+    )
+
+    id: Mapped[uuid.UUID] = _new_id()
+    owner: Mapped[str] = _owner()
+    created_at: Mapped[datetime] = _created_at()
+    name: Mapped[str | None]
+    strategy: Mapped[str | None]
+    source: Mapped[str | None]
+    symbol: Mapped[str | None]
+    timeframe: Mapped[str | None]
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+    parameters: Mapped[dict[str, Any]]
+    config: Mapped[dict[str, Any]]
+    stats: Mapped[dict[str, Any]]
+    data_fingerprint: Mapped[str | None]
+    engine_version: Mapped[str]
+    bar_count: Mapped[int]
+    trade_count: Mapped[int]
+    final_equity: Mapped[float | None]
+    job_id: Mapped[uuid.UUID | None]
+
+
+class BacktestEquity(Base):
+    """A run's equity and close curves, as one Parquet blob."""
+
+    __tablename__ = "backtest_equity"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["backtest_id", "owner"], ["backtests.id", "backtests.owner"], ondelete="CASCADE"
+        ),
+    )
+
+    backtest_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    owner: Mapped[str] = _owner()
+    point_count: Mapped[int]
+    data: Mapped[bytes]
+
+
+class BacktestTrades(Base):
+    """A run's trade records, as one Parquet blob."""
+
+    __tablename__ = "backtest_trades"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["backtest_id", "owner"], ["backtests.id", "backtests.owner"], ondelete="CASCADE"
+        ),
+    )
+
+    backtest_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    owner: Mapped[str] = _owner()
+    trade_count: Mapped[int]
+    data: Mapped[bytes]
+
+
+class Model(Base):
+    """A trained model: its parameters, metrics and serialized artifact."""
+
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("id", "owner"),)
+
+    id: Mapped[uuid.UUID] = _new_id()
+    owner: Mapped[str] = _owner()
+    name: Mapped[str]
+    kind: Mapped[str]
+    symbol: Mapped[str | None]
+    timeframe: Mapped[str | None]
+    parameters: Mapped[dict[str, Any]] = mapped_column(server_default=_EMPTY_JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(server_default=_EMPTY_JSON)
+    data_fingerprint: Mapped[str | None]
+    artifact: Mapped[bytes | None]
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Prediction(Base):
+    """A model's predictions for one symbol and horizon, as one blob."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_id", "owner"], ["models.id", "models.owner"], ondelete="CASCADE"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _new_id()
+    owner: Mapped[str] = _owner()
+    model_id: Mapped[uuid.UUID]
+    symbol: Mapped[str | None]
+    timeframe: Mapped[str | None]
+    horizon: Mapped[int | None]
+    created_at: Mapped[datetime] = _created_at()
+    data: Mapped[bytes | None]

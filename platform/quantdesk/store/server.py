@@ -1,0 +1,479 @@
+"""The embedded PostgreSQL server: a private cluster under quantdesk's state directory.
+
+``quantdesk db up`` creates it on first use (initdb, roles, database,
+pgcrypto, the vault's master-key file), starts it, and is a no-op when it
+already runs. The server listens on a Unix socket in its directory and on
+127.0.0.1 only, and every login needs a scram-sha-256 password.
+
+Files in :attr:`EmbeddedPostgres.directory`::
+
+    data/            the cluster (PGDATA), owned by the server's account, mode 0700
+    socket/          the Unix socket
+    server.log       the server's log
+    admin-url        the manager role's URL (mode 0600)
+    superuser-url    the bootstrap superuser's URL (mode 0600); quantdesk never
+                     connects with it after setting up
+
+When quantdesk runs as root, the server runs as an unprivileged account (see
+:mod:`quantdesk.store.service_account`), and these files belong to root.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from filelock import FileLock
+from psycopg import sql
+from sqlalchemy import URL
+
+from quantdesk.config import Settings
+from quantdesk.errors import ConfigurationError, DatabaseUnavailableError
+from quantdesk.store.binaries import ServerBinaries, find_server_binaries
+from quantdesk.store.connection import DRIVER, parse_database_url
+from quantdesk.store.roles import (
+    ADMINS_ROLE,
+    DATABASE,
+    GROUP_ROLES,
+    MANAGER_ROLE,
+    OWNER_ROLE,
+    USERS_ROLE,
+    VAULT_ROLE,
+)
+from quantdesk.store.service_account import ServiceAccount, service_account
+from quantdesk.store.users import scram_verifier
+from quantdesk.store.vault import KEY_FILE, write_master_key_file
+
+SUPERUSER = "quantdesk_superuser"
+"""The cluster's bootstrap superuser; only :meth:`EmbeddedPostgres.up` connects with it."""
+LISTEN_ADDRESS = "127.0.0.1"
+READ_FILE_FUNCTION = "pg_catalog.pg_read_file(text, bigint, bigint, boolean)"
+_START_TIMEOUT_SECONDS = 120
+_SOCKET_PATH_LIMIT = 100
+_PASSWORD_BYTES = 32
+
+SERVER_SETTINGS = {
+    "listen_addresses": f"'{LISTEN_ADDRESS}'",
+    "password_encryption": "'scram-sha-256'",
+    "max_connections": "200",
+    "unix_socket_permissions": "0777",
+    # A bound parameter may be a secret; never copy one into the log.
+    "log_parameter_max_length": "0",
+    "log_parameter_max_length_on_error": "0",
+    "logging_collector": "off",
+    "log_line_prefix": "'%m [%p] %q%u@%d '",
+}
+HOST_BASED_AUTHENTICATION = (
+    "# quantdesk: every login needs a scram-sha-256 password, locally and over loopback.\n"
+    "local   all   all                  scram-sha-256\n"
+    f"host    all   all   {LISTEN_ADDRESS}/32   scram-sha-256\n"
+)
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What ``quantdesk db status`` reports.
+
+    Attributes
+    ----------
+    directory
+        The embedded server's directory.
+    initialized
+        Whether the cluster has been created and set up.
+    running
+        Whether the server is accepting connections.
+    port
+        The TCP port on 127.0.0.1, once initialized.
+    account
+        The OS account the server runs as.
+    """
+
+    directory: Path
+    initialized: bool
+    running: bool
+    port: int | None
+    account: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            ``directory``, ``initialized``, ``running``, ``port`` and ``account``.
+        """
+        return {
+            "directory": str(self.directory),
+            "initialized": self.initialized,
+            "running": self.running,
+            "port": self.port,
+            "account": self.account,
+        }
+
+
+class EmbeddedPostgres:
+    """The private PostgreSQL cluster in ``settings.resolved_database_dir``.
+
+    Parameters
+    ----------
+    settings
+        The settings in effect; only ``resolved_database_dir`` is used.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.directory = settings.resolved_database_dir
+        self.data_directory = self.directory / "data"
+        self.socket_directory = self.directory / "socket"
+        self.log_path = self.directory / "server.log"
+        self._admin_url_file = self.directory / "admin-url"
+        self._superuser_url_file = self.directory / "superuser-url"
+
+    def __repr__(self) -> str:
+        return f"EmbeddedPostgres(directory={str(self.directory)!r})"
+
+    @property
+    def initialized(self) -> bool:
+        """Whether the cluster exists and was fully set up (its admin URL is written last)."""
+        return self._admin_url_file.is_file() and (self.data_directory / "PG_VERSION").is_file()
+
+    def admin_url(self) -> URL:
+        """The manager role's URL.
+
+        Returns
+        -------
+        sqlalchemy.URL
+            A ``postgresql+psycopg`` URL on 127.0.0.1.
+
+        Raises
+        ------
+        ConfigurationError
+            If the server was never set up.
+        """
+        return self._read_url(self._admin_url_file)
+
+    def superuser_url(self) -> URL:
+        """The bootstrap superuser's URL, for operators and the test suite only.
+
+        Returns
+        -------
+        sqlalchemy.URL
+            A ``postgresql+psycopg`` URL on 127.0.0.1.
+        """
+        return self._read_url(self._superuser_url_file)
+
+    def status(self) -> ServerStatus:
+        """Whether the server exists and runs, without changing anything.
+
+        Returns
+        -------
+        ServerStatus
+            The current state.
+        """
+        account = service_account()
+        initialized = self.initialized
+        running = initialized and self._running(find_server_binaries(), account)
+        port = self.admin_url().port if initialized else None
+        return ServerStatus(self.directory, initialized, running, port, account.name)
+
+    def up(self) -> ServerStatus:
+        """Create the cluster if needed and start it; a no-op when it already runs.
+
+        Returns
+        -------
+        ServerStatus
+            The state afterwards (running).
+
+        Raises
+        ------
+        ConfigurationError
+            If the server programs are missing or the directory is unusable.
+        DatabaseUnavailableError
+            If the server does not start; the message names the log.
+        """
+        binaries = find_server_binaries()
+        account = service_account()
+        with self._locked():
+            if not self.initialized:
+                self._initialize(binaries, account)
+            elif not self._running(binaries, account):
+                self._start(binaries, account)
+        return self.status()
+
+    def down(self) -> bool:
+        """Stop the server if it runs.
+
+        Returns
+        -------
+        bool
+            True if it was running and is now stopped.
+        """
+        if not self.initialized:
+            return False
+        binaries = find_server_binaries()
+        account = service_account()
+        with self._locked():
+            if not self._running(binaries, account):
+                return False
+            self._pg_ctl(binaries, account, "stop", "-m", "fast")
+        return True
+
+    def restart(self, *, mode: str = "fast") -> None:
+        """Restart the running server; ``mode="immediate"`` simulates a crash.
+
+        Parameters
+        ----------
+        mode
+            ``pg_ctl``'s shutdown mode: ``smart``, ``fast`` or ``immediate``.
+        """
+        binaries = find_server_binaries()
+        account = service_account()
+        with self._locked():
+            self._pg_ctl(binaries, account, "stop", "-m", mode)
+            self._start(binaries, account)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._prepare_directory()
+        with FileLock(str(self.directory / ".lock"), timeout=_START_TIMEOUT_SECONDS):
+            yield
+
+    def _prepare_directory(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if os.geteuid() == 0:
+                self.directory.chmod(0o755)
+        except OSError as error:
+            raise ConfigurationError(
+                f"cannot create the database directory {self.directory} ({error.strerror}); "
+                "set QUANTDESK_DATABASE_DIR to a writable directory"
+            ) from None
+
+    def _initialize(self, binaries: ServerBinaries, account: ServiceAccount) -> None:
+        socket_path = self.socket_directory / f".s.PGSQL.{65535}"
+        if len(str(socket_path)) > _SOCKET_PATH_LIMIT:
+            raise ConfigurationError(
+                f"the database directory {self.directory} is too long a path for a Unix "
+                "socket; set QUANTDESK_DATABASE_DIR to a shorter one"
+            )
+        for leftover in (self.data_directory, self.socket_directory):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for directory in (self.data_directory, self.socket_directory):
+            directory.mkdir(mode=0o700)
+            account.give(directory)
+        self.socket_directory.chmod(0o755)
+        self.log_path.touch(mode=0o600)
+        account.give(self.log_path)
+        if not account.can_write(self.data_directory):
+            raise ConfigurationError(
+                f"the server's account {account.name!r} cannot reach {self.data_directory}: "
+                "set QUANTDESK_DATABASE_DIR to a directory whose parents it may enter "
+                "(for example /var/lib/quantdesk/postgres)"
+            )
+        superuser_password = secrets.token_urlsafe(_PASSWORD_BYTES)
+        password_file = self.directory / ".initdb-password"
+        descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(superuser_password + "\n")
+        account.give(password_file)
+        try:
+            self._checked(
+                account.run(
+                    [
+                        binaries.program("initdb"),
+                        "--pgdata",
+                        str(self.data_directory),
+                        "--username",
+                        SUPERUSER,
+                        "--pwfile",
+                        str(password_file),
+                        "--auth",
+                        "scram-sha-256",
+                        "--encoding",
+                        "UTF8",
+                        "--no-locale",
+                    ]
+                ),
+                "creating the database cluster with initdb",
+            )
+        finally:
+            password_file.unlink(missing_ok=True)
+        port = _free_port()
+        self._write_server_files(account, port)
+        write_master_key_file(self.data_directory / KEY_FILE)
+        self._start(binaries, account)
+        superuser_url = self._url(SUPERUSER, superuser_password, port, database="postgres")
+        manager_password = secrets.token_urlsafe(_PASSWORD_BYTES)
+        bootstrap(superuser_url, manager_password)
+        _write_private(self._superuser_url_file, superuser_url.set(database=DATABASE))
+        _write_private(self._admin_url_file, self._url(MANAGER_ROLE, manager_password, port))
+
+    def _write_server_files(self, account: ServiceAccount, port: int) -> None:
+        settings = dict(SERVER_SETTINGS)
+        settings["port"] = str(port)
+        settings["unix_socket_directories"] = f"'{self.socket_directory}'"
+        lines = "".join(f"{name} = {value}\n" for name, value in settings.items())
+        conf = self.data_directory / "quantdesk.conf"
+        conf.write_text("# Written by quantdesk db up.\n" + lines)
+        account.give(conf)
+        with (self.data_directory / "postgresql.conf").open("a") as main_conf:
+            main_conf.write("\ninclude 'quantdesk.conf'\n")
+        (self.data_directory / "pg_hba.conf").write_text(HOST_BASED_AUTHENTICATION)
+
+    def _start(self, binaries: ServerBinaries, account: ServiceAccount) -> None:
+        self._pg_ctl(
+            binaries,
+            account,
+            "start",
+            "--log",
+            str(self.log_path),
+            "--timeout",
+            str(_START_TIMEOUT_SECONDS),
+        )
+
+    def _running(self, binaries: ServerBinaries, account: ServiceAccount) -> bool:
+        result = account.run(
+            [binaries.program("pg_ctl"), "status", "--pgdata", str(self.data_directory)]
+        )
+        return result.returncode == 0
+
+    def _pg_ctl(self, binaries: ServerBinaries, account: ServiceAccount, *arguments: str) -> None:
+        command = [binaries.program("pg_ctl"), arguments[0], "--pgdata", str(self.data_directory)]
+        command += ["--wait", "--silent", *arguments[1:]]
+        self._checked(
+            account.run(command, timeout=_START_TIMEOUT_SECONDS + 30), f"pg_ctl {arguments[0]}"
+        )
+
+    def _checked(self, result: Any, action: str) -> None:
+        if result.returncode == 0:
+            return
+        output = (result.stderr or result.stdout or "").strip().splitlines()
+        errors = [line for line in output if "error" in line.lower()]
+        reason = (errors or output or [f"exit status {result.returncode}"])[0].strip()
+        raise DatabaseUnavailableError(
+            f"{action} failed ({reason}); see the server log {self.log_path}"
+        )
+
+    def _read_url(self, path: Path) -> URL:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"the embedded database in {self.directory} is not set up: run 'quantdesk db up', "
+                "or set QUANTDESK_ADMIN_DATABASE_URL to use an existing server"
+            ) from None
+        except PermissionError:
+            raise ConfigurationError(
+                f"{path} is not readable by this account: run this as the account that ran "
+                "'quantdesk db up' (or root)"
+            ) from None
+        return parse_database_url(text, origin=str(path))
+
+    @staticmethod
+    def _url(role: str, password: str, port: int, *, database: str = DATABASE) -> URL:
+        return URL.create(
+            DRIVER,
+            username=role,
+            password=password,
+            host=LISTEN_ADDRESS,
+            port=port,
+            database=database,
+        )
+
+
+def bootstrap_statements(
+    manager_verifier: str,
+) -> tuple[list[sql.SQL | sql.Composed], list[sql.SQL | sql.Composed]]:
+    """The superuser statements that prepare a server for ``quantdesk db migrate``.
+
+    Parameters
+    ----------
+    manager_verifier
+        The manager role's SCRAM verifier (or a plain password for a hand-run script).
+
+    Returns
+    -------
+    tuple
+        Statements for the ``postgres`` database, then statements for the ``quantdesk`` one.
+    """
+    cluster: list[sql.SQL | sql.Composed] = [
+        sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)) for role in GROUP_ROLES
+    ]
+    cluster += [
+        sql.SQL(
+            "CREATE ROLE {} LOGIN CREATEROLE NOINHERIT NOSUPERUSER NOBYPASSRLS PASSWORD {}"
+        ).format(sql.Identifier(MANAGER_ROLE), sql.Literal(manager_verifier)),
+        sql.SQL(f"GRANT {OWNER_ROLE}, {VAULT_ROLE} TO {MANAGER_ROLE}"),
+        sql.SQL(f"GRANT {USERS_ROLE}, {ADMINS_ROLE} TO {MANAGER_ROLE} WITH ADMIN OPTION"),
+        sql.SQL(
+            f"CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE} ENCODING 'UTF8' TEMPLATE template0"
+        ),
+        sql.SQL(f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC"),
+        sql.SQL(f"GRANT CONNECT ON DATABASE {DATABASE} TO {USERS_ROLE}, {MANAGER_ROLE}"),
+    ]
+    database: list[sql.SQL | sql.Composed] = [
+        sql.SQL("CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public"),
+        sql.SQL(f"GRANT EXECUTE ON FUNCTION {READ_FILE_FUNCTION} TO {VAULT_ROLE}"),
+    ]
+    return cluster, database
+
+
+def bootstrap(superuser_url: URL, manager_password: str) -> None:
+    """Create quantdesk's roles, database and extension on a fresh server.
+
+    Parameters
+    ----------
+    superuser_url
+        A superuser's URL on the server (any database).
+    manager_password
+        The password to give the manager role; only its verifier is sent.
+
+    Raises
+    ------
+    ConfigurationError
+        If pgcrypto (PostgreSQL's contrib) is not installed.
+    """
+    with psycopg.connect(_libpq(superuser_url), autocommit=True) as connection:
+        verifier = scram_verifier(connection, MANAGER_ROLE, manager_password)
+        cluster, database = bootstrap_statements(verifier)
+        for statement in cluster:
+            connection.execute(statement)
+    with psycopg.connect(_libpq(superuser_url.set(database=DATABASE)), autocommit=True) as target:
+        available = target.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'pgcrypto'"
+        ).fetchone()
+        if available is None:
+            raise ConfigurationError(
+                "PostgreSQL's pgcrypto extension is missing: install the contrib package "
+                "('apt-get install postgresql-contrib' or conda's postgresql) and run "
+                "'quantdesk db up' again"
+            )
+        for statement in database:
+            target.execute(statement)
+
+
+def _libpq(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LISTEN_ADDRESS, 0))
+        return int(probe.getsockname()[1])
+
+
+def _write_private(path: Path, url: URL) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(_libpq(url) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)

@@ -1,0 +1,608 @@
+"""The API-key vault: provider keys encrypted in the database, readable by their owner only.
+
+Keys are encrypted and decrypted inside the database by SECURITY DEFINER
+functions (schema ``quantdesk_vault``) under a master key that lives in a file
+in the server's data directory; it never reaches a user's role or kernel.
+Every create, read and delete writes an audit row in the same transaction.
+Asking for someone else's key looks exactly like asking for a missing one.
+
+The secret never travels as a plain statement parameter (the server would log
+it with ``log_statement = all``): the server hands out a one-time pad, and the
+key id and secret are sent XOR-ed with it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, overload
+
+import psycopg
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from quantdesk.config import Settings
+from quantdesk.errors import ApiKeyNotFoundError, InvalidInputError, StoreError
+from quantdesk.store.connection import admin_engine, translated_errors, user_engine
+
+__all__ = [
+    "DEFAULT_LABEL",
+    "KEY_FILE",
+    "NEXT_KEY_FILE",
+    "ApiKey",
+    "ApiKeyInfo",
+    "add_api_key",
+    "get_api_key",
+    "get_api_key_by_id",
+    "key_id_hint",
+    "list_api_keys",
+    "remove_api_key",
+    "remove_api_key_by_id",
+    "rotate_master_key",
+    "write_master_key_file",
+]
+
+DEFAULT_LABEL = "default"
+KEY_FILE = "quantdesk_vault.key"
+"""The master key's file in the server's data directory: 64 lowercase hex characters."""
+NEXT_KEY_FILE = "quantdesk_vault.key.next"
+"""The next master key while a rotation is under way; renamed over :data:`KEY_FILE` after it."""
+
+NAME_LIMIT = 100
+KEY_ID_LIMIT = 1024
+SECRET_BYTES_LIMIT = 16384
+_MASTER_KEY_BYTES = 32
+_REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """What may be shown about a stored API key: never the secret, only a hint of the key id.
+
+    Attributes
+    ----------
+    id
+        The key's UUID.
+    provider
+        The data provider or broker, e.g. ``"binance"``.
+    label
+        Tells several keys of one provider apart; ``"default"`` unless chosen.
+    hint
+        A few characters of each end of the key id, e.g. ``"AKIA…WXYZ"``.
+    created_at
+        When the key was stored (or last replaced).
+    last_used_at
+        When its owner last read it, or None.
+    """
+
+    id: uuid.UUID
+    provider: str
+    label: str
+    hint: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields as JSON-ready values (timestamps in ISO 8601)."""
+        return {
+            "id": str(self.id),
+            "provider": self.provider,
+            "label": self.label,
+            "hint": self.hint,
+            "created_at": self.created_at.isoformat(),
+            "last_used_at": None if self.last_used_at is None else self.last_used_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class ApiKey:
+    """A decrypted API key. Its repr and str hide the secret and most of the key id.
+
+    It cannot be pickled or deep-copied into another object graph by accident:
+    pass the provider and label around and call :func:`get_api_key` where the
+    key is needed.
+
+    Attributes
+    ----------
+    provider
+        The data provider or broker.
+    label
+        Which of the provider's keys.
+    key_id
+        The key id (sometimes called API key or access key).
+    secret
+        The secret that signs requests.
+    """
+
+    provider: str
+    label: str
+    key_id: str
+    secret: str
+
+    @property
+    def key_id_hint(self) -> str:
+        """The key id with its middle hidden, e.g. ``"AKIA…WXYZ"``."""
+        return key_id_hint(self.key_id)
+
+    def __repr__(self) -> str:
+        return (
+            f"ApiKey(provider={self.provider!r}, label={self.label!r}, "
+            f"key_id={self.key_id_hint!r}, secret={_REDACTED!r})"
+        )
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError(
+            "an ApiKey cannot be pickled, so its secret never lands in a file, cache or log; "
+            "pass provider and label instead and call quantdesk.get_api_key where it is used"
+        )
+
+    def __copy__(self) -> ApiKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ApiKey:
+        return self
+
+
+def key_id_hint(key_id: str) -> str:
+    """Hide the middle of a key id, showing at most a third of it.
+
+    Parameters
+    ----------
+    key_id
+        The full key id.
+
+    Returns
+    -------
+    str
+        Four characters of each end for ids of 24 characters or more, fewer
+        for shorter ids and none below 6 characters, joined by ``…``. The
+        database computes the stored hint with the same rule.
+    """
+    shown = min(4, len(key_id) // 6)
+    return f"{key_id[:shown]}…{key_id[len(key_id) - shown :]}"
+
+
+def add_api_key(
+    provider: str,
+    key_id: str,
+    secret: str,
+    *,
+    label: str = DEFAULT_LABEL,
+    replace: bool = False,
+    settings: Settings | None = None,
+) -> ApiKeyInfo:
+    """Encrypt and store an API key for the current database user.
+
+    Parameters
+    ----------
+    provider
+        The data provider or broker, e.g. ``"binance"``.
+    key_id
+        The key id.
+    secret
+        The secret; it is never logged, shown or put in an error message.
+    label
+        Tells several keys of one provider apart.
+    replace
+        Overwrite an existing key with the same provider and label.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    ApiKeyInfo
+        What was stored, without the secret.
+
+    Raises
+    ------
+    InvalidInputError
+        For a bad provider, label, key id or secret, or when the key exists
+        and ``replace`` is false.
+    StoreError
+        If the database refuses (for example the master key file is missing).
+    """
+    provider = _checked_name("provider", provider)
+    label = _checked_name("label", label)
+    key_id_bytes = _checked_credential("key id", key_id, KEY_ID_LIMIT * 4)
+    secret_bytes = _checked_credential("secret", secret, SECRET_BYTES_LIMIT)
+    if len(key_id) > KEY_ID_LIMIT:
+        raise InvalidInputError(f"the key id is longer than {KEY_ID_LIMIT} characters")
+    plain = key_id_bytes + secret_bytes
+    with translated_errors("storing the API key"), _user_engine(settings).begin() as connection:
+        pad = bytes(
+            _unlogged_row(
+                connection, "SELECT quantdesk_vault.new_pad(%(size)s)", {"size": len(plain)}
+            )[0]
+        )
+        masked = _xor(plain, pad)
+        stored_id = connection.execute(
+            text(
+                "SELECT quantdesk_vault.add_key(:provider, :label, :masked_key_id, "
+                ":masked_secret, :replace)"
+            ),
+            {
+                "provider": provider,
+                "label": label,
+                "masked_key_id": masked[: len(key_id_bytes)],
+                "masked_secret": masked[len(key_id_bytes) :],
+                "replace": replace,
+            },
+        ).scalar_one()
+        info = None if stored_id is None else _info_of(connection, stored_id)
+    if info is None:
+        raise InvalidInputError(
+            f"an API key for {provider!r} with label {label!r} already exists; remove it with "
+            f"'quantdesk keys rm {_shell_words(provider, label)}' or pass replace=True "
+            "(--replace)"
+        )
+    return info
+
+
+def list_api_keys(settings: Settings | None = None) -> list[ApiKeyInfo]:
+    """The current user's stored API keys, without their secrets.
+
+    Parameters
+    ----------
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    list of ApiKeyInfo
+        Sorted by provider and label.
+    """
+    with translated_errors("listing the API keys"), _user_engine(settings).connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT id, provider, label, hint, created_at, last_used_at "
+                "FROM quantdesk.api_key_listing WHERE owner = current_user "
+                "ORDER BY provider, label"
+            )
+        ).all()
+    return [ApiKeyInfo(*row) for row in rows]
+
+
+def get_api_key(
+    provider: str, *, label: str = DEFAULT_LABEL, settings: Settings | None = None
+) -> ApiKey:
+    """Decrypt one of the current user's API keys.
+
+    Parameters
+    ----------
+    provider
+        The data provider or broker.
+    label
+        Which of the provider's keys.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    ApiKey
+        The key id and secret; its repr hides both.
+
+    Raises
+    ------
+    ApiKeyNotFoundError
+        If the user has no such key. The read attempt is audited either way.
+    """
+    provider = _checked_name("provider", provider)
+    label = _checked_name("label", label)
+    with translated_errors("reading the API key"), _user_engine(settings).begin() as connection:
+        row = _unlogged_row(
+            connection,
+            "SELECT key_id, secret FROM quantdesk_vault.read_key(%(provider)s, %(label)s)",
+            {"provider": provider, "label": label},
+            required=False,
+        )
+    if row is None:
+        raise ApiKeyNotFoundError(_missing_by_name(provider, label))
+    return ApiKey(provider=provider, label=label, key_id=row[0], secret=row[1])
+
+
+def get_api_key_by_id(key_id: uuid.UUID | str, *, settings: Settings | None = None) -> ApiKey:
+    """Decrypt one of the current user's API keys by its UUID.
+
+    Parameters
+    ----------
+    key_id
+        The key's UUID, as listed by :func:`list_api_keys`.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    ApiKey
+        The key id and secret; its repr hides both.
+
+    Raises
+    ------
+    ApiKeyNotFoundError
+        If no key with this UUID belongs to the user, whether it is missing or
+        someone else's (the owner's audit trail records the attempt).
+    """
+    wanted = _checked_uuid(key_id)
+    with translated_errors("reading the API key"), _user_engine(settings).begin() as connection:
+        row = connection.execute(
+            text("SELECT provider, label, key_id, secret FROM quantdesk_vault.read_key_by_id(:id)"),
+            {"id": wanted},
+        ).first()
+    if row is None:
+        raise ApiKeyNotFoundError(_missing_by_id(wanted))
+    return ApiKey(provider=row.provider, label=row.label, key_id=row.key_id, secret=row.secret)
+
+
+def remove_api_key(
+    provider: str, *, label: str = DEFAULT_LABEL, settings: Settings | None = None
+) -> None:
+    """Delete one of the current user's API keys.
+
+    Parameters
+    ----------
+    provider
+        The data provider or broker.
+    label
+        Which of the provider's keys.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Raises
+    ------
+    ApiKeyNotFoundError
+        If the user has no such key.
+    """
+    provider = _checked_name("provider", provider)
+    label = _checked_name("label", label)
+    with translated_errors("removing the API key"), _user_engine(settings).begin() as connection:
+        removed = connection.execute(
+            text("SELECT quantdesk_vault.delete_key(:provider, :label)"),
+            {"provider": provider, "label": label},
+        ).scalar_one()
+    if not removed:
+        raise ApiKeyNotFoundError(_missing_by_name(provider, label))
+
+
+def remove_api_key_by_id(key_id: uuid.UUID | str, *, settings: Settings | None = None) -> None:
+    """Delete one of the current user's API keys by its UUID.
+
+    Parameters
+    ----------
+    key_id
+        The key's UUID.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Raises
+    ------
+    ApiKeyNotFoundError
+        If no key with this UUID belongs to the user.
+    """
+    wanted = _checked_uuid(key_id)
+    with translated_errors("removing the API key"), _user_engine(settings).begin() as connection:
+        removed = connection.execute(
+            text("SELECT quantdesk_vault.delete_key_by_id(:id)"), {"id": wanted}
+        ).scalar_one()
+    if not removed:
+        raise ApiKeyNotFoundError(_missing_by_id(wanted))
+
+
+def rotate_master_key(settings: Settings | None = None) -> int:
+    """Re-encrypt every stored API key under a new master key.
+
+    With the embedded server, this writes a new random key to
+    :data:`NEXT_KEY_FILE` in the data directory (mode 0600, owned by the
+    server's account), re-encrypts every key in one transaction, then renames
+    the file over :data:`KEY_FILE`. A rotation cut short is finished by the
+    next call, which reuses the waiting next key.
+
+    An external server's data directory is out of reach: its operator writes
+    the new key (64 lowercase hex characters, e.g. ``openssl rand -hex 32``)
+    to ``quantdesk_vault.key.next`` in the data directory, readable only by
+    the server account, calls this, then renames it over
+    ``quantdesk_vault.key``. Until then the server reads with either file and
+    encrypts with the next one; deleting the next file instead of renaming it
+    loses the keys.
+
+    Parameters
+    ----------
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    int
+        How many API keys were re-encrypted.
+
+    Raises
+    ------
+    StoreError
+        If the database refuses, a key file is missing, or the embedded data
+        directory cannot be written.
+    """
+    settings = settings if settings is not None else Settings.load()
+    if settings.admin_database_url is not None:
+        return _rotate_in_database(admin_engine(settings))
+    data_directory = _embedded_data_directory(settings)
+    next_file = data_directory / NEXT_KEY_FILE
+    try:
+        if not next_file.exists():
+            write_master_key_file(next_file)
+        try:
+            rotated = _rotate_in_database(admin_engine(settings))
+        except StoreError as error:
+            raise type(error)(
+                f"{error}; {NEXT_KEY_FILE} stays in place (new keys are already encrypted "
+                "with it, so never delete it): fix this and run 'quantdesk keys rotate-master' "
+                "again to finish"
+            ) from None
+        next_file.replace(data_directory / KEY_FILE)
+    except OSError as error:
+        raise StoreError(
+            f"rotating the master key: cannot write {error.filename or next_file} "
+            f"({error.strerror}); run this as the account that owns {data_directory} or as root"
+        ) from None
+    return rotated
+
+
+def _rotate_in_database(engine: Engine) -> int:
+    with translated_errors("rotating the master key"), engine.begin() as connection:
+        return int(connection.execute(text("SELECT quantdesk_vault.rotate_master()")).scalar_one())
+
+
+def _embedded_data_directory(settings: Settings) -> Path:
+    from quantdesk.store.server import EmbeddedPostgres
+
+    return Path(EmbeddedPostgres(settings).data_directory)
+
+
+def write_master_key_file(path: Path, key: str | None = None) -> str:
+    """Write a master key file atomically, readable only by the account owning its directory.
+
+    Parameters
+    ----------
+    path
+        The file, in the server's data directory (owned by the server's account).
+    key
+        64 lowercase hex characters; a new random key when None.
+
+    Returns
+    -------
+    str
+        The key written.
+    """
+    key = key if key is not None else secrets.token_hex(_MASTER_KEY_BYTES)
+    if len(key) != _MASTER_KEY_BYTES * 2 or not set(key) <= set("0123456789abcdef"):
+        raise InvalidInputError("a master key must be 64 lowercase hex characters")
+    owner = path.parent.stat()
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if os.geteuid() == 0:
+            os.fchown(descriptor, owner.st_uid, owner.st_gid)
+        os.write(descriptor, f"{key}\n".encode())
+        os.fsync(descriptor)
+    except BaseException:
+        os.close(descriptor)
+        temporary.unlink(missing_ok=True)
+        raise
+    os.close(descriptor)
+    temporary.replace(path)
+    return key
+
+
+@overload
+def _unlogged_row(
+    connection: Connection, statement: str, parameters: dict[str, Any]
+) -> tuple[Any, ...]: ...
+@overload
+def _unlogged_row(
+    connection: Connection, statement: str, parameters: dict[str, Any], *, required: bool
+) -> tuple[Any, ...] | None: ...
+def _unlogged_row(
+    connection: Connection, statement: str, parameters: dict[str, Any], *, required: bool = True
+) -> tuple[Any, ...] | None:
+    """Run ``statement`` on the driver's own cursor and return its first row.
+
+    Results holding a secret or a pad go this way: SQLAlchemy's engine logger
+    writes every result row at DEBUG level, psycopg logs none.
+    """
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(statement, parameters)
+        row = cursor.fetchone()
+    except psycopg.Error as error:
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from None
+    finally:
+        cursor.close()
+    if row is None and required:
+        raise StoreError("the vault returned no row; run 'quantdesk db migrate' and retry")
+    return None if row is None else tuple(row)
+
+
+def _user_engine(settings: Settings | None) -> Engine:
+    return user_engine(settings if settings is not None else Settings.load())
+
+
+def _info_of(connection: Connection, stored_id: uuid.UUID) -> ApiKeyInfo:
+    row = connection.execute(
+        text(
+            "SELECT id, provider, label, hint, created_at, last_used_at "
+            "FROM quantdesk.api_key_listing WHERE id = :id"
+        ),
+        {"id": stored_id},
+    ).one()
+    return ApiKeyInfo(*row)
+
+
+def _xor(plain: bytes, pad: bytes) -> bytes:
+    if len(pad) != len(plain):
+        raise StoreError("the database returned a pad of the wrong length; retry")
+    return (int.from_bytes(plain, "big") ^ int.from_bytes(pad, "big")).to_bytes(len(plain), "big")
+
+
+def _checked_name(kind: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"the {kind} must be text, not {type(value).__name__}")
+    if not value:
+        raise InvalidInputError(f"the {kind} is empty")
+    if len(value) > NAME_LIMIT:
+        raise InvalidInputError(
+            f"the {kind} has {len(value)} characters; at most {NAME_LIMIT} are allowed"
+        )
+    if value != value.strip():
+        raise InvalidInputError(f"the {kind} {value!r} starts or ends with blanks; remove them")
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise InvalidInputError(f"the {kind} {value!r} contains control characters")
+    return value
+
+
+def _checked_credential(kind: str, value: object, byte_limit: int) -> bytes:
+    """Check a key id or secret; messages never quote the value."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"the {kind} must be text, not {type(value).__name__}")
+    if not value:
+        raise InvalidInputError(f"the {kind} is empty")
+    if value != value.strip():
+        raise InvalidInputError(
+            f"the {kind} starts or ends with blanks or a line break; remove them"
+        )
+    if "\x00" in value:
+        raise InvalidInputError(f"the {kind} contains a NUL character")
+    encoded = value.encode("utf-8", errors="strict")
+    if len(encoded) > byte_limit:
+        raise InvalidInputError(f"the {kind} is longer than {byte_limit} bytes")
+    return encoded
+
+
+def _checked_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidInputError(
+            f"{value!r} is not an API key id; 'quantdesk keys list --json' shows the ids"
+        ) from None
+
+
+def _missing_by_name(provider: str, label: str) -> str:
+    return (
+        f"no API key for {provider!r} with label {label!r}; add one with "
+        f"'quantdesk keys add {_shell_words(provider, label)} --key-id KEY_ID'"
+    )
+
+
+def _shell_words(provider: str, label: str) -> str:
+    return f"{shlex.quote(provider)} --label {shlex.quote(label)}"
+
+
+def _missing_by_id(key_id: uuid.UUID) -> str:
+    return f"no API key with id {key_id}; 'quantdesk keys list' shows yours"
