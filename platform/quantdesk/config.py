@@ -63,6 +63,8 @@ class Settings(BaseSettings):
       (``QUANTDESK_ADMIN_DATABASE_URL``); when unset, the embedded server is used.
     - ``database_dir``: where the embedded server keeps its files (see
       :attr:`resolved_database_dir`).
+    - ``postgres_bin_dir``: the directory with PostgreSQL's ``initdb`` and
+      ``pg_ctl`` for the embedded server; searched for when unset.
 
     URLs are secrets: their repr shows ``**********``.
     """
@@ -81,8 +83,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     admin_database_url: SecretStr | None = None
     database_dir: Path | None = None
+    postgres_bin_dir: Path | None = None
 
-    @field_validator("data_dir", "cache_dir", "database_dir")
+    @field_validator("data_dir", "cache_dir", "database_dir", "postgres_bin_dir")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()

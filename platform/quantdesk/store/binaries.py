@@ -85,8 +85,14 @@ def candidate_directories() -> list[Path]:
     return unique
 
 
-def find_server_binaries() -> ServerBinaries:
+def find_server_binaries(directory: Path | None = None) -> ServerBinaries:
     """The newest PostgreSQL >= 14 whose ``initdb``, ``pg_ctl`` and ``postgres`` are all present.
+
+    Parameters
+    ----------
+    directory
+        Search only here (``QUANTDESK_POSTGRES_BIN_DIR``); everywhere
+        :func:`candidate_directories` lists when None.
 
     Returns
     -------
@@ -100,20 +106,22 @@ def find_server_binaries() -> ServerBinaries:
     """
     found: list[ServerBinaries] = []
     too_old: list[str] = []
-    for directory in candidate_directories():
-        if not all(os.access(directory / program, os.X_OK) for program in PROGRAMS):
+    searched = [directory] if directory is not None else candidate_directories()
+    for candidate in searched:
+        if not all(os.access(candidate / program, os.X_OK) for program in PROGRAMS):
             continue
-        major = _major_version(directory / "postgres")
+        major = _major_version(candidate / "postgres")
         if major is None:
             continue
         if major < MINIMUM_MAJOR_VERSION:
-            too_old.append(f"{directory} has PostgreSQL {major}")
+            too_old.append(f"{candidate} has PostgreSQL {major}")
             continue
-        found.append(ServerBinaries(directory=directory, major_version=major))
+        found.append(ServerBinaries(directory=candidate, major_version=major))
     if not found:
         older = f" ({'; '.join(too_old)})" if too_old else ""
+        where = f" in {directory} (QUANTDESK_POSTGRES_BIN_DIR)" if directory is not None else ""
         raise ConfigurationError(
-            f"the PostgreSQL server programs (initdb, pg_ctl) were not found{older}; "
+            f"the PostgreSQL server programs (initdb, pg_ctl) were not found{where}{older}; "
             f"{INSTALL_HINT}, or set QUANTDESK_ADMIN_DATABASE_URL to use an existing server"
         )
     return max(found, key=lambda binaries: binaries.major_version)

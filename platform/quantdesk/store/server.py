@@ -39,6 +39,7 @@ from quantdesk.config import Settings
 from quantdesk.errors import ConfigurationError, DatabaseUnavailableError
 from quantdesk.store.binaries import ServerBinaries, find_server_binaries
 from quantdesk.store.connection import DRIVER, parse_database_url
+from quantdesk.store.private_file import write_private_text
 from quantdesk.store.roles import (
     ADMINS_ROLE,
     DATABASE,
@@ -130,6 +131,7 @@ class EmbeddedPostgres:
 
     def __init__(self, settings: Settings) -> None:
         self.directory = settings.resolved_database_dir
+        self._binaries_directory = settings.postgres_bin_dir
         self.data_directory = self.directory / "data"
         self.socket_directory = self.directory / "socket"
         self.log_path = self.directory / "server.log"
@@ -179,7 +181,7 @@ class EmbeddedPostgres:
         """
         account = service_account()
         initialized = self.initialized
-        running = initialized and self._running(find_server_binaries(), account)
+        running = initialized and self._running(self._binaries(), account)
         port = self.admin_url().port if initialized else None
         return ServerStatus(self.directory, initialized, running, port, account.name)
 
@@ -198,7 +200,7 @@ class EmbeddedPostgres:
         DatabaseUnavailableError
             If the server does not start; the message names the log.
         """
-        binaries = find_server_binaries()
+        binaries = self._binaries()
         account = service_account()
         with self._locked():
             if not self.initialized:
@@ -217,7 +219,7 @@ class EmbeddedPostgres:
         """
         if not self.initialized:
             return False
-        binaries = find_server_binaries()
+        binaries = self._binaries()
         account = service_account()
         with self._locked():
             if not self._running(binaries, account):
@@ -233,11 +235,14 @@ class EmbeddedPostgres:
         mode
             ``pg_ctl``'s shutdown mode: ``smart``, ``fast`` or ``immediate``.
         """
-        binaries = find_server_binaries()
+        binaries = self._binaries()
         account = service_account()
         with self._locked():
             self._pg_ctl(binaries, account, "stop", "-m", mode)
             self._start(binaries, account)
+
+    def _binaries(self) -> ServerBinaries:
+        return find_server_binaries(self._binaries_directory)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -279,10 +284,7 @@ class EmbeddedPostgres:
             )
         superuser_password = secrets.token_urlsafe(_PASSWORD_BYTES)
         password_file = self.directory / ".initdb-password"
-        descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(superuser_password + "\n")
-        account.give(password_file)
+        write_private_text(password_file, superuser_password + "\n", owner=account.owner)
         try:
             self._checked(
                 account.run(
@@ -312,8 +314,12 @@ class EmbeddedPostgres:
         superuser_url = self._url(SUPERUSER, superuser_password, port, database="postgres")
         manager_password = secrets.token_urlsafe(_PASSWORD_BYTES)
         bootstrap(superuser_url, manager_password)
-        _write_private(self._superuser_url_file, superuser_url.set(database=DATABASE))
-        _write_private(self._admin_url_file, self._url(MANAGER_ROLE, manager_password, port))
+        write_private_text(
+            self._superuser_url_file, _libpq(superuser_url.set(database=DATABASE)) + "\n"
+        )
+        write_private_text(
+            self._admin_url_file, _libpq(self._url(MANAGER_ROLE, manager_password, port)) + "\n"
+        )
 
     def _write_server_files(self, account: ServiceAccount, port: int) -> None:
         settings = dict(SERVER_SETTINGS)
@@ -469,11 +475,5 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _write_private(path: Path, url: URL) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(_libpq(url) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
+def _save_url(path: Path, url: URL) -> None:
+    write_private_text(path, _libpq(url) + "\n")

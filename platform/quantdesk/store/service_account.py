@@ -91,6 +91,11 @@ class ServiceAccount:
             self.run(["test", "-w", str(path), "-a", "-x", str(path)], timeout=30).returncode == 0
         )
 
+    @property
+    def owner(self) -> tuple[int, int] | None:
+        """``(uid, gid)`` to give files this account must own; None when not switching user."""
+        return (self.uid, self.gid) if self.switches_user else None
+
     def give(self, path: Path) -> None:
         """Make this account own ``path`` (only needed, and only done, when switching user).
 

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from quantdesk.config import Settings
 from quantdesk.errors import ApiKeyNotFoundError, InvalidInputError, StoreError
 from quantdesk.store.connection import admin_engine, translated_errors, user_engine
+from quantdesk.store.private_file import write_private_text
 
 __all__ = [
     "DEFAULT_LABEL",
@@ -481,20 +482,9 @@ def write_master_key_file(path: Path, key: str | None = None) -> str:
     key = key if key is not None else secrets.token_hex(_MASTER_KEY_BYTES)
     if len(key) != _MASTER_KEY_BYTES * 2 or not set(key) <= set("0123456789abcdef"):
         raise InvalidInputError("a master key must be 64 lowercase hex characters")
-    owner = path.parent.stat()
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        if os.geteuid() == 0:
-            os.fchown(descriptor, owner.st_uid, owner.st_gid)
-        os.write(descriptor, f"{key}\n".encode())
-        os.fsync(descriptor)
-    except BaseException:
-        os.close(descriptor)
-        temporary.unlink(missing_ok=True)
-        raise
-    os.close(descriptor)
-    temporary.replace(path)
+    directory = path.parent.stat()
+    owner = (directory.st_uid, directory.st_gid) if os.geteuid() == 0 else None
+    write_private_text(path, f"{key}\n", owner=owner)
     return key
 
 
