@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from quantdesk import __version__
+from quantdesk.store.local_user import local_user_name
+from quantdesk.store.users import list_users, remove_user
 from tests.command_line import run_quantdesk
 
 FETCH = ["data", "fetch", "sample:BTC/USDT", "--timeframe", "1h"]
@@ -121,10 +126,29 @@ def test_config_shows_the_settings_in_effect(tmp_path: Path) -> None:
     assert shown["resolved_cache_dir"] == str(tmp_path / "cache")
 
 
-def test_up_runs_the_demo_on_sample_data(tmp_path: Path) -> None:
-    result = quantdesk("up", "--json", data_dir=tmp_path)
+@pytest.fixture
+def local_database(postgres_server: Any) -> Iterator[dict[str, str]]:
+    """The suite's server as ``quantdesk up``'s external database; its user is removed after."""
+    url = postgres_server.admin_url.set(drivername="postgresql")
+    yield {"QUANTDESK_ADMIN_DATABASE_URL": url.render_as_string(hide_password=False)}
+    if local_user_name() in {user.name for user in list_users(postgres_server.admin_url)}:
+        remove_user(postgres_server.admin_url, local_user_name(), purge=True)
+
+
+def test_up_starts_the_database_and_runs_the_demo_on_sample_data(
+    tmp_path: Path, local_database: dict[str, str]
+) -> None:
+    result = run_quantdesk("up", "--json", data_dir=tmp_path, extra_environment=local_database)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
+    database = report["database"]
+    assert database["external"] is True
+    assert database["user"] == local_user_name()
+    assert database["user_created"] is True
+    credentials = tmp_path / "database-url"
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    with psycopg.connect(credentials.read_text().strip()) as session:
+        assert session.execute("SELECT current_user").fetchone() == (local_user_name(),)
     first, second = report["data"]["loads"]
     assert (first["cache_hit"], second["cache_hit"]) == (False, True)
     assert first["rows"] == second["rows"] == 182 * 24
@@ -142,8 +166,9 @@ def test_up_runs_the_demo_on_sample_data(tmp_path: Path) -> None:
         "breakout_scalping",
     }
     assert all(stats["n_trades"] > 0 for stats in backtests.values())
-    text = quantdesk("up", data_dir=tmp_path)
-    assert text.returncode == 0
+    text = run_quantdesk("up", data_dir=tmp_path, extra_environment=local_database)
+    assert text.returncode == 0, text.stderr
+    assert f"database user: {local_user_name()}\n" in text.stdout
     assert "second load: cache hit" in text.stdout
     assert "rsi_14" in text.stdout
 

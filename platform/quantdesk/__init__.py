@@ -27,6 +27,10 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "LoadResult": "quantdesk.data.loader",
     "indicators": "quantdesk.indicators",
     "patterns": "quantdesk.patterns",
+    "add_api_key": "quantdesk.store.vault",
+    "get_api_key": "quantdesk.store.vault",
+    "list_api_keys": "quantdesk.store.vault",
+    "remove_api_key": "quantdesk.store.vault",
 }
 
 __all__ = [
@@ -39,11 +43,15 @@ __all__ = [
     "Strategy",
     "Timeframe",
     "__version__",
+    "add_api_key",
     "backtest",
     "gap_report",
+    "get_api_key",
     "indicators",
+    "list_api_keys",
     "load",
     "patterns",
+    "remove_api_key",
     "resample_ohlcv",
     "validate_ohlcv",
 ]
@@ -58,6 +66,7 @@ if TYPE_CHECKING:
     from quantdesk.core.timeframe import Timeframe
     from quantdesk.data.loader import LoadResult, load
     from quantdesk.engine import BacktestConfig, BacktestResult
+    from quantdesk.store.vault import add_api_key, get_api_key, list_api_keys, remove_api_key
     from quantdesk.strategies import Parameter, Signals, Strategy
 
 

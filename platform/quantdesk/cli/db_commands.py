@@ -24,26 +24,10 @@ def db() -> None:
 def up_command(as_json: bool) -> None:
     """Create and start the embedded server if needed, then migrate the schema."""
     from quantdesk.config import Settings
-    from quantdesk.store.connection import admin_url
-    from quantdesk.store.migrate import migrate
-    from quantdesk.store.server import EmbeddedPostgres
+    from quantdesk.store.startup import start_database
 
-    settings = Settings.load()
-    payload: dict[str, object] = {"external": settings.admin_database_url is not None}
-    if settings.admin_database_url is None:
-        status = EmbeddedPostgres(settings).up()
-        payload.update(status.to_json())
-        where = f"embedded server in {status.directory} on 127.0.0.1:{status.port}"
-    else:
-        where = "external server (QUANTDESK_ADMIN_DATABASE_URL)"
-    outcome = migrate(admin_url(settings))
-    payload["revision"] = outcome.after
-    change = (
-        f"migrated {outcome.before or 'empty'} -> {outcome.after}"
-        if outcome.changed
-        else (f"schema at {outcome.after}")
-    )
-    emit(payload, as_json=as_json, text=f"database up: {where}; {change}")
+    ready = start_database(Settings.load())
+    emit(ready.to_json(), as_json=as_json, text=f"database up: {ready.describe()}")
 
 
 @db.command("down")

@@ -1,9 +1,11 @@
 """``quantdesk up``: start the platform on its embedded defaults.
 
-Until the hub arrives, this runs the most complete demo there is: built-in
-sample data loaded through the cache (twice, to show the hit), resampled,
-checked for gaps, with indicators and patterns printed, and every built-in
-strategy backtested on it. Each later layer extends it.
+It starts the embedded PostgreSQL server (or uses the external one), brings
+the schema up to date and makes sure the person running it has a database
+user. Until the hub arrives, it then runs the most complete demo there is:
+built-in sample data loaded through the cache (twice, to show the hit),
+resampled, checked for gaps, with indicators and patterns printed, and every
+built-in strategy backtested on it. Each later layer extends it.
 """
 
 from __future__ import annotations
@@ -24,11 +26,39 @@ DEMO_END = "2024-07-01"
 @click.option("--timeframe", "-t", default="1h", show_default=True, help="Bar length, 1m to 1d.")
 @json_option
 def up(symbol: str, timeframe: str, as_json: bool) -> None:
-    """Start quantdesk on its embedded defaults (for now: the data and backtest demo)."""
+    """Start quantdesk on its embedded defaults: the database, your user, and the demo."""
     from quantdesk.config import Settings
 
-    report = run_demo(Settings.load(), symbol=symbol, timeframe=timeframe)
+    settings = Settings.load()
+    database = start_local_database(settings)
+    report = {"database": database, **run_demo(settings, symbol=symbol, timeframe=timeframe)}
     emit(report, as_json=as_json, text=render(report))
+
+
+def start_local_database(settings: Any) -> dict[str, Any]:
+    """Start and migrate the database and make sure the local person has a user.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings.
+
+    Returns
+    -------
+    dict
+        The database's state, the local user's name and whether it was created.
+    """
+    from quantdesk.store.local_user import ensure_local_user
+    from quantdesk.store.startup import start_database
+
+    ready = start_database(settings)
+    user = ensure_local_user(settings)
+    return {
+        **ready.to_json(),
+        "summary": ready.describe(),
+        "user": user.name,
+        "user_created": user.created,
+    }
 
 
 def run_demo(settings: Any, *, symbol: str, timeframe: str) -> dict[str, Any]:
@@ -154,7 +184,14 @@ def render(report: dict[str, Any]) -> str:
     first, second = report["data"]["loads"]
     values = report["indicators"]
     chart = report["chart_patterns"]
+    database = report["database"]
+    created = (
+        " (created; its URL is kept in your data directory)" if database["user_created"] else ""
+    )
     lines = [
+        f"database: {database['summary']}",
+        f"database user: {database['user']}{created}",
+        "",
         "quantdesk demo: built-in sample data, cached, with indicators and patterns",
         f"cache: {report['data']['cache_dir']}",
         "",
