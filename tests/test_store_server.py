@@ -216,3 +216,25 @@ def test_an_external_server_is_used_when_its_admin_url_is_set(
     assert "external server" in down.stderr
     check = run_quantdesk("db", "check", data_dir=tmp_path, extra_environment=environment)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_bootstrap_sql_prepares_what_the_embedded_server_has(
+    postgres_server: Any, tmp_path: Path
+) -> None:
+    result = run_quantdesk("db", "bootstrap-sql", data_dir=tmp_path)
+    assert result.returncode == 0
+    script = result.stdout
+    assert "\\connect quantdesk\n" in script
+    with psycopg.connect(libpq(postgres_server.superuser_url)) as session:
+        roles = session.execute(
+            "SELECT rolname FROM pg_roles WHERE starts_with(rolname, 'quantdesk_') "
+            "AND rolname <> %s",
+            (SUPERUSER,),
+        ).fetchall()
+        extension = session.execute(
+            "SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto'"
+        ).fetchone()
+    assert extension is not None
+    for (role,) in roles:
+        assert f'CREATE ROLE "{role}"' in script
+    assert "REPLACE-WITH-A-LONG-RANDOM-PASSWORD" in script

@@ -98,6 +98,14 @@ def migrate_command(as_json: bool) -> None:
     )
 
 
+@db.command("bootstrap-sql")
+def bootstrap_sql_command() -> None:
+    """Print the superuser SQL that prepares an external server for 'quantdesk db migrate'."""
+    from quantdesk.store.server import bootstrap_script
+
+    click.echo(bootstrap_script(), nl=False)
+
+
 db.add_command(check_command)
 
 

@@ -431,6 +431,33 @@ def bootstrap_statements(
     return cluster, database
 
 
+MANAGER_PASSWORD_PLACEHOLDER = "REPLACE-WITH-A-LONG-RANDOM-PASSWORD"
+
+
+def bootstrap_script() -> str:
+    """The bootstrap statements as a psql script for an external server's superuser.
+
+    Returns
+    -------
+    str
+        Statements to run with ``psql -v ON_ERROR_STOP=1``; the manager's
+        password is a placeholder to replace first.
+    """
+    cluster, database = bootstrap_statements(MANAGER_PASSWORD_PLACEHOLDER)
+    lines = [
+        "-- Run as a superuser: psql -v ON_ERROR_STOP=1 -f this-file.sql",
+        f"-- Replace {MANAGER_PASSWORD_PLACEHOLDER} first; the admin URL is then",
+        f"-- postgresql://{MANAGER_ROLE}:PASSWORD@HOST:PORT/{DATABASE}",
+        "-- Put the vault's master key (64 lowercase hex characters, e.g. from",
+        f"-- 'openssl rand -hex 32') in DATA_DIRECTORY/{KEY_FILE}, mode 0600, owned by",
+        "-- the server's account, before storing any API key.",
+    ]
+    lines += [f"{statement.as_string()};" for statement in cluster]
+    lines.append(f"\\connect {DATABASE}")
+    lines += [f"{statement.as_string()};" for statement in database]
+    return "\n".join(lines) + "\n"
+
+
 def bootstrap(superuser_url: URL, manager_password: str) -> None:
     """Create quantdesk's roles, database and extension on a fresh server.
 
