@@ -47,6 +47,14 @@ class RetryableSourceError(SourceError):
     """A passing failure (network, rate limit); the same call may succeed later."""
 
 
+class RateLimitError(RetryableSourceError):
+    """The provider asked us to slow down (HTTP 429); ``retry_after`` is its wish in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class FatalSourceError(SourceError, InvalidInputError):
     """A failure that retrying will not fix (unknown symbol, bad key, unsupported timeframe)."""
 

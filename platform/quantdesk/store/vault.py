@@ -21,15 +21,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, overload
+from typing import Any, overload
 
 import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from quantdesk.config import Settings
-from quantdesk.errors import ApiKeyNotFoundError, InvalidInputError, StoreError
-from quantdesk.store.connection import admin_engine, translated_errors, user_engine
+from quantdesk.data.credentials import DEFAULT_LABEL, ApiKey, key_id_hint
+from quantdesk.errors import (
+    ApiKeyNotFoundError,
+    ConfigurationError,
+    InvalidInputError,
+    StoreError,
+)
+from quantdesk.store.connection import admin_engine, translated_errors, user_engine, user_url
 from quantdesk.store.private_file import write_private_text
 
 __all__ = [
@@ -46,10 +52,10 @@ __all__ = [
     "remove_api_key",
     "remove_api_key_by_id",
     "rotate_master_key",
+    "stored_api_key",
     "write_master_key_file",
 ]
 
-DEFAULT_LABEL = "default"
 KEY_FILE = "quantdesk_vault.key"
 """The master key's file in the server's data directory: 64 lowercase hex characters."""
 NEXT_KEY_FILE = "quantdesk_vault.key.next"
@@ -99,76 +105,6 @@ class ApiKeyInfo:
             "created_at": self.created_at.isoformat(),
             "last_used_at": None if self.last_used_at is None else self.last_used_at.isoformat(),
         }
-
-
-@dataclass(frozen=True, repr=False)
-class ApiKey:
-    """A decrypted API key. Its repr and str hide the secret and most of the key id.
-
-    It cannot be pickled or deep-copied into another object graph by accident:
-    pass the provider and label around and call :func:`get_api_key` where the
-    key is needed.
-
-    Attributes
-    ----------
-    provider
-        The data provider or broker.
-    label
-        Which of the provider's keys.
-    key_id
-        The key id (sometimes called API key or access key).
-    secret
-        The secret that signs requests.
-    """
-
-    provider: str
-    label: str
-    key_id: str
-    secret: str
-
-    @property
-    def key_id_hint(self) -> str:
-        """The key id with its middle hidden, e.g. ``"AKIA…WXYZ"``."""
-        return key_id_hint(self.key_id)
-
-    def __repr__(self) -> str:
-        return (
-            f"ApiKey(provider={self.provider!r}, label={self.label!r}, "
-            f"key_id={self.key_id_hint!r}, secret={_REDACTED!r})"
-        )
-
-    __str__ = __repr__
-
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        raise TypeError(
-            "an ApiKey cannot be pickled, so its secret never lands in a file, cache or log; "
-            "pass provider and label instead and call quantdesk.get_api_key where it is used"
-        )
-
-    def __copy__(self) -> ApiKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> ApiKey:
-        return self
-
-
-def key_id_hint(key_id: str) -> str:
-    """Hide the middle of a key id, showing at most a third of it.
-
-    Parameters
-    ----------
-    key_id
-        The full key id.
-
-    Returns
-    -------
-    str
-        Four characters of each end for ids of 24 characters or more, fewer
-        for shorter ids and none below 6 characters, joined by ``…``. The
-        database computes the stored hint with the same rule.
-    """
-    shown = min(4, len(key_id) // 6)
-    return f"{key_id[:shown]}…{key_id[len(key_id) - shown :]}"
 
 
 def add_api_key(
@@ -307,6 +243,34 @@ def get_api_key(
     if row is None:
         raise ApiKeyNotFoundError(_missing_by_name(provider, label))
     return ApiKey(provider=provider, label=label, key_id=row[0], secret=row[1])
+
+
+def stored_api_key(provider: str, label: str, settings: Settings) -> ApiKey | None:
+    """The vault as a credential store for data sources (``quantdesk.credential_stores``).
+
+    Parameters
+    ----------
+    provider
+        The data provider or broker.
+    label
+        Which of the provider's keys.
+    settings
+        The settings in effect.
+
+    Returns
+    -------
+    ApiKey or None
+        The current user's key, or None when they stored none or no database
+        is configured.
+    """
+    try:
+        user_url(settings)
+    except ConfigurationError:
+        return None
+    try:
+        return get_api_key(provider, label=label, settings=settings)
+    except ApiKeyNotFoundError:
+        return None
 
 
 def get_api_key_by_id(key_id: uuid.UUID | str, *, settings: Settings | None = None) -> ApiKey:
