@@ -22,12 +22,27 @@ settings.load_profile("quantdesk")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--update-golden`` rewrites the golden files from the current results."""
+    """``--update-golden`` rewrites the golden files; ``--online`` runs the real-service tests."""
     parser.addoption(
         "--update-golden",
         action="store_true",
         help="rewrite tests/golden/*.json from the current results (say why in the commit)",
     )
+    parser.addoption(
+        "--online",
+        action="store_true",
+        help="also run the tests marked online, against the real providers (network and keys)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked ``online`` unless ``--online`` was given."""
+    if config.getoption("--online"):
+        return
+    skip = pytest.mark.skip(reason="talks to a real provider; run with --online to include it")
+    for item in items:
+        if "online" in item.keywords:
+            item.add_marker(skip)
 
 
 class NetworkAccessError(RuntimeError):
@@ -49,8 +64,13 @@ def _is_local(address: Any) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _forbid_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any test that opens a connection to a host other than this machine."""
+def _forbid_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that opens a connection to a host other than this machine.
+
+    Only tests marked ``online``, run with ``--online``, may reach the network.
+    """
+    if request.node.get_closest_marker("online") is not None:
+        return
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
 
