@@ -31,6 +31,12 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "get_api_key": "quantdesk.store.vault",
     "list_api_keys": "quantdesk.store.vault",
     "remove_api_key": "quantdesk.store.vault",
+    "save_run": "quantdesk.api.runs",
+    "list_runs": "quantdesk.api.runs",
+    "load_run": "quantdesk.api.runs",
+    "remove_run": "quantdesk.api.runs",
+    "RunInfo": "quantdesk.api.runs",
+    "SavedRun": "quantdesk.api.runs",
 }
 
 __all__ = [
@@ -38,6 +44,8 @@ __all__ = [
     "BacktestResult",
     "LoadResult",
     "Parameter",
+    "RunInfo",
+    "SavedRun",
     "Settings",
     "Signals",
     "Strategy",
@@ -49,16 +57,28 @@ __all__ = [
     "get_api_key",
     "indicators",
     "list_api_keys",
+    "list_runs",
     "load",
+    "load_run",
     "patterns",
     "remove_api_key",
+    "remove_run",
     "resample_ohlcv",
+    "save_run",
     "validate_ohlcv",
 ]
 
 if TYPE_CHECKING:
     from quantdesk import indicators, patterns
     from quantdesk.api.backtest import backtest
+    from quantdesk.api.runs import (
+        RunInfo,
+        SavedRun,
+        list_runs,
+        load_run,
+        remove_run,
+        save_run,
+    )
     from quantdesk.config import Settings
     from quantdesk.core.frame import validate_ohlcv
     from quantdesk.core.gaps import gap_report

@@ -10,7 +10,7 @@ from quantdesk.config import Settings
 from quantdesk.core.frame import is_canonical, validate_ohlcv
 from quantdesk.core.time_range import TimeLike
 from quantdesk.core.timeframe import Timeframe
-from quantdesk.data.loader import load_bars
+from quantdesk.data.loader import LoadResult, load_bars
 from quantdesk.engine import BacktestConfig, BacktestResult, run_backtest
 from quantdesk.errors import InvalidInputError
 from quantdesk.strategies import Strategy, get_strategy
@@ -70,13 +70,15 @@ def backtest(
     parameters = {key: value for key, value in options.items() if key not in CONFIG_FIELDS}
     chosen = _strategy_with(strategy, parameters)
     config = BacktestConfig(cash=cash, commission=commission, lot_size=lot_size, **config_options)
-    frame = _frame(data, timeframe=timeframe, start=start, end=end, settings=settings)
+    frame, loaded = _frame(data, timeframe=timeframe, start=start, end=end, settings=settings)
     return run_backtest(
         frame,
         chosen.signals(frame),
         config,
         parameters=chosen.parameters,
         strategy_name=chosen.name,
+        data_address=None if loaded is None else str(loaded.address),
+        timeframe=None if loaded is None else str(loaded.timeframe),
     )
 
 
@@ -95,9 +97,11 @@ def _frame(
     start: TimeLike | None,
     end: TimeLike | None,
     settings: Settings | None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, LoadResult | None]:
+    """The bars, and how they were loaded when ``data`` is an address."""
     if isinstance(data, str):
-        return load_bars(data, timeframe=timeframe, start=start, end=end, settings=settings).frame
+        loaded = load_bars(data, timeframe=timeframe, start=start, end=end, settings=settings)
+        return loaded.frame, loaded
     if not isinstance(data, pd.DataFrame):
         raise InvalidInputError(
             f"data must be an OHLCV DataFrame or an address such as 'sample:BTC/USDT', "
@@ -107,4 +111,4 @@ def _frame(
         raise InvalidInputError(
             "timeframe, start and end apply to data given by address; slice the frame instead"
         )
-    return data if is_canonical(data) else validate_ohlcv(data)
+    return (data if is_canonical(data) else validate_ohlcv(data)), None

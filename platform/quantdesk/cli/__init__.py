@@ -19,6 +19,7 @@ from quantdesk.cli.demo import up
 from quantdesk.cli.info_commands import config_command, version_command
 from quantdesk.cli.key_commands import keys
 from quantdesk.cli.output import report_error, show_warnings_as_lines
+from quantdesk.cli.run_commands import runs
 from quantdesk.cli.user_commands import users
 from quantdesk.errors import InvalidInputError, QuantdeskError
 
@@ -43,6 +44,7 @@ cli.add_command(config_command)
 cli.add_command(db)
 cli.add_command(users)
 cli.add_command(keys)
+cli.add_command(runs)
 
 
 def main(arguments: Sequence[str] | None = None) -> int:

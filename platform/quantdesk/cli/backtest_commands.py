@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import click
 
-from quantdesk.cli.output import configure_logging, emit, json_option
+from quantdesk.cli.output import (
+    aligned_lines,
+    configure_logging,
+    emit,
+    json_option,
+    plain_value,
+)
 
 
 @click.command("backtest")
@@ -41,6 +46,8 @@ from quantdesk.cli.output import configure_logging, emit, json_option
     show_default=True,
     help="Smallest tradable quantity: 1 for stocks, e.g. 1e-8 for crypto.",
 )
+@click.option("--save", is_flag=True, help="Save the run in the database and print its id.")
+@click.option("--name", default=None, help="A label for the saved run (implies --save).")
 @json_option
 def backtest_command(
     strategy: str,
@@ -52,6 +59,8 @@ def backtest_command(
     cash: float,
     commission: float,
     lot_size: float,
+    save: bool,
+    name: str | None,
     as_json: bool,
 ) -> None:
     """Backtest STRATEGY (a name from 'quantdesk strategies' or module:Class) on --data."""
@@ -73,17 +82,21 @@ def backtest_command(
         end=end,
         settings=settings,
     )
-    stats = {name: _plain(value) for name, value in result.stats.items()}
+    stats = {name: plain_value(value) for name, value in result.stats.items()}
     trades = [
-        {column: _plain(value) for column, value in row.items()}
+        {column: plain_value(value) for column, value in row.items()}
         for row in result.trades.to_dict(orient="records")
     ]
-    width = max(len(name) for name in stats)
-    text = "\n".join(
-        [f"{chosen!r} on {address}: {len(result.equity)} bars, {len(trades)} closed trades", ""]
-        + [f"{name:<{width}}  {_shown(value)}" for name, value in result.stats.items()]
-    )
-    emit({"stats": stats, "trades": trades}, as_json=as_json, text=text)
+    lines = [f"{chosen!r} on {address}: {len(result.equity)} bars, {len(trades)} closed trades"]
+    payload: dict[str, Any] = {"stats": stats, "trades": trades}
+    if save or name is not None:
+        from quantdesk.api.runs import save_run
+
+        saved = save_run(result, name=name, settings=settings)
+        payload["run_id"] = str(saved.id)
+        lines.append(f"saved as run {saved.id}")
+    text = "\n".join([*lines, "", *aligned_lines(result.stats)])
+    emit(payload, as_json=as_json, text=text)
 
 
 @click.command("strategies")
@@ -100,25 +113,6 @@ def strategies_command(as_json: bool) -> None:
             bounds = _bounds(parameter)
             lines.append(f"    {parameter['name']} = {parameter['default']!r}{bounds}")
     emit(described, as_json=as_json, text="\n".join(lines))
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready form: times as ISO text, durations as text, NaN and infinities as None."""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "total_seconds"):
-        return str(value)
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4f}" if math.isfinite(value) else "n/a"
-    return "n/a" if value is None else str(value)
 
 
 def _bounds(parameter: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from quantdesk.cli.output import emit, json_option
+from quantdesk.cli.output import emit, json_option, table_text
 
 
 @click.group("keys")
@@ -77,12 +77,11 @@ def list_keys(as_json: bool) -> None:
         for info in found
     ]
     header = ("provider", "label", "key id", "created", "last used")
-    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
-    text = "\n".join(lines) if rows else "no API keys stored; add one with 'quantdesk keys add'"
+    text = (
+        table_text(header, rows)
+        if rows
+        else "no API keys stored; add one with 'quantdesk keys add'"
+    )
     emit([info.to_json() for info in found], as_json=as_json, text=text)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO, TypeVar
 
 import click
@@ -34,6 +35,93 @@ def emit(payload: Mapping[str, Any] | list[Any], *, as_json: bool, text: str) ->
         click.echo(json.dumps(payload, default=str))
     else:
         click.echo(text)
+
+
+def plain_value(value: Any) -> Any:
+    """A JSON-ready value: times as ISO text, durations as text, NaN and infinities as None.
+
+    Parameters
+    ----------
+    value
+        A number, numpy scalar, time, duration, text or None.
+
+    Returns
+    -------
+    Any
+        A value ``json.dumps`` writes as standard JSON.
+    """
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "total_seconds"):
+        return str(value)
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def shown_value(value: Any) -> str:
+    """A value as a person reads it: floats with four decimals, missing ones as ``n/a``.
+
+    Parameters
+    ----------
+    value
+        Any value.
+
+    Returns
+    -------
+    str
+        Its text.
+    """
+    if isinstance(value, float):
+        return f"{value:,.4f}" if math.isfinite(value) else "n/a"
+    return "n/a" if value is None else str(value)
+
+
+def aligned_lines(values: Mapping[str, Any], *, exact: bool = False) -> list[str]:
+    """Names and values, one pair a line, the values aligned.
+
+    Parameters
+    ----------
+    values
+        Names and values.
+    exact
+        Show values as they are (``1e-08``) instead of with :func:`shown_value`.
+
+    Returns
+    -------
+    list of str
+        One line per pair.
+    """
+    width = max((len(name) for name in values), default=0)
+    return [
+        f"{name:<{width}}  {value if exact and value is not None else shown_value(value)}"
+        for name, value in values.items()
+    ]
+
+
+def table_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Rows of text as aligned columns under a header.
+
+    Parameters
+    ----------
+    header
+        The column titles.
+    rows
+        One sequence of cells per row, as many as the header has.
+
+    Returns
+    -------
+    str
+        The lines, each column padded to its widest cell.
+    """
+    lines = [header, *rows]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
 
 
 def report_error(message: str, *, as_json: bool, stream: TextIO | None = None) -> None:

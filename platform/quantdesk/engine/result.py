@@ -14,9 +14,16 @@ from quantdesk.core.frame import OHLCV_COLUMNS, epoch_nanoseconds
 from quantdesk.engine import kernel
 from quantdesk.engine.config import BacktestConfig
 from quantdesk.engine.stats import StatValue, compute_statistics, drawdown_fraction
+from quantdesk.errors import ConfigurationError, UnknownNameError
 
 ENGINE_VERSION = "1"
 """Changes whenever the engine's results for the same input may change."""
+
+RESULT_STORES_GROUP = "quantdesk.result_stores"
+"""The entry-point group of the functions :meth:`BacktestResult.save` hands a result to."""
+
+DEFAULT_RESULT_STORE = "postgres"
+"""The store :meth:`BacktestResult.save` uses unless told: quantdesk's database."""
 
 TRADE_COLUMNS: tuple[str, ...] = (
     "size",
@@ -120,6 +127,9 @@ class BacktestResult:
         The strategy parameters that produced the signals.
     strategy_name
         The strategy's name, if given.
+    data_address, timeframe
+        Where the bars came from (``SOURCE:SYMBOL``) and their timeframe,
+        when they were loaded by address; None for a frame passed in.
     data_fingerprint
         A hash of the frame's times and values (see :func:`data_fingerprint`).
     engine_version
@@ -133,6 +143,8 @@ class BacktestResult:
     parameters: dict[str, object] = field(default_factory=dict)
     strategy_name: str | None = None
     engine_version: str = ENGINE_VERSION
+    data_address: str | None = None
+    timeframe: str | None = None
     _inputs: _ResultInputs = field(kw_only=True, repr=False)
 
     @cached_property
@@ -178,6 +190,46 @@ class BacktestResult:
             f"final_equity={self.stats['final_equity']:.2f}, "
             f"total_return_pct={self.stats['total_return_pct']:.2f})"
         )
+
+    def save(self, *, store: str = DEFAULT_RESULT_STORE, **options: Any) -> Any:
+        """Save this result with an installed result store, by default quantdesk's database.
+
+        Stores register in the entry-point group :data:`RESULT_STORES_GROUP`;
+        quantdesk's own, ``postgres``, is
+        :func:`quantdesk.store.runs.save_run`.
+
+        Parameters
+        ----------
+        store
+            The store's entry-point name.
+        **options
+            Passed to the store; for ``postgres``: ``name`` (a label for the
+            run) and ``settings``.
+
+        Returns
+        -------
+        Any
+            What the store returns; ``postgres`` returns a
+            :class:`~quantdesk.store.runs.RunInfo` with the run's id.
+
+        Raises
+        ------
+        ConfigurationError
+            If no result store is installed.
+        UnknownNameError
+            If none is installed under the name ``store``.
+        """
+        from importlib.metadata import entry_points
+
+        stores = {point.name: point for point in entry_points(group=RESULT_STORES_GROUP)}
+        if not stores:
+            raise ConfigurationError(
+                f"no result store is installed (entry-point group {RESULT_STORES_GROUP!r}); "
+                "reinstall quantdesk with 'pip install quantdesk' or 'bash .ci/bootstrap'"
+            )
+        if store not in stores:
+            raise UnknownNameError("result store", store, stores)
+        return stores[store].load()(self, **options)
 
     def plot(self, *, width: int = 900) -> Any:
         """Price with trade markers, equity and drawdown, one panel each.

@@ -279,6 +279,8 @@ def run_backtest(
     *,
     parameters: Mapping[str, object] | None = None,
     strategy_name: str | None = None,
+    data_address: str | None = None,
+    timeframe: str | None = None,
 ) -> BacktestResult:
     """Backtest signals on OHLCV bars.
 
@@ -294,6 +296,9 @@ def run_backtest(
         The strategy parameters that produced the signals, kept with the result.
     strategy_name
         The strategy's name, kept with the result.
+    data_address, timeframe
+        Where the frame was loaded from (``SOURCE:SYMBOL``) and its
+        timeframe, kept with the result.
 
     Returns
     -------
@@ -318,6 +323,8 @@ def run_backtest(
         parameters=dict(parameters or {}),
         strategy_name=strategy_name,
         engine_version=ENGINE_VERSION,
+        data_address=data_address,
+        timeframe=timeframe,
         _inputs=_ResultInputs(trade_records=run.trade_records, frame=frame.copy(deep=False)),
     )
 

@@ -137,7 +137,9 @@ def engine_for(url: URL) -> Engine:
                 pool_pre_ping=True,
                 pool_size=2,
                 max_overflow=4,
-                connect_args={"connect_timeout": 10},
+                # Sessions in UTC: times arrive as datetime.timezone.utc, like the
+                # canonical frame's, and psycopg converts them without a zone lookup.
+                connect_args={"connect_timeout": 10, "options": "-c TimeZone=UTC"},
             )
             _engines[key] = engine
         return engine

@@ -124,7 +124,7 @@ class Backtest(Base):
 
 
 class BacktestEquity(Base):
-    """A run's equity and close curves, as one Parquet blob."""
+    """A run's equity curve, as one Parquet blob (see :mod:`quantdesk.store.run_codec`)."""
 
     __tablename__ = "backtest_equity"
     __table_args__ = (
@@ -140,7 +140,7 @@ class BacktestEquity(Base):
 
 
 class BacktestTrades(Base):
-    """A run's trade records, as one Parquet blob."""
+    """A run's trade records, as one Parquet blob, with its open position in the metadata."""
 
     __tablename__ = "backtest_trades"
     __table_args__ = (

@@ -1,0 +1,197 @@
+"""Saved-run benchmarks: listing one user's runs among many, saving and loading a big run.
+
+Run ``.venv/bin/python benchmarks/bench_store.py``; it starts a private
+PostgreSQL in a temporary directory (quantdesk's embedded server, its default
+settings), migrates it, fills it, measures, prints a Markdown table for the
+README and deletes the server. Figures are medians of repeated runs in this
+process, through the library's public functions, connecting as an ordinary
+user under row-level security.
+
+- Listing: 100,000 saved runs among 10 users, 10,000 of them the measured
+  user's, created over a year. Only ``quantdesk.backtests`` is filled for
+  them (listing reads nothing else), by one ``INSERT ... SELECT`` per user
+  as that user (PostgreSQL refuses ``COPY FROM`` into tables with row-level
+  security), then ``ANALYZE``.
+- Saving and loading: the engine benchmark's single run, ``sma_cross`` 10/20
+  long/short on the first 1,000,000 one-minute ``sample:BTC/USDT`` bars from
+  2023-01-01 (always in the market, so every equity point differs; about
+  54,000 trades).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import URL
+
+import quantdesk
+from quantdesk.config import Settings
+from quantdesk.store.connection import dispose_engines
+from quantdesk.store.migrate import migrate
+from quantdesk.store.run_codec import (
+    decode_equity,
+    decode_trades,
+    encode_equity,
+    encode_trades,
+    encode_values,
+)
+from quantdesk.store.runs import list_runs, load_run, save_run
+from quantdesk.store.server import EmbeddedPostgres
+from quantdesk.store.users import add_user
+
+REPEATS = 9
+USERS = 10
+RUNS_PER_USER = 10_000
+BARS = 1_000_000
+LIST_TARGET_SECONDS = 0.020
+SAVE_TARGET_SECONDS = 0.200
+LOAD_TARGET_SECONDS = 0.100
+
+
+def median_seconds(action: Callable[[], object], repeats: int = REPEATS) -> float:
+    """Median wall time of ``action`` over ``repeats`` runs, after one warm-up run."""
+    action()
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def libpq(url: URL) -> str:
+    """A SQLAlchemy URL as a libpq connection string."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def fill_runs(user_url: URL, count: int, stats: str) -> None:
+    """Insert ``count`` listing-ready runs as the user, created over the past year."""
+    with psycopg.connect(libpq(user_url), autocommit=True) as session:
+        session.execute(
+            "INSERT INTO quantdesk.backtests (name, strategy, source, symbol, timeframe, "
+            "start_time, end_time, parameters, config, stats, data_fingerprint, engine_version, "
+            "bar_count, trade_count, final_equity, created_at) "
+            "SELECT 'run ' || g, 'sma_cross', 'sample', 'BTC/USDT', '1h', "
+            "timestamptz '2023-01-01', timestamptz '2024-01-01', "
+            "jsonb_build_object('fast', 10, 'slow', 20 + g %% 50), '{}'::jsonb, %s::jsonb, "
+            "md5(g::text), '1', 8760, g %% 300, 10000 + g, "
+            "now() - g * interval '1 second' * (31536000 / %s) "
+            "FROM generate_series(1, %s) AS g",
+            (stats, count, count),
+        )
+
+
+def row(name: str, seconds: float, note: str = "") -> tuple[str, str, str]:
+    """One table row, the time in milliseconds."""
+    return name, f"{seconds * 1e3:.1f} ms", note
+
+
+def verdict(seconds: float, target: float) -> str:
+    """``target ≤ N ms: met`` or ``missed``."""
+    met = "met" if seconds <= target else "**missed**"
+    return f"target ≤ {target * 1e3:.0f} ms: {met}"
+
+
+def main() -> None:
+    """Start a server, fill it, measure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 100,000 bars, fewer runs"
+    )
+    arguments = parser.parse_args()
+    bars = 100_000 if arguments.quick else BARS
+    runs_per_user = 1_000 if arguments.quick else RUNS_PER_USER
+
+    base = Path(tempfile.mkdtemp(prefix="quantdesk-bench-store-"))
+    base.chmod(0o755)
+    settings = Settings.load(data_dir=base / "data", database_dir=base / "postgres")
+    server = EmbeddedPostgres(settings)
+    try:
+        server.up()
+        migrate(server.admin_url())
+        users = [add_user(server.admin_url(), f"bench_{number}") for number in range(USERS)]
+        measured = Settings.load(data_dir=base / "data", database_url=users[0].revealed_url())
+
+        frame = quantdesk.load(
+            "sample:BTC/USDT",
+            timeframe="1m",
+            start="2023-01-01",
+            end="2025-01-01",
+            settings=measured,
+        ).iloc[:bars]
+        result = quantdesk.backtest(
+            "sma_cross", frame, fast=10, slow=20, short=True, cash=1e7, commission=1e-5
+        )
+        stats = json.dumps(encode_values(result.stats))
+        started = time.perf_counter()
+        for user in users:
+            fill_runs(user.database_url, runs_per_user, stats)
+        with psycopg.connect(libpq(server.superuser_url()), autocommit=True) as session:
+            session.execute("ANALYZE quantdesk.backtests")
+        filled = time.perf_counter() - started
+
+        everything = median_seconds(lambda: list_runs(limit=None, settings=measured))
+        newest = median_seconds(lambda: list_runs(settings=measured))
+        listed = len(list_runs(limit=None, settings=measured))
+
+        equity_bytes = encode_equity(result.equity)
+        trades_bytes = encode_trades(result.trades)
+        encode = median_seconds(
+            lambda: (encode_equity(result.equity), encode_trades(result.trades))
+        )
+        decode = median_seconds(lambda: (decode_equity(equity_bytes), decode_trades(trades_bytes)))
+        saved_ids = []
+        save = median_seconds(lambda: saved_ids.append(save_run(result, settings=measured).id))
+        load = median_seconds(lambda: load_run(saved_ids[-1], settings=measured))
+    finally:
+        dispose_engines()
+        server.down()
+        shutil.rmtree(base, ignore_errors=True)
+
+    total = USERS * runs_per_user
+    megabytes = (len(equity_bytes) + len(trades_bytes)) / 1e6
+    rows = [
+        row(
+            f"list one user's {listed:,} runs among {total:,}",
+            everything,
+            verdict(everything, LIST_TARGET_SECONDS),
+        ),
+        row("list the newest 100 of them (the default)", newest, ""),
+        row(
+            f"save a run with a {len(result.equity):,}-point equity curve and "
+            f"{len(result.trades):,} trades",
+            save,
+            verdict(save, SAVE_TARGET_SECONDS),
+        ),
+        row("load it back", load, verdict(load, LOAD_TARGET_SECONDS)),
+        row(
+            "of which encoding (equity and trades as Parquet)",
+            encode,
+            f"{megabytes:.1f} MB: equity {len(equity_bytes) / 1e6:.1f} MB, "
+            f"trades {len(trades_bytes) / 1e6:.1f} MB",
+        ),
+        row("of which decoding", decode, ""),
+    ]
+    load_average = os.getloadavg()[0]
+    print(
+        f"{total:,} runs filled in {filled:.1f} s; {os.cpu_count()} CPUs, "
+        f"1-minute load average {load_average:.2f} at the end."
+    )
+    print()
+    print("| measurement | result | note |")
+    print("|---|---|---|")
+    for name, value, note in rows:
+        print(f"| {name} | {value} | {note} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,460 @@
+"""Saved backtest runs: save a result, list, load and remove the current user's runs.
+
+A run is one row of ``quantdesk.backtests`` (what was run, on what, and its
+statistics, queryable as ``jsonb``) plus its equity curve and trades table,
+each one Parquet blob (see :mod:`quantdesk.store.run_codec`). All three rows
+are written in one transaction, so a failure part-way leaves nothing behind.
+Row-level security keeps every user to their own runs; asking for someone
+else's run looks exactly like asking for a missing one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any, cast
+
+import pandas as pd
+import psycopg
+from sqlalchemy import Connection, Engine, delete, func, insert
+from sqlalchemy.exc import DBAPIError
+
+from quantdesk.config import Settings
+from quantdesk.data.source import SourceAddress
+from quantdesk.engine import STAT_KEYS, BacktestConfig, BacktestResult, OpenPosition
+from quantdesk.engine.stats import StatValue, drawdown_fraction
+from quantdesk.errors import InvalidInputError, RunNotFoundError
+from quantdesk.store.connection import translated_errors, user_engine
+from quantdesk.store.models import Backtest, BacktestEquity, BacktestTrades
+from quantdesk.store.run_codec import (
+    decode_equity,
+    decode_trades,
+    decode_values,
+    encode_equity,
+    encode_trades,
+    encode_values,
+    refuse_nul,
+)
+
+__all__ = [
+    "DEFAULT_LIST_LIMIT",
+    "NAME_LIMIT",
+    "RunInfo",
+    "SavedRun",
+    "list_runs",
+    "load_run",
+    "remove_run",
+    "save_run",
+]
+
+NAME_LIMIT = 200
+"""The longest run name, in characters."""
+DEFAULT_LIST_LIMIT = 100
+"""How many runs :func:`list_runs` returns unless told otherwise."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a listing shows about a saved run.
+
+    Attributes
+    ----------
+    id
+        The run's UUID.
+    name
+        Its label, or None.
+    strategy
+        The strategy's name, or None.
+    source, symbol, timeframe
+        Where the bars came from, when they were loaded by address.
+    start_time, end_time
+        The first and the last bar's times (UTC).
+    bar_count, trade_count
+        Bars in the equity curve and closed trades.
+    final_equity
+        Equity at the last close.
+    data_fingerprint
+        The hash of the bars (see :func:`quantdesk.engine.data_fingerprint`).
+    engine_version
+        The engine version that ran it.
+    created_at
+        When it was saved.
+    """
+
+    id: uuid.UUID
+    name: str | None
+    strategy: str | None
+    source: str | None
+    symbol: str | None
+    timeframe: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    bar_count: int
+    trade_count: int
+    final_equity: float | None
+    data_fingerprint: str | None
+    engine_version: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> RunInfo:
+        """Build one from a database row holding the fields in order, quickly.
+
+        The frozen ``__init__`` sets each field through ``object.__setattr__``,
+        a third of the time of listing thousands of runs; this fills the
+        instance's dictionary at once instead.
+
+        Parameters
+        ----------
+        row
+            The values, in the order of the fields.
+
+        Returns
+        -------
+        RunInfo
+            Equal to ``RunInfo(*row)``.
+        """
+        info = object.__new__(cls)
+        info.__dict__.update(zip(_LISTED_NAMES, row, strict=True))
+        return info
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields as JSON-ready values (times in ISO 8601, NaN as None)."""
+        values = dataclasses.asdict(self)
+        values["id"] = str(self.id)
+        for key in ("start_time", "end_time", "created_at"):
+            moment = values[key]
+            values[key] = None if moment is None else moment.isoformat()
+        if self.final_equity is not None and not math.isfinite(self.final_equity):
+            values["final_equity"] = None
+        return values
+
+
+_LISTED_NAMES = tuple(field.name for field in dataclasses.fields(RunInfo))
+_LISTED_COLUMNS = tuple(getattr(Backtest, name) for name in _LISTED_NAMES)
+_LIST_STATEMENT = (
+    # The owner is passed as a value: PostgreSQL uses no index for ``owner =
+    # current_user`` under row-level security, and would read every user's rows.
+    f"SELECT {', '.join(_LISTED_NAMES)} FROM quantdesk.backtests WHERE owner = %(owner)s "
+    "ORDER BY created_at DESC, id LIMIT %(limit)s"
+)
+_LOAD_STATEMENT = (
+    "SELECT "
+    + ", ".join(f"b.{name}" for name in _LISTED_NAMES)
+    + ", b.parameters, b.config, b.stats, e.data, t.data "
+    "FROM quantdesk.backtests AS b "
+    "JOIN quantdesk.backtest_equity AS e ON e.backtest_id = b.id AND e.owner = b.owner "
+    "JOIN quantdesk.backtest_trades AS t ON t.backtest_id = b.id AND t.owner = b.owner "
+    "WHERE b.id = %(id)s AND b.owner = current_user"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class SavedRun:
+    """A saved run loaded back: what its backtest result held, and its listing.
+
+    Attributes
+    ----------
+    info
+        The run's id, name and provenance.
+    equity
+        Equity at each bar's close, as saved.
+    trades
+        Closed trades, as saved (see :class:`quantdesk.BacktestResult`).
+    stats
+        The statistics, in :data:`~quantdesk.engine.STAT_KEYS` order.
+    open_position
+        The position still open after the last bar, or None.
+    config
+        The trading rules used.
+    parameters
+        The strategy parameters.
+    """
+
+    info: RunInfo
+    equity: pd.Series
+    trades: pd.DataFrame
+    stats: dict[str, StatValue]
+    open_position: OpenPosition | None
+    config: BacktestConfig
+    parameters: dict[str, object]
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The run's UUID."""
+        return self.info.id
+
+    @cached_property
+    def drawdown(self) -> pd.Series:
+        """Drawdown at each bar, a fraction at or below zero, as the result had it."""
+        values = drawdown_fraction(self.equity.to_numpy(), self.config.cash)
+        return pd.Series(values, index=self.equity.index, name="drawdown", copy=False)
+
+    def __repr__(self) -> str:
+        label = self.info.name or self.info.strategy or "signals"
+        return (
+            f"SavedRun({self.info.id}, {label!r}, {len(self.equity)} bars, "
+            f"{len(self.trades)} trades, final_equity={self.stats['final_equity']:.2f})"
+        )
+
+
+def save_run(
+    result: BacktestResult, *, name: str | None = None, settings: Settings | None = None
+) -> RunInfo:
+    """Save a backtest result for the current database user, in one transaction.
+
+    Parameters
+    ----------
+    result
+        What :func:`quantdesk.backtest` returned.
+    name
+        A label for the run (at most :data:`NAME_LIMIT` characters).
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    RunInfo
+        The saved run, with its new id.
+
+    Raises
+    ------
+    InvalidInputError
+        For something that is not a result, a bad name, or a value that
+        cannot be saved (text with a NUL character, an unsupported type).
+    DatabaseUnavailableError
+        If the database cannot be reached or goes away; the run is then
+        either wholly saved or not at all.
+    StoreError
+        If the database refuses.
+    """
+    if not isinstance(result, BacktestResult):
+        raise InvalidInputError(
+            f"save_run takes the BacktestResult quantdesk.backtest returns, "
+            f"not {type(result).__name__}"
+        )
+    row = _backtest_row(result, _checked_name(name))
+    equity = encode_equity(result.equity)
+    position = result.open_position
+    trades = encode_trades(
+        result.trades,
+        extra={
+            "open_position": None
+            if position is None
+            else encode_values(dataclasses.asdict(position), kind="open position"),
+            # jsonb orders keys its own way; this keeps the strategy's order.
+            "parameter_order": list(result.parameters),
+        },
+    )
+    with translated_errors("saving the run"), _engine(settings).begin() as connection:
+        saved = connection.execute(insert(Backtest).values(row).returning(*_LISTED_COLUMNS)).one()
+        connection.execute(
+            insert(BacktestEquity).values(
+                backtest_id=saved.id, point_count=row["bar_count"], data=equity
+            )
+        )
+        connection.execute(
+            insert(BacktestTrades).values(
+                backtest_id=saved.id, trade_count=row["trade_count"], data=trades
+            )
+        )
+    return RunInfo.from_row(saved)
+
+
+def list_runs(
+    *, limit: int | None = DEFAULT_LIST_LIMIT, settings: Settings | None = None
+) -> list[RunInfo]:
+    """The current user's saved runs, newest first.
+
+    Parameters
+    ----------
+    limit
+        At most this many runs; None for all of them.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    list of RunInfo
+        Newest first.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``limit`` is not a positive whole number or None.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidInputError(f"limit must be a positive whole number or None, not {limit!r}")
+    with translated_errors("listing the runs"), _engine(settings).connect() as connection:
+        driver = _driver(connection)
+        rows = _binary_rows(driver, _LIST_STATEMENT, {"owner": driver.info.user, "limit": limit})
+    return [RunInfo.from_row(row) for row in rows]
+
+
+def load_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> SavedRun:
+    """Load one of the current user's saved runs.
+
+    Parameters
+    ----------
+    run_id
+        The run's id, as a UUID or its text.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    SavedRun
+        Its equity, trades, statistics, open position, config and
+        parameters, equal to the saved result's, and its listing.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``run_id`` is not a UUID.
+    RunNotFoundError
+        If the user has no run with this id (missing or someone else's).
+    """
+    wanted = _checked_run_id(run_id)
+    with translated_errors("loading the run"), _engine(settings).connect() as connection:
+        found = _binary_rows(_driver(connection), _LOAD_STATEMENT, {"id": wanted})
+    if not found:
+        raise RunNotFoundError(_missing(wanted))
+    row = found[0]
+    listed = len(_LISTED_COLUMNS)
+    parameters, config, stats, equity, trades = row[listed:]
+    trades_frame, extra = decode_trades(trades)
+    position = extra["open_position"]
+    return SavedRun(
+        info=RunInfo.from_row(row[:listed]),
+        equity=decode_equity(equity),
+        trades=trades_frame,
+        stats=decode_values(stats, order=STAT_KEYS),  # type: ignore[arg-type]
+        open_position=None if position is None else OpenPosition(**decode_values(position)),  # type: ignore[arg-type]
+        config=BacktestConfig(**decode_values(config)),
+        parameters=decode_values(parameters, order=extra["parameter_order"]),
+    )
+
+
+def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> None:
+    """Delete one of the current user's saved runs, with its equity and trades.
+
+    Parameters
+    ----------
+    run_id
+        The run's id, as a UUID or its text.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``run_id`` is not a UUID.
+    RunNotFoundError
+        If the user has no run with this id (missing or someone else's).
+    """
+    wanted = _checked_run_id(run_id)
+    statement = (
+        delete(Backtest)
+        .where(Backtest.id == wanted, Backtest.owner == func.current_user())
+        .returning(Backtest.id)
+    )
+    with translated_errors("removing the run"), _engine(settings).begin() as connection:
+        removed = connection.execute(statement).first()
+    if removed is None:
+        raise RunNotFoundError(_missing(wanted))
+
+
+def _backtest_row(result: BacktestResult, name: str | None) -> dict[str, Any]:
+    """The ``backtests`` row of a result; the database fills id, owner and created_at."""
+    described = {
+        "strategy": result.strategy_name,
+        "data address": result.data_address,
+        "timeframe": result.timeframe,
+        "engine version": result.engine_version,
+    }
+    for what, text in described.items():
+        if text is not None:
+            refuse_nul(text, f"the result's {what} {text!r}")
+    address = None if result.data_address is None else SourceAddress.parse(result.data_address)
+    times = pd.DatetimeIndex(result.equity.index)
+    if times.tz is None:
+        times = times.tz_localize("UTC")
+    final_equity = result.stats["final_equity"]
+    return {
+        "name": name,
+        "strategy": result.strategy_name,
+        "source": None if address is None else address.source,
+        "symbol": None if address is None else address.symbol,
+        "timeframe": result.timeframe,
+        "start_time": times[0].to_pydatetime() if len(times) else None,
+        "end_time": times[-1].to_pydatetime() if len(times) else None,
+        "parameters": encode_values(result.parameters, kind="parameter"),
+        "config": encode_values(result.config.model_dump(), kind="config"),
+        "stats": encode_values(result.stats, kind="statistic"),
+        "data_fingerprint": result.data_fingerprint,
+        "engine_version": result.engine_version,
+        "bar_count": len(result.equity),
+        "trade_count": len(result.trades),
+        "final_equity": float(final_equity) if isinstance(final_equity, int | float) else None,
+    }
+
+
+def _checked_name(name: object) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise InvalidInputError(f"a run name must be text, not {type(name).__name__}")
+    if not name.strip():
+        raise InvalidInputError("the run name is blank; give some text or leave it out")
+    if len(name) > NAME_LIMIT:
+        raise InvalidInputError(
+            f"the run name has {len(name)} characters; at most {NAME_LIMIT} are allowed"
+        )
+    if any(unicodedata.category(character) == "Cc" for character in name):
+        raise InvalidInputError(
+            f"the run name {name!r} contains control characters; use one line of text"
+        )
+    return name
+
+
+def _checked_run_id(value: object) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value).strip())
+    except ValueError:
+        raise InvalidInputError(
+            f"{value!r} is not a run id; 'quantdesk runs list' shows the ids of your runs"
+        ) from None
+
+
+def _missing(run_id: uuid.UUID) -> str:
+    return f"no saved run with id {run_id}; 'quantdesk runs list' shows yours"
+
+
+def _engine(settings: Settings | None) -> Engine:
+    return user_engine(settings if settings is not None else Settings.load())
+
+
+def _driver(connection: Connection) -> psycopg.Connection[Any]:
+    return cast("psycopg.Connection[Any]", connection.connection.driver_connection)
+
+
+def _binary_rows(
+    driver: psycopg.Connection[Any], statement: str, parameters: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of ``statement``, fetched in binary: bytea and times arrive without text parsing."""
+    cursor = driver.cursor(binary=True)
+    try:
+        cursor.execute(statement, parameters)
+        return cursor.fetchall()
+    except psycopg.Error as error:
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from None
+    finally:
+        cursor.close()
