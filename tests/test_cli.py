@@ -227,4 +227,6 @@ def test_cache_can_be_listed_and_emptied(tmp_path: Path) -> None:
         data_dir=tmp_path,
     )
     assert json.loads(again.stdout)["cache_hit"] is False
-    assert "nothing cached" in quantdesk("data", "rm", "sample:MSFT", data_dir=tmp_path).stdout
+    missing = quantdesk("data", "rm", "sample:MSFT", data_dir=tmp_path)
+    assert missing.returncode == 2
+    assert "nothing cached for 'sample:MSFT'" in missing.stderr

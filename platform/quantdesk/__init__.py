@@ -37,11 +37,15 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "remove_run": "quantdesk.api.runs",
     "RunInfo": "quantdesk.api.runs",
     "SavedRun": "quantdesk.api.runs",
+    "CachedSeries": "quantdesk.api.cache",
+    "list_cached_series": "quantdesk.api.cache",
+    "remove_cached_series": "quantdesk.api.cache",
 }
 
 __all__ = [
     "BacktestConfig",
     "BacktestResult",
+    "CachedSeries",
     "LoadResult",
     "Parameter",
     "RunInfo",
@@ -57,11 +61,13 @@ __all__ = [
     "get_api_key",
     "indicators",
     "list_api_keys",
+    "list_cached_series",
     "list_runs",
     "load",
     "load_run",
     "patterns",
     "remove_api_key",
+    "remove_cached_series",
     "remove_run",
     "resample_ohlcv",
     "save_run",
@@ -71,6 +77,7 @@ __all__ = [
 if TYPE_CHECKING:
     from quantdesk import indicators, patterns
     from quantdesk.api.backtest import backtest
+    from quantdesk.api.cache import CachedSeries, list_cached_series, remove_cached_series
     from quantdesk.api.runs import (
         RunInfo,
         SavedRun,

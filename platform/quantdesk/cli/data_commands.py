@@ -1,12 +1,15 @@
-"""``quantdesk data``: fetch bars and list the sources."""
+"""``quantdesk data``: fetch bars, list the sources, list and empty the cache."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from quantdesk.cli.output import configure_logging, emit, json_option
+from quantdesk.cli.output import configure_logging, emit, json_option, table_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @click.group("data")
@@ -84,67 +87,124 @@ def sources(as_json: bool) -> None:
 
 
 @data.command("ls")
+@click.option("--source", default=None, help="Only the series of this source, e.g. sample.")
+@click.option("--symbol", default=None, help="Only the series of this symbol, e.g. BTC/USDT.")
 @json_option
-def list_cache(as_json: bool) -> None:
-    """List the cached series with their sizes and ranges."""
+def list_cache(source: str | None, symbol: str | None, as_json: bool) -> None:
+    """List the cached series: bar range, bars, chunk files, size on disk, last write."""
+    from quantdesk.api.cache import list_cached_series
     from quantdesk.config import Settings
-    from quantdesk.data.cache import ParquetStore
 
-    store = ParquetStore.from_settings(Settings.load())
-    entries = store.entries()
-    payload: list[dict[str, Any]] = [
-        {
-            "source": entry.key.source,
-            "symbol": entry.key.symbol,
-            "timeframe": entry.key.timeframe.text,
-            "rows": entry.rows,
-            "first": None if entry.first is None else entry.first.isoformat(),
-            "last": None if entry.last is None else entry.last.isoformat(),
-            "size_bytes": entry.size_bytes,
-            "coverage": [
-                [piece.start.isoformat(), piece.end.isoformat()] for piece in entry.coverage
-            ],
-        }
-        for entry in entries
+    found = list_cached_series(Settings.load(), source=source, symbol=symbol)
+    payload = [series.to_json() for series in found]
+    if not found:
+        wanted = " and ".join(
+            f"{name} {value!r}"
+            for name, value in (("source", source), ("symbol", symbol))
+            if value is not None
+        )
+        text = f"nothing cached for {wanted}" if wanted else "the cache is empty"
+        emit(payload, as_json=as_json, text=text)
+        return
+    header = (
+        "series",
+        "timeframe",
+        "first bar (UTC)",
+        "last bar (UTC)",
+        "bars",
+        "files",
+        "size",
+        "last written (UTC)",
+    )
+    rows = [
+        (
+            series.address,
+            series.key.timeframe.text,
+            _time_text(series.first),
+            _time_text(series.last),
+            f"{series.rows:,}",
+            str(series.chunk_files),
+            _size_text(series.size_bytes),
+            _time_text(series.last_written),
+        )
+        for series in found
     ]
-    lines = [
-        f"{entry.key.source}:{entry.key.symbol} {entry.key.timeframe}: {entry.rows} rows, "
-        f"{entry.size_bytes / 1e6:.1f} MB, {entry.first} to {entry.last}"
-        for entry in entries
-    ]
-    emit(payload, as_json=as_json, text="\n".join(lines) if lines else "the cache is empty")
+    total = (
+        f"{len(found)} series, {sum(series.rows for series in found):,} bars, "
+        f"{sum(series.chunk_files for series in found)} files, "
+        f"{_size_text(sum(series.size_bytes for series in found))}"
+    )
+    emit(payload, as_json=as_json, text=f"{table_text(header, rows)}\n{total}")
 
 
 @data.command("rm")
-@click.argument("address")
-@click.option("--timeframe", "-t", default=None, help="Remove only this timeframe; all by default.")
+@click.argument("address", required=False)
+@click.option(
+    "--timeframe", "-t", default=None, help="Remove only this timeframe of ADDRESS; all by default."
+)
+@click.option(
+    "--all", "every_series", is_flag=True, help="Remove every cached series (with --yes)."
+)
+@click.option("--yes", is_flag=True, help="Confirm --all.")
 @json_option
-def remove_from_cache(address: str, timeframe: str | None, as_json: bool) -> None:
-    """Remove the cached bars of ADDRESS (SOURCE:SYMBOL)."""
+def remove_from_cache(
+    address: str | None, timeframe: str | None, every_series: bool, yes: bool, as_json: bool
+) -> None:
+    """Remove the cached bars of ADDRESS (SOURCE:SYMBOL), or of every series with --all."""
+    from quantdesk.api.cache import remove_cached_series
     from quantdesk.config import Settings
-    from quantdesk.core.timeframe import Timeframe
-    from quantdesk.data.cache import ParquetStore
     from quantdesk.data.source import SourceAddress
+    from quantdesk.errors import InvalidInputError
 
-    parsed = SourceAddress.parse(address)
-    wanted = None if timeframe is None else Timeframe.parse(timeframe)
-    store = ParquetStore.from_settings(Settings.load())
-    removed = [
-        entry.key
-        for entry in store.entries()
-        if (entry.key.source, entry.key.symbol) == (parsed.source, parsed.symbol)
-        and (wanted is None or entry.key.timeframe == wanted)
-    ]
-    for key in removed:
-        store.remove(key)
-    payload = {
-        "source": parsed.source,
-        "symbol": parsed.symbol,
-        "removed_timeframes": [key.timeframe.text for key in removed],
-    }
-    text = (
-        f"removed {parsed} {', '.join(payload['removed_timeframes'])}"
-        if removed
-        else f"nothing cached for {parsed}{'' if wanted is None else f' {wanted}'}"
+    settings = Settings.load()
+    if every_series and address is not None:
+        raise InvalidInputError(f"pass either ADDRESS ({address}) or --all, not both")
+    if every_series and timeframe is not None:
+        raise InvalidInputError(
+            "--timeframe does not go with --all; leave it out or name an ADDRESS"
+        )
+    if every_series and not yes:
+        raise InvalidInputError(
+            f"--all removes every series cached under {settings.resolved_cache_dir}; "
+            "add --yes to confirm"
+        )
+    if not every_series and address is None:
+        raise InvalidInputError(
+            "name the series to remove, e.g. 'quantdesk data rm sample:BTC/USDT --timeframe 1h', "
+            "or empty the cache with --all --yes"
+        )
+    parsed = None if address is None else SourceAddress.parse(address)
+    removal = remove_cached_series(
+        parsed, timeframe=timeframe, every_series=every_series, settings=settings
     )
-    emit(payload, as_json=as_json, text=text)
+    payload = {
+        "source": None if parsed is None else parsed.source,
+        "symbol": None if parsed is None else parsed.symbol,
+        "removed_timeframes": [removed.key.timeframe.text for removed in removal.series],
+        "removed": [removed.to_json() for removed in removal.series],
+        "bytes_freed": removal.bytes_freed,
+    }
+    lines = [
+        f"removed {removed.key.source}:{removed.key.symbol} {removed.key.timeframe}: "
+        f"{removed.chunk_files} chunk file{'' if removed.chunk_files == 1 else 's'}, "
+        f"{_size_text(removed.bytes_freed)}"
+        for removed in removal.series
+    ]
+    lines.append(
+        f"freed {_size_text(removal.bytes_freed)}" if lines else "the cache is already empty"
+    )
+    emit(payload, as_json=as_json, text="\n".join(lines))
+
+
+def _time_text(time: pd.Timestamp | None) -> str:
+    return "-" if time is None else f"{time:%Y-%m-%d %H:%M}"
+
+
+def _size_text(size_bytes: int) -> str:
+    """A size in bytes as a person reads it, in decimal units: ``812 B``, ``45.2 kB``."""
+    size, unit = float(size_bytes), "B"
+    for larger_unit in ("kB", "MB", "GB", "TB"):
+        if size < 1000:
+            break
+        size, unit = size / 1000, larger_unit
+    return f"{size_bytes} B" if unit == "B" else f"{size:.1f} {unit}"
