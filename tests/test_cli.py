@@ -166,6 +166,13 @@ def test_up_starts_the_database_and_runs_the_demo_on_sample_data(
         "breakout_scalping",
     }
     assert all(stats["n_trades"] > 0 for stats in backtests.values())
+    assert set(report["saved_runs"]) == set(backtests)
+    listed = run_quantdesk(
+        "runs", "list", "--json", data_dir=tmp_path, extra_environment=local_database
+    )
+    assert listed.returncode == 0, listed.stderr
+    listed_ids = {run["id"] for run in json.loads(listed.stdout)}
+    assert set(report["saved_runs"].values()) <= listed_ids
     text = run_quantdesk("up", data_dir=tmp_path, extra_environment=local_database)
     assert text.returncode == 0, text.stderr
     assert f"database user: {local_user_name()}\n" in text.stdout

@@ -31,7 +31,8 @@ def up(symbol: str, timeframe: str, as_json: bool) -> None:
 
     settings = Settings.load()
     database = start_local_database(settings)
-    report = {"database": database, **run_demo(settings, symbol=symbol, timeframe=timeframe)}
+    demo = run_demo(settings, symbol=symbol, timeframe=timeframe, save=True)
+    report = {"database": database, **demo}
     emit(report, as_json=as_json, text=render(report))
 
 
@@ -61,7 +62,7 @@ def start_local_database(settings: Any) -> dict[str, Any]:
     }
 
 
-def run_demo(settings: Any, *, symbol: str, timeframe: str) -> dict[str, Any]:
+def run_demo(settings: Any, *, symbol: str, timeframe: str, save: bool = False) -> dict[str, Any]:
     """Run the data demo and return what it found.
 
     Parameters
@@ -72,12 +73,15 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str) -> dict[str, Any]:
         A symbol of the ``sample`` source.
     timeframe
         The bar length to study.
+    save
+        Also save each backtest in the database as the current user.
 
     Returns
     -------
     dict
-        JSON-ready sections: ``backtests``, ``data``, ``resampled``, ``gaps``,
-        ``indicators``, ``candlestick_patterns`` and ``chart_patterns``.
+        JSON-ready sections: ``saved_runs`` (name to run id), ``backtests``,
+        ``data``, ``resampled``, ``gaps``, ``indicators``,
+        ``candlestick_patterns`` and ``chart_patterns``.
     """
     import pandas as pd
 
@@ -113,11 +117,21 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str) -> dict[str, Any]:
     levels = patterns.find_levels(bars, order=10)
     breakouts = patterns.find_breakouts(bars, lookback=48, volume_factor=1.5)
     swings = patterns.find_swings(bars, order=10)
-    strategy_runs = {
-        name: backtest(name, bars, lot_size=1e-8, commission=0.001).stats
+    results = {
+        name: backtest(name, bars, lot_size=1e-8, commission=0.001)
         for name in ("sma_cross", "rsi_reversion", "bollinger_breakout", "breakout_scalping")
     }
+    strategy_runs = {name: result.stats for name, result in results.items()}
+    saved = (
+        {
+            name: str(result.save(name=f"quantdesk up demo: {name}", settings=settings).id)
+            for name, result in results.items()
+        }
+        if save
+        else {}
+    )
     return {
+        "saved_runs": saved,
         "backtests": {
             name: {key: stats[key] for key in _SHOWN_STATS} for name, stats in strategy_runs.items()
         },
@@ -240,6 +254,11 @@ def render(report: dict[str, Any]) -> str:
             f"  {name:<20} {stats['total_return_pct']:>9.2f} {stats['sharpe']:>7.2f} "
             f"{stats['max_drawdown_pct']:>9.2f} {stats['n_trades']:>7}"
         )
+    if report.get("saved_runs"):
+        lines += [
+            "",
+            f"saved {len(report['saved_runs'])} runs to the database: see 'quantdesk runs list'",
+        ]
     return "\n".join(lines)
 
 
