@@ -17,7 +17,12 @@ from quantdesk.data import source as source_module
 from quantdesk.data.cache import CacheKey, ParquetStore
 from quantdesk.data.cache.inventory import CachedSeries
 from quantdesk.data.loader import LoadResult, load_bars
-from quantdesk.data.source import DataSource, register_source
+from quantdesk.data.source import (
+    INTRADAY_REVISION_MARGIN,
+    DataSource,
+    register_source,
+    settled_exchange_bars_before,
+)
 from quantdesk.errors import CacheError, DataRepairWarning, InvalidInputError
 
 PAGE_BARS = 10
@@ -66,11 +71,28 @@ class OverlappingPagesSource(RecordingSource):
         return pd.concat(pages)
 
 
+class HalfPastSource(RecordingSource):
+    """Hourly stock-like bars starting at :30, off the epoch grid, with the exchange cut-off."""
+
+    name = "half_past"
+    requests: ClassVar[list[TimeRange]] = []
+
+    def settled_before(self, timeframe: Timeframe, now: pd.Timestamp) -> pd.Timestamp:
+        return settled_exchange_bars_before(timeframe, now)
+
+    def _fetch(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> pd.DataFrame:
+        type(self).requests.append(time_range)
+        now = pd.Timestamp.now(tz="UTC")
+        first = (time_range.start - pd.Timedelta(minutes=30)).ceil("h") + pd.Timedelta(minutes=30)
+        starts = pd.date_range(first, min(time_range.end, now), freq="h", inclusive="left")
+        return expected_bars(starts)
+
+
 @pytest.fixture
 def test_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     """Register the test sources for this test only."""
     monkeypatch.setattr(source_module, "_registered_sources", {})
-    for source_class in (RecordingSource, OverlappingPagesSource):
+    for source_class in (RecordingSource, OverlappingPagesSource, HalfPastSource):
         monkeypatch.setattr(source_class, "requests", [])
         register_source(source_class)
 
@@ -317,6 +339,27 @@ def test_the_forming_bar_is_served_but_never_stored(
     assert second.fetched_ranges == (tail,)
     assert only(list_cached_series(settings_in)).coverage == (TimeRange(start, forming),)
     pd.testing.assert_frame_equal(first.frame, second.frame)
+
+
+def test_a_bar_off_the_epoch_grid_is_stored_only_after_it_ended_and_settled(
+    settings_in: Settings, test_sources: None
+) -> None:
+    start = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=8)
+    end = pd.Timestamp.now(tz="UTC").ceil("h") + pd.Timedelta(hours=1)
+    before = pd.Timestamp.now(tz="UTC")
+    result = load_bars("half_past:X", timeframe="1h", start=start, end=end, settings=settings_in)
+    after = pd.Timestamp.now(tz="UTC")
+
+    forming = result.frame.index[-1]
+    assert forming <= after < forming + pd.Timedelta(hours=1)
+    (covered,) = only(list_cached_series(settings_in)).coverage
+    margin = pd.Timedelta(hours=1) + INTRADAY_REVISION_MARGIN
+    assert before - margin <= covered.end <= after - margin
+    stored = ParquetStore.from_settings(settings_in).load(
+        CacheKey("half_past", "X", Timeframe.parse("1h")), covered
+    )
+    assert (stored.index + pd.Timedelta(hours=1) + INTRADAY_REVISION_MARGIN <= after).all()
+    assert forming not in stored.index
 
 
 def test_overlapping_pages_are_stored_once(settings_in: Settings, test_sources: None) -> None:

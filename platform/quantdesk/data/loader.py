@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from quantdesk.config import Settings
@@ -137,7 +136,7 @@ def load_bars(
         return LoadResult(frame, parsed, step, time_range, False, None, (time_range,))
     store = store if store is not None else ParquetStore.from_settings(settings)
     key = CacheKey(parsed.source, source.cache_symbol(parsed.symbol), step)
-    settled_end = _settled_end(step)
+    settled_end = source.settled_before(step, pd.Timestamp.now(tz="UTC").as_unit("ns"))
     fetched: list[TimeRange] = []
     pieces: list[pd.DataFrame] = []
     if time_range.start < settled_end:
@@ -204,9 +203,3 @@ def _resolve_range(
         to_utc_timestamp(start, name="start") if start is not None else span.start,
         to_utc_timestamp(end, name="end") if end is not None else span.end,
     )
-
-
-def _settled_end(timeframe: Timeframe) -> pd.Timestamp:
-    now = pd.Timestamp.now(tz="UTC").as_unit("ns")
-    current_bar_start = int(timeframe.bucket_starts(np.array([now.value]))[0])
-    return pd.Timestamp(current_bar_start, tz="UTC")

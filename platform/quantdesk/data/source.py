@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
 from quantdesk.config import Settings
@@ -149,6 +150,29 @@ class DataSource(ABC):
         """
         return None
 
+    def settled_before(self, timeframe: Timeframe, now: pd.Timestamp) -> pd.Timestamp:
+        """Bars starting before this time are final and may be cached.
+
+        The default suits bars aligned to the epoch grid that are final when
+        they end: the start of the bar ``now`` falls in. Sources whose bars
+        start off the grid (a stock's hourly bars at :30) or are revised after
+        they end (late trades, daily bars restamped to 00:00 UTC) override it.
+
+        Parameters
+        ----------
+        timeframe
+            The bar length.
+        now
+            The current time (UTC).
+
+        Returns
+        -------
+        pandas.Timestamp
+            The cut-off; the loader never stores a bar starting at or after it.
+        """
+        current_bar_start = int(timeframe.bucket_starts(np.array([now.value]))[0])
+        return pd.Timestamp(current_bar_start, tz="UTC")
+
     def cache_symbol(self, symbol: str) -> str:
         """The symbol as it is named in the cache; sources may normalise it."""
         return symbol
@@ -156,6 +180,37 @@ class DataSource(ABC):
     @abstractmethod
     def _fetch(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> pd.DataFrame:
         """Produce the bars for a request that :meth:`check_request` accepted."""
+
+
+INTRADAY_REVISION_MARGIN = pd.Timedelta(minutes=15)
+"""How long after an intraday bar ends a provider may still revise it (late prints)."""
+DAILY_REVISION_MARGIN = pd.Timedelta(hours=6)
+"""How long after a daily bar's UTC date ends its session may still trade (US post-market)."""
+
+
+def settled_exchange_bars_before(timeframe: Timeframe, now: pd.Timestamp) -> pd.Timestamp:
+    """The cut-off for exchange bars that start off the epoch grid or are revised late.
+
+    A bar is final once it has ended and the provider's revision margin has
+    passed: :data:`INTRADAY_REVISION_MARGIN` for intraday bars,
+    :data:`DAILY_REVISION_MARGIN` for daily and longer ones stamped with
+    their trading date at 00:00 UTC.
+
+    Parameters
+    ----------
+    timeframe
+        The bar length.
+    now
+        The current time (UTC).
+
+    Returns
+    -------
+    pandas.Timestamp
+        Bars starting before it are final.
+    """
+    daily = timeframe.timedelta >= pd.Timedelta(days=1)
+    margin = DAILY_REVISION_MARGIN if daily else INTRADAY_REVISION_MARGIN
+    return now - timeframe.timedelta - margin
 
 
 @functools.cache
