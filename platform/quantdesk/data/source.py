@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,10 @@ from quantdesk.config import Settings
 from quantdesk.core.frame import empty_ohlcv, validate_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
+from quantdesk.data.retry import RetryClock, RetryPolicy, call_with_retries
 from quantdesk.errors import FatalSourceError, InvalidInputError, UnknownNameError
+
+T = TypeVar("T")
 
 ENTRY_POINT_GROUP = "quantdesk.sources"
 
@@ -180,6 +183,55 @@ class DataSource(ABC):
     @abstractmethod
     def _fetch(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> pd.DataFrame:
         """Produce the bars for a request that :meth:`check_request` accepted."""
+
+
+class RemoteSource(DataSource):
+    """A source that asks a provider over the network; every adapter retries the same way.
+
+    Passing failures (:class:`~quantdesk.errors.RetryableSourceError`) are
+    retried with :attr:`retry_policy`; fatal ones are raised at once. Tests
+    pass a :class:`~quantdesk.data.retry.RetryClock` that records the waits.
+
+    Parameters
+    ----------
+    settings
+        The settings in effect.
+    retry_policy, retry_clock
+        Override the class attributes of the same names for this instance.
+    """
+
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
+    """How often and how long to retry a rate limit or a passing failure."""
+    retry_clock: ClassVar[RetryClock | None] = None
+    """How to wait between retries; None waits in real time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        retry_clock: RetryClock | None = None,
+    ) -> None:
+        super().__init__(settings)
+        self.policy = retry_policy if retry_policy is not None else type(self).retry_policy
+        self.clock = retry_clock if retry_clock is not None else type(self).retry_clock
+
+    def with_retries(self, operation: Callable[[], T], *, describe: str) -> T:
+        """Call ``operation`` under this source's retry policy.
+
+        Parameters
+        ----------
+        operation
+            One request; it raises ``RetryableSourceError`` for what may pass.
+        describe
+            What the request asks for, for the log and the final error.
+
+        Returns
+        -------
+        T
+            What ``operation`` returned.
+        """
+        return call_with_retries(operation, describe=describe, policy=self.policy, clock=self.clock)
 
 
 INTRADAY_REVISION_MARGIN = pd.Timedelta(minutes=15)

@@ -53,7 +53,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -64,8 +64,8 @@ from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.data.credentials import ApiKey, find_api_key
-from quantdesk.data.retry import RetryClock, RetryPolicy, call_with_retries
-from quantdesk.data.source import DataSource, settled_exchange_bars_before
+from quantdesk.data.retry import RetryClock, RetryPolicy
+from quantdesk.data.source import RemoteSource, settled_exchange_bars_before
 from quantdesk.errors import FatalSourceError, RateLimitError, RetryableSourceError, SourceError
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ _KEY_HELP = (
 _MESSAGE_LENGTH = 200
 
 
-class AlpacaSource(DataSource):
+class AlpacaSource(RemoteSource):
     """US stock and crypto bars from Alpaca; see the module docstring for units and conventions.
 
     Parameters
@@ -131,8 +131,6 @@ class AlpacaSource(DataSource):
         "Alpaca market data: US stocks (alpaca:AAPL; API key needed) and crypto pairs "
         "(alpaca:BTC/USD; no key)"
     )
-    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
-    retry_clock: ClassVar[RetryClock | None] = None
 
     def __init__(
         self,
@@ -143,12 +141,10 @@ class AlpacaSource(DataSource):
         retry_policy: RetryPolicy | None = None,
         retry_clock: RetryClock | None = None,
     ) -> None:
-        super().__init__(settings)
+        super().__init__(settings, retry_policy=retry_policy, retry_clock=retry_clock)
         feed_text = feed if feed is not None else os.environ.get(FEED_VARIABLE, DEFAULT_FEED)
         self.feed = _checked_option("feed", feed_text, STOCK_FEEDS, FEED_VARIABLE)
         self.adjustment = _checked_option("adjustment", adjustment, ADJUSTMENTS, None)
-        self._policy = retry_policy if retry_policy is not None else type(self).retry_policy
-        self._clock = retry_clock if retry_clock is not None else type(self).retry_clock
         self._clients: dict[Market, RESTClient] = {}
         self._api_key: ApiKey | None = None
         self._known_symbols: dict[tuple[Market, str], bool] = {}
@@ -297,9 +293,7 @@ class AlpacaSource(DataSource):
         self, client: RESTClient, path: str, parameters: dict[str, Any], describe: str
     ) -> dict[str, Any]:
         operation = functools.partial(self._get, client, path, parameters, describe)
-        return call_with_retries(
-            operation, describe=describe, policy=self._policy, clock=self._clock
-        )
+        return self.with_retries(operation, describe=describe)
 
     def _get(
         self, client: RESTClient, path: str, parameters: dict[str, Any], describe: str

@@ -12,7 +12,7 @@ import difflib
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,8 @@ from quantdesk.core.frame import OHLCV_COLUMNS, empty_ohlcv, validate_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.data.credentials import ENVIRONMENT_LABEL, ApiKey, find_api_key
-from quantdesk.data.retry import RetryClock, RetryPolicy, call_with_retries
-from quantdesk.data.source import DataSource
+from quantdesk.data.retry import RetryClock, RetryPolicy
+from quantdesk.data.source import RemoteSource
 from quantdesk.errors import (
     DataValidationError,
     FatalSourceError,
@@ -52,7 +52,7 @@ def _ccxt() -> Any:
     return ccxt
 
 
-class CcxtSource(DataSource):
+class CcxtSource(RemoteSource):
     """Candles from a crypto exchange through ccxt's unified ``fetch_ohlcv``.
 
     What the bars mean:
@@ -101,8 +101,6 @@ class CcxtSource(DataSource):
 
     name = "ccxt"
     description = "crypto exchanges through ccxt (ccxt:EXCHANGE:SYMBOL, e.g. ccxt:binance:BTC/USDT)"
-    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
-    retry_clock: ClassVar[RetryClock] = RetryClock()
 
     def __init__(
         self,
@@ -111,9 +109,7 @@ class CcxtSource(DataSource):
         retry_policy: RetryPolicy | None = None,
         retry_clock: RetryClock | None = None,
     ) -> None:
-        super().__init__(settings)
-        self.policy = retry_policy if retry_policy is not None else self.retry_policy
-        self.clock = retry_clock if retry_clock is not None else self.retry_clock
+        super().__init__(settings, retry_policy=retry_policy, retry_clock=retry_clock)
         self._exchanges: dict[tuple[str, bool], Any] = {}
         self._credentials: dict[str, ApiKey | None] = {}
 
@@ -334,7 +330,7 @@ class CcxtSource(DataSource):
             except _ccxt().BaseError as error:
                 raise self._translated(error, exchange) from error
 
-        return call_with_retries(attempt, describe=describe, policy=self.policy, clock=self.clock)
+        return self.with_retries(attempt, describe=describe)
 
     def _translated(self, error: Exception, exchange: Any) -> SourceError:
         ccxt = _ccxt()

@@ -32,8 +32,8 @@ from quantdesk.core.frame import OHLCV_COLUMNS, PRICE_COLUMNS, empty_ohlcv
 from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
-from quantdesk.data.retry import RetryClock, RetryPolicy, call_with_retries
-from quantdesk.data.source import DataSource, settled_exchange_bars_before
+from quantdesk.data.retry import RetryClock, RetryPolicy
+from quantdesk.data.source import RemoteSource, settled_exchange_bars_before
 from quantdesk.errors import (
     DataRepairWarning,
     FatalSourceError,
@@ -116,7 +116,7 @@ class _Answer:
     description: str | None
 
 
-class YfinanceSource(DataSource):
+class YfinanceSource(RemoteSource):
     """OHLCV bars from Yahoo Finance: stocks, funds, indices, currencies and crypto.
 
     Units and adjustment
@@ -161,10 +161,6 @@ class YfinanceSource(DataSource):
         "Yahoo Finance through yfinance: stocks, funds, indices, currencies and crypto "
         "(yfinance:AAPL, yfinance:BTC-USD, yfinance:^GSPC); needs the network"
     )
-    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
-    """How often and how long to retry a rate limit or a passing failure."""
-    retry_clock: ClassVar[RetryClock | None] = None
-    """How to wait between retries; None waits in real time."""
     timeout: ClassVar[float] = 30.0
     """Seconds yfinance waits for one answer."""
 
@@ -175,9 +171,7 @@ class YfinanceSource(DataSource):
         retry_policy: RetryPolicy | None = None,
         retry_clock: RetryClock | None = None,
     ) -> None:
-        super().__init__(settings)
-        self.policy = retry_policy if retry_policy is not None else type(self).retry_policy
-        self.clock = retry_clock if retry_clock is not None else type(self).retry_clock
+        super().__init__(settings, retry_policy=retry_policy, retry_clock=retry_clock)
         self._session: requests.Session | None = None
         self._answers: list[_Answer] = []
 
@@ -293,11 +287,9 @@ class YfinanceSource(DataSource):
         interval = YAHOO_INTERVALS[timeframe]
         pieces = []
         for window in self.request_windows(timeframe, time_range):
-            piece = call_with_retries(
+            piece = self.with_retries(
                 functools.partial(self._history, symbol, interval, window),
                 describe=f"Yahoo {interval.text} bars of {symbol} for {window}",
-                policy=self.policy,
-                clock=self.clock,
             )
             pieces.append(_canonical(piece, symbol, interval))
         if not pieces:
