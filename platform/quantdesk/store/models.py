@@ -50,8 +50,12 @@ class Base(DeclarativeBase):
     }
 
 
+OWNER_TYPE = Text(collation="C")
+"""Role names compare in the "C" collation, so ``owner = current_user`` can use an index."""
+
+
 def _owner() -> Mapped[str]:
-    return mapped_column(Text, nullable=False, server_default=_CURRENT_USER)
+    return mapped_column(OWNER_TYPE, nullable=False, server_default=_CURRENT_USER)
 
 
 def _created_at() -> Mapped[datetime]:
@@ -69,7 +73,7 @@ class Profile(Base):
 
     id: Mapped[uuid.UUID] = _new_id()
     owner: Mapped[str] = mapped_column(
-        Text, nullable=False, unique=True, server_default=_CURRENT_USER
+        OWNER_TYPE, nullable=False, unique=True, server_default=_CURRENT_USER
     )
     display_name: Mapped[str | None]
     created_at: Mapped[datetime] = _created_at()

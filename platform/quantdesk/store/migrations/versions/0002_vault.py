@@ -45,7 +45,7 @@ SECRET_LIMIT = 16384
 TABLES = [
     f"""CREATE TABLE {SCHEMA}.api_keys (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-        owner text NOT NULL DEFAULT current_user,
+        owner text COLLATE "C" NOT NULL DEFAULT current_user,
         provider text NOT NULL CHECK (char_length(provider) BETWEEN 1 AND {NAME_LIMIT}),
         label text NOT NULL DEFAULT 'default'
             CHECK (char_length(label) BETWEEN 1 AND {NAME_LIMIT}),
@@ -59,7 +59,7 @@ TABLES = [
     )""",
     f"""CREATE TABLE {SCHEMA}.api_key_audit (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-        owner text NOT NULL DEFAULT current_user,
+        owner text COLLATE "C" NOT NULL DEFAULT current_user,
         actor text NOT NULL,
         action text NOT NULL CHECK (action IN ('create', 'read', 'delete', 'rotate')),
         outcome text NOT NULL CHECK (outcome IN ('ok', 'not_found', 'denied')),
@@ -72,7 +72,7 @@ TABLES = [
     # UNLOGGED: a pad never reaches the write-ahead log, backups or replicas.
     f"""CREATE UNLOGGED TABLE {VAULT_SCHEMA}.pads (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-        owner text NOT NULL DEFAULT current_user,
+        owner text COLLATE "C" NOT NULL DEFAULT current_user,
         backend_pid integer NOT NULL,
         pad bytea NOT NULL,
         created_at timestamptz NOT NULL DEFAULT clock_timestamp()
