@@ -139,8 +139,10 @@ class RunInfo:
 _LISTED_NAMES = tuple(field.name for field in dataclasses.fields(RunInfo))
 _LISTED_COLUMNS = tuple(getattr(Backtest, name) for name in _LISTED_NAMES)
 _LIST_STATEMENT = (
-    # Admins' policy shows every user's rows: a listing is of one's own.
-    f"SELECT {', '.join(_LISTED_NAMES)} FROM quantdesk.backtests WHERE owner = current_user "
+    # Admins' policy shows every user's rows: a listing is of one's own. As
+    # text, current_user lets the owner index deliver the rows already in order.
+    f"SELECT {', '.join(_LISTED_NAMES)} FROM quantdesk.backtests "
+    "WHERE owner = current_user::text "
     "ORDER BY created_at DESC, id LIMIT %(limit)s"
 )
 _LOAD_STATEMENT = (
