@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -14,6 +15,7 @@ import pytest
 import requests
 import responses
 
+from quantdesk.cli import main
 from quantdesk.config import Settings
 from quantdesk.core.time_range import TimeRange
 from quantdesk.data import source as source_module
@@ -498,3 +500,29 @@ def test_online_real_stock_bars_with_keys() -> None:
     assert (frame.index.hour == 0).all()
     with pytest.raises(FatalSourceError, match="no bars at all"):
         source.fetch("QQQQZZZZ", "1d", window("2024-01-01", "2024-02-01"))
+
+
+@pytest.mark.usefixtures("keys_in_environment")
+def test_the_cli_fetches_stock_bars_through_the_cache(
+    fake: FakeAlpaca, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add_bars("AAPL", "1Hour", bar_series("2024-01-02T09:00Z", 30, "1h"))
+    words = ["data", "fetch", "alpaca:AAPL", "-t", "1h", "--start", "2024-01-02"]
+    words += ["--end", "2024-01-04", "--json"]
+    assert main(words) == 0
+    fetched = json.loads(capsys.readouterr().out)
+    assert (fetched["source"], fetched["rows"], fetched["cache_hit"]) == ("alpaca", 30, False)
+    assert main(words) == 0
+    assert json.loads(capsys.readouterr().out)["cache_hit"] is True
+    assert len(fake.bars_requests()) == 1
+
+
+def test_the_cli_says_how_to_give_a_missing_key_on_one_line(
+    fake: FakeAlpaca, capsys: pytest.CaptureFixture[str]
+) -> None:
+    words = ["data", "fetch", "alpaca:AAPL", "--start", "2024-01-02", "--end", "2024-01-03"]
+    assert main(words) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "quantdesk keys add alpaca" in error
+    assert fake.bars_requests() == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 
+from quantdesk.cli import main
 from quantdesk.config import Settings
 from quantdesk.core.time_range import TimeLike, TimeRange
 from quantdesk.core.timeframe import Timeframe
@@ -350,3 +352,32 @@ def test_real_yahoo_daily_bars(settings_in: Settings, monkeypatch: pytest.Monkey
     assert at_midnight(frame)
     assert frame["close"].between(100, 300).all()
     assert (frame["volume"] > 0).all()
+
+
+def test_the_cli_fetches_daily_bars_through_the_cache(
+    yahoo: FakeYahoo, waits: list[float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    words = ["data", "fetch", "yfinance:AAPL", "-t", "1d", "--start", "2024-01-02"]
+    words += ["--end", "2024-02-01", "--json"]
+    assert main(words) == 0
+    fetched = json.loads(capsys.readouterr().out)
+    expected = daily_expected("AAPL", "2024-01-02", "2024-02-01")
+    assert (fetched["source"], fetched["rows"], fetched["cache_hit"]) == (
+        "yfinance",
+        len(expected),
+        False,
+    )
+    asked = len(yahoo.history_requests)
+    assert main(words) == 0
+    assert json.loads(capsys.readouterr().out)["cache_hit"] is True
+    assert len(yahoo.history_requests) == asked
+
+
+def test_the_cli_reports_an_unknown_symbol_on_one_line(
+    yahoo: FakeYahoo, waits: list[float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    words = ["data", "fetch", "yfinance:NOSUCHSYMBOL", "-t", "1d", "--start", "2024-01-02"]
+    assert main([*words, "--end", "2024-02-01"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "NOSUCHSYMBOL" in error
