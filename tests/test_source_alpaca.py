@@ -211,6 +211,8 @@ def test_bad_credentials_are_fatal_and_name_both_ways_to_fix_them(
     assert key_id not in message
     assert "\n" not in message
     assert len(fake.bars_requests()) == 1
+    chained = caught.value.__cause__ or caught.value.__context__
+    assert chained is None, "alpaca-py's error, holding the key headers, must not be chained"
 
 
 @pytest.mark.usefixtures("keys_in_environment")

@@ -301,22 +301,27 @@ class AlpacaSource(RemoteSource):
         import requests
         from alpaca.common.exceptions import APIError
 
+        failure: SourceError | None = None
         try:
             answer = client.get(path, dict(parameters))
         except APIError as error:
-            raise self._translated(error, describe) from None
+            failure = self._translated(error, describe)
         except requests.exceptions.JSONDecodeError:
-            raise RetryableSourceError("Alpaca's answer is not JSON") from None
+            failure = RetryableSourceError("Alpaca's answer is not JSON")
         except (
             requests.ConnectionError,
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as error:
-            raise RetryableSourceError(
+            failure = RetryableSourceError(
                 f"network failure ({type(error).__name__}); check the connection"
-            ) from None
+            )
         except requests.RequestException as error:
-            raise FatalSourceError(f"{describe}: request failed ({type(error).__name__})") from None
+            failure = FatalSourceError(f"{describe}: request failed ({type(error).__name__})")
+        if failure is not None:
+            # Raised outside the handler: alpaca-py's error holds the request and
+            # its key headers, and must not ride along as __context__.
+            raise failure
         if not isinstance(answer, dict) or not isinstance(answer.get("bars"), dict):
             raise RetryableSourceError("Alpaca's answer holds no 'bars' map")
         return answer
