@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -17,7 +19,12 @@ def test_there_are_notebooks() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
-def test_notebook_runs(path: Path) -> None:
+def test_notebook_runs(
+    path: Path, database_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = database_user("notebook")
+    url = user.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    monkeypatch.setenv("QUANTDESK_DATABASE_URL", url)
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
         notebook,
@@ -43,3 +50,7 @@ def test_notebook_runs(path: Path) -> None:
     assert printed.strip(), "a notebook should print what it found"
     if path.name == "01-market-data-tour.ipynb":
         assert "second load was a cache hit: True" in printed
+    if path.name == "02-saved-runs-and-keys.ipynb":
+        assert "reloaded stats identical: True" in printed
+        assert "<redacted>" in printed
+        assert "demo-secret-not-a-real-one" not in printed
