@@ -20,7 +20,7 @@ def run_tool(*command: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_ruff_finds_nothing() -> None:
-    result = run_tool(str(BIN / "ruff"), "check", "platform", "tests", "benchmarks")
+    result = run_tool(str(BIN / "ruff"), "check", "platform", "tests", "benchmarks", "notebooks")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
