@@ -27,6 +27,7 @@ from quantdesk.data.sources.ccxt_source import CcxtSource
 from quantdesk.errors import (
     DataRepairWarning,
     FatalSourceError,
+    InvalidInputError,
     RateLimitError,
     RetryableSourceError,
 )
@@ -485,3 +486,17 @@ def test_real_binance_serves_a_day_of_hourly_candles(settings_in: Settings) -> N
     assert result.frame.index[0] == pd.Timestamp("2024-03-01", tz="UTC")
     assert (result.frame["close"] > 1_000).all()
     assert load(settings_in, "2024-03-01", "2024-03-02").cache_hit
+
+
+def test_a_load_without_an_end_runs_to_now_and_without_a_start_asks_for_one(
+    binance: FakeBinance, settings_in: Settings
+) -> None:
+    now = pd.Timestamp.now(tz="UTC")
+    start = now.floor("D") - pd.Timedelta(days=2)
+    binance.add_candles("BTCUSDT", "1h", start, now.ceil("h"))
+    result = load_bars(ADDRESS, timeframe="1h", start=start, settings=settings_in)
+    assert result.frame.index[0] == start
+    assert result.frame.index[-1] == now.floor("h")
+    assert result.time_range.end == now.floor("h") + pd.Timedelta(hours=1)
+    with pytest.raises(InvalidInputError, match=r"give a start, e\.g\. --start 2024-01-01"):
+        load_bars(ADDRESS, timeframe="1h", settings=settings_in)

@@ -20,8 +20,16 @@ def data() -> None:
 @data.command("fetch")
 @click.argument("address")
 @click.option("--timeframe", "-t", default=None, help="Bar length from 1m to 1w, e.g. 1h.")
-@click.option("--start", default=None, help="First bar time included (ISO, UTC), e.g. 2024-01-01.")
-@click.option("--end", default=None, help="First bar time excluded (ISO, UTC), e.g. 2024-03-01.")
+@click.option(
+    "--start",
+    default=None,
+    help="First bar time included (ISO, UTC), e.g. 2024-01-01; the source's first if it knows.",
+)
+@click.option(
+    "--end",
+    default=None,
+    help="First bar time excluded (ISO, UTC), e.g. 2024-03-01; the source's last bar, or now.",
+)
 @click.option("--no-cache", is_flag=True, help="Ask the source directly and leave the cache alone.")
 @json_option
 def fetch(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from quantdesk.config import Settings
@@ -195,11 +196,19 @@ def _resolve_range(
         return TimeRange.of(start, end)
     span = source.available_range(symbol, timeframe)
     if span is None:
-        raise InvalidInputError(
-            f"source {source.name!r} needs both a start and an end, "
-            "e.g. --start 2024-01-01 --end 2024-02-01"
-        )
+        if start is None:
+            raise InvalidInputError(
+                f"source {source.name!r} cannot tell where {symbol}'s history begins: give a "
+                "start, e.g. --start 2024-01-01 (the end defaults to now)"
+            )
+        span = TimeRange(to_utc_timestamp(start, name="start"), _end_of_current_bar(timeframe))
     return TimeRange(
         to_utc_timestamp(start, name="start") if start is not None else span.start,
         to_utc_timestamp(end, name="end") if end is not None else span.end,
     )
+
+
+def _end_of_current_bar(timeframe: Timeframe) -> pd.Timestamp:
+    now = pd.Timestamp.now(tz="UTC").as_unit("ns")
+    current_start = int(timeframe.bucket_starts(np.array([now.value]))[0])
+    return pd.Timestamp(current_start, tz="UTC") + timeframe.timedelta
