@@ -16,7 +16,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import URL, make_url
 
-from quantdesk.store.binaries import find_server_binaries
+from quantdesk.store.binaries import MINIMUM_MAJOR_VERSION, find_server_binaries
 from quantdesk.store.roles import MANAGER_ROLE
 from quantdesk.store.server import SUPERUSER
 from tests.command_line import run_quantdesk
@@ -194,7 +194,7 @@ def test_missing_server_programs_name_the_package_to_install(tmp_path: Path) -> 
 
 def test_the_found_programs_are_a_supported_version() -> None:
     binaries = find_server_binaries()
-    assert binaries.major_version >= 14
+    assert binaries.major_version >= MINIMUM_MAJOR_VERSION
     assert Path(binaries.program("initdb")).exists()
 
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from quantdesk.errors import ConfigurationError
 
-MINIMUM_MAJOR_VERSION = 14
+MINIMUM_MAJOR_VERSION = 15
+"""Views with security_invoker and ON DELETE SET NULL (column) arrived in PostgreSQL 15."""
 PROGRAMS = ("initdb", "pg_ctl", "postgres")
 INSTALL_HINT = (
-    "install PostgreSQL >= 14 with its contrib modules: 'apt-get install postgresql "
+    "install PostgreSQL >= 15 with its contrib modules: 'apt-get install postgresql "
     "postgresql-contrib' (Debian/Ubuntu) or 'conda install -c conda-forge postgresql'"
 )
 _VERSION_PATTERN = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
@@ -86,7 +87,7 @@ def candidate_directories() -> list[Path]:
 
 
 def find_server_binaries(directory: Path | None = None) -> ServerBinaries:
-    """The newest PostgreSQL >= 14 whose ``initdb``, ``pg_ctl`` and ``postgres`` are all present.
+    """The newest PostgreSQL >= 15 whose ``initdb``, ``pg_ctl`` and ``postgres`` are all present.
 
     Parameters
     ----------

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, text
 
 from quantdesk.errors import StoreError
+from quantdesk.store.binaries import MINIMUM_MAJOR_VERSION
 from quantdesk.store.connection import engine_for, translated_errors
 from quantdesk.store.roles import OWNER_ROLE
 
@@ -125,6 +126,7 @@ def migrate(admin_url: URL) -> MigrationOutcome:
     with translated_errors("migrating the database"), engine_for(admin_url).connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": _LOCK_KEY})
         try:
+            _refuse_old_server(connection)
             before = current_revision(connection)
             connection.execute(text(f"SET ROLE {OWNER_ROLE}"))
             connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {VERSION_TABLE_SCHEMA}"))
@@ -144,3 +146,12 @@ def migrate(admin_url: URL) -> MigrationOutcome:
     if after is None:
         raise StoreError("the migration ran but recorded no revision; run 'quantdesk db migrate'")
     return MigrationOutcome(before=before, after=after)
+
+
+def _refuse_old_server(connection: Connection) -> None:
+    version = int(connection.execute(text("SHOW server_version_num")).scalar_one())
+    if version < MINIMUM_MAJOR_VERSION * 10_000:
+        raise StoreError(
+            f"the database server runs PostgreSQL {version // 10_000}; quantdesk's schema needs "
+            f"PostgreSQL >= {MINIMUM_MAJOR_VERSION} (security_invoker views): upgrade the server"
+        )
