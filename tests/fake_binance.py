@@ -109,6 +109,11 @@ class FakeBinance:
     send_last_twice
         Whether each klines page repeats its last candle, as some exchanges
         do; False, as Binance does.
+    answer_within_limit
+        Whether a klines page holds only candles opening in ``[startTime,
+        startTime + limit * interval]``, as some exchanges answer, so a gap
+        longer than a page gives an empty page; False: Binance sends the
+        next candles after a gap.
     """
 
     def __init__(self, mock: responses.RequestsMock, markets: Iterable[Market] = MARKETS) -> None:
@@ -116,6 +121,7 @@ class FakeBinance:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.repeat_previous = 0
         self.send_last_twice = False
+        self.answer_within_limit = False
         self._candles: dict[tuple[str, str], set[int]] = {}
         self._throttled: list[int] = []
         self._failures: list[int | None] = []
@@ -294,6 +300,9 @@ class FakeBinance:
             opens = [open_time for open_time in opens if open_time <= int(query["endTime"])]
         if "startTime" in query:
             earliest = int(query["startTime"]) - self.repeat_previous * step
+            if self.answer_within_limit:
+                latest = int(query["startTime"]) + limit * step
+                opens = [open_time for open_time in opens if open_time <= latest]
             selected = [open_time for open_time in opens if open_time >= earliest][:limit]
         else:
             selected = opens[-limit:]

@@ -18,17 +18,20 @@ import responses
 from quantdesk.cli import main
 from quantdesk.config import Settings
 from quantdesk.core.time_range import TimeRange
+from quantdesk.data import credentials
 from quantdesk.data import source as source_module
 from quantdesk.data.loader import load_bars
 from quantdesk.data.retry import RetryClock, RetryPolicy
 from quantdesk.data.source import get_source
 from quantdesk.data.sources.alpaca_source import FEED_VARIABLE, KEY_VARIABLES, AlpacaSource
 from quantdesk.errors import (
+    DatabaseUnavailableError,
     DataRepairWarning,
     FatalSourceError,
     QuantdeskError,
     RateLimitError,
     RetryableSourceError,
+    StoreError,
 )
 from tests.fake_alpaca import Failure, FakeAlpaca, bar, bar_series
 
@@ -239,6 +242,45 @@ def test_missing_credentials_name_the_vault_and_the_environment(
     assert "need an API key" in message
     assert "quantdesk keys add alpaca --key-id" in message
     assert "APCA_API_KEY_ID and APCA_API_SECRET_KEY" in message
+    assert fake.seen == []
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "message"),
+    [
+        (
+            DatabaseUnavailableError("cannot connect to the database"),
+            RetryableSourceError,
+            "the key vault is unavailable (cannot connect to the database); retry, "
+            "or set APCA_API_KEY_ID and APCA_API_SECRET_KEY",
+        ),
+        (
+            StoreError("the vault returned no row; run 'quantdesk db migrate' and retry"),
+            FatalSourceError,
+            "could not read the alpaca key from the key vault (the vault returned no row; "
+            "run 'quantdesk db migrate' and retry); fix that, or set APCA_API_KEY_ID and "
+            "APCA_API_SECRET_KEY to use a key without the vault",
+        ),
+    ],
+)
+def test_a_failing_key_vault_is_a_source_error_naming_the_fix(
+    fake: FakeAlpaca,
+    source: AlpacaSource,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    kind: type[Exception],
+    message: str,
+) -> None:
+    def failing_store(provider: str, label: str, settings: Settings) -> None:
+        raise error
+
+    monkeypatch.setattr(credentials, "credential_stores", lambda: [failing_store])
+    with pytest.raises(kind) as caught:
+        source.fetch("AAPL", "1h", window("2024-01-02", "2024-01-03"))
+    assert type(caught.value) is kind
+    assert str(caught.value) == message
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
     assert fake.seen == []
 
 
@@ -528,3 +570,19 @@ def test_the_cli_says_how_to_give_a_missing_key_on_one_line(
     assert error.count("\n") == 1
     assert "quantdesk keys add alpaca" in error
     assert fake.bars_requests() == []
+
+
+def test_the_declared_alpaca_requirement_pins_the_private_attributes_used() -> None:
+    """``_configure`` sets ``_retry``, ``_retry_codes`` and ``_session``, as in alpaca-py 0.44."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    declared = [Requirement(line) for line in project["project"]["dependencies"]]
+    specifier = next(item.specifier for item in declared if item.name == "alpaca-py")
+    assert not specifier.contains("0.30.0")
+    assert not specifier.contains("0.45.0")
+    assert specifier.contains(version("alpaca-py"))

@@ -19,17 +19,21 @@ from quantdesk.config import Settings
 from quantdesk.core.frame import is_canonical
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
+from quantdesk.data import credentials
 from quantdesk.data.cache import CacheKey, ParquetStore
+from quantdesk.data.credentials import ApiKey
 from quantdesk.data.loader import LoadResult, load_bars
 from quantdesk.data.retry import RetryClock, RetryPolicy
 from quantdesk.data.source import get_source
 from quantdesk.data.sources.ccxt_source import CcxtSource
 from quantdesk.errors import (
+    DatabaseUnavailableError,
     DataRepairWarning,
     FatalSourceError,
     InvalidInputError,
     RateLimitError,
     RetryableSourceError,
+    StoreError,
 )
 from tests.fake_binance import FakeBinance, milliseconds
 
@@ -62,6 +66,41 @@ def load(
 
 def cache_key(timeframe: str = "1h") -> CacheKey:
     return CacheKey("ccxt", "binance:BTC/USDT", Timeframe.parse(timeframe))
+
+
+class RecordingStore:
+    """A credential store (the vault's plug-in point) that records what it is asked."""
+
+    def __init__(self, key: ApiKey | None = None, error: Exception | None = None) -> None:
+        self.key = key
+        self.error = error
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, provider: str, label: str, settings: Settings) -> ApiKey | None:
+        self.asked.append((provider, label))
+        if self.error is not None:
+            raise self.error
+        return self.key
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> RecordingStore:
+    """The only credential store installed; it holds no key."""
+    for name in ("BINANCE_API_KEY", "BINANCE_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    recording = RecordingStore()
+    monkeypatch.setattr(credentials, "credential_stores", lambda: [recording])
+    return recording
+
+
+def refused_without_a_key(exchange: object) -> str:
+    """What an exchange whose candles need a key does: refuse unless ccxt has one."""
+    if not getattr(exchange, "apiKey", ""):
+        raise ccxt.AuthenticationError(
+            "binance GET https://api.binance.com/api/v3/klines?symbol=BTCUSDT"
+            '&signature=0a1b2c3d4e5f requires "apiKey" credential'
+        )
+    return "candles"
 
 
 def test_the_source_is_installed_under_its_name(settings_in: Settings) -> None:
@@ -431,6 +470,93 @@ def test_ccxt_errors_map_to_retryable_or_fatal(
     assert type(translated) is kind
     assert message in str(translated)
     assert "\n" not in str(translated)
+
+
+def test_errors_raised_leave_ccxts_error_and_its_signed_url_behind(
+    binance: FakeBinance, waits: list[float], settings_in: Settings, store: RecordingStore
+) -> None:
+    binance.delist("ETHBTC")
+    source = CcxtSource(settings_in)
+    with pytest.raises(FatalSourceError, match="does not serve this symbol") as rejected:
+        source.fetch("binance:ETH/BTC", "1h", TimeRange.of("2024-01-01", "2024-01-02"))
+    exchange = source._exchange("binance", derivatives=False)
+    with pytest.raises(FatalSourceError, match="refused the request") as refused:
+        source._call(exchange, lambda: refused_without_a_key(exchange), "candles")
+    for caught in (rejected, refused):
+        assert caught.value.__cause__ is None
+        assert caught.value.__context__ is None
+
+
+def test_a_gap_longer_than_a_page_does_not_end_paging(
+    binance: FakeBinance, settings_in: Settings
+) -> None:
+    binance.add_candles(
+        "BTCUSDT", "1h", "2023-12-01", "2024-05-01", missing=[("2024-01-20", "2024-03-10")]
+    )
+    binance.answer_within_limit = True
+    result = load(settings_in, "2024-01-01", "2024-03-31")
+    pd.testing.assert_frame_equal(
+        result.frame, binance.expected("BTCUSDT", "1h", "2024-01-01", "2024-03-31")
+    )
+    assert result.frame.index[-1] == pd.Timestamp("2024-03-30 23:00", tz="UTC")
+    starts = [int(page["startTime"]) for page in binance.klines_requests]
+    gap = milliseconds("2024-01-20")
+    assert starts == [milliseconds("2024-01-01"), gap, gap + 1000 * HOUR]
+
+
+def test_public_candles_never_ask_the_vault(
+    binance: FakeBinance, settings_in: Settings, store: RecordingStore
+) -> None:
+    binance.add_candles("BTCUSDT", "1h", "2024-01-01", "2024-02-01")
+    assert load(settings_in, "2024-01-01", "2024-01-03").rows == 48
+    assert CcxtSource(settings_in).exchange_symbols("binance")
+    assert store.asked == []
+
+
+def test_a_refusal_without_a_key_asks_the_vault_once_and_retries_with_its_key(
+    settings_in: Settings, store: RecordingStore
+) -> None:
+    store.key = ApiKey("binance", "default", "storedKeyId0123456789abcd", "storedSecret0123456789")
+    source = CcxtSource(settings_in)
+    exchange = source._exchange("binance", derivatives=False)
+    assert source._call(exchange, lambda: refused_without_a_key(exchange), "candles") == "candles"
+    assert source._call(exchange, lambda: refused_without_a_key(exchange), "candles") == "candles"
+    assert store.asked == [("binance", "default")]
+    assert (exchange.apiKey, exchange.secret) == (store.key.key_id, store.key.secret)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "message"),
+    [
+        (
+            DatabaseUnavailableError("cannot connect to the database"),
+            RetryableSourceError,
+            "the key vault is unavailable (cannot connect to the database); retry, "
+            "or set BINANCE_API_KEY and BINANCE_API_SECRET",
+        ),
+        (
+            StoreError("run 'quantdesk db migrate'"),
+            FatalSourceError,
+            "could not read the binance key from the key vault (run 'quantdesk db migrate'); "
+            "fix that, or set BINANCE_API_KEY and BINANCE_API_SECRET",
+        ),
+    ],
+)
+def test_a_failing_vault_is_a_source_error_naming_the_fix(
+    settings_in: Settings,
+    store: RecordingStore,
+    waits: list[float],
+    error: Exception,
+    kind: type[Exception],
+    message: str,
+) -> None:
+    store.error = error
+    source = CcxtSource(settings_in)
+    exchange = source._exchange("binance", derivatives=False)
+    with pytest.raises(kind, match=re.escape(message)) as caught:
+        source._call(exchange, lambda: refused_without_a_key(exchange), "candles")
+    assert type(caught.value) is kind
+    assert store.asked
 
 
 def test_the_cli_fetches_through_the_cache_and_lists_the_series(

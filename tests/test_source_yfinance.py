@@ -381,3 +381,19 @@ def test_the_cli_reports_an_unknown_symbol_on_one_line(
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "NOSUCHSYMBOL" in error
+
+
+def test_the_declared_yfinance_requirement_is_the_1x_line_the_adapter_uses() -> None:
+    """``yfinance.config.debug.hide_exceptions`` and 1.x errors: no 0.2 release has both."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    declared = [Requirement(line) for line in project["project"]["dependencies"]]
+    specifier = next(item.specifier for item in declared if item.name == "yfinance")
+    assert not specifier.contains("0.2.66")
+    assert not specifier.contains("1.0")
+    assert specifier.contains(version("yfinance"))

@@ -4,7 +4,12 @@ A source that needs credentials calls :func:`find_api_key`. It looks in the
 environment first, then asks every installed credential store (the
 entry-point group ``quantdesk.credential_stores``; quantdesk's own is the
 encrypted vault in the database, see :mod:`quantdesk.store.vault`). Stores
-sit in outer layers, so the data layer never imports the database.
+sit in outer layers, so the data layer never imports the database. A store
+that fails surfaces as a source error: a database that cannot be reached as
+:class:`~quantdesk.errors.RetryableSourceError`, any other store failure as
+:class:`~quantdesk.errors.FatalSourceError`; both name the environment
+variables that bypass the vault. :func:`environment_api_key` looks in the
+environment only, for sources that would rather not ask the vault.
 """
 
 from __future__ import annotations
@@ -16,7 +21,13 @@ from importlib.metadata import entry_points
 from typing import Any, NoReturn
 
 from quantdesk.config import Settings
-from quantdesk.errors import FatalSourceError
+from quantdesk.errors import (
+    DatabaseUnavailableError,
+    FatalSourceError,
+    RetryableSourceError,
+    SourceError,
+    StoreError,
+)
 
 CREDENTIAL_STORES_GROUP = "quantdesk.credential_stores"
 DEFAULT_LABEL = "default"
@@ -126,7 +137,47 @@ def find_api_key(
     Raises
     ------
     FatalSourceError
-        When only one of the two environment variables is set.
+        When only one of the two environment variables is set, or a store
+        fails in a way retrying cannot mend (the message names the fix).
+    RetryableSourceError
+        When a store's database cannot be reached.
+    """
+    from_environment = environment_api_key(provider, environment=environment)
+    if from_environment is not None:
+        return from_environment
+    for store in credential_stores():
+        failure: SourceError | None = None
+        try:
+            found = store(provider, label, settings)
+        except StoreError as error:
+            failure = _store_failure(error, provider, environment)
+        if failure is not None:
+            # Raised outside the handler: a database error may quote its connection.
+            raise failure
+        if found is not None:
+            return found
+    return None
+
+
+def environment_api_key(provider: str, *, environment: tuple[str, str]) -> ApiKey | None:
+    """The API key for ``provider`` from the environment only; no store is asked.
+
+    Parameters
+    ----------
+    provider
+        The provider's name, e.g. ``"binance"``.
+    environment
+        The names of the environment variables holding the key id and the secret.
+
+    Returns
+    -------
+    ApiKey or None
+        The key, labelled :data:`ENVIRONMENT_LABEL`, or None when neither variable is set.
+
+    Raises
+    ------
+    FatalSourceError
+        When only one of the two variables is set.
     """
     key_id_name, secret_name = environment
     key_id, secret = os.environ.get(key_id_name), os.environ.get(secret_name)
@@ -139,11 +190,21 @@ def find_api_key(
             f"{present} is set but {missing} is not; set both, or unset {present} to use "
             f"the key stored with 'quantdesk keys add {provider}'"
         )
-    for store in credential_stores():
-        found = store(provider, label, settings)
-        if found is not None:
-            return found
     return None
+
+
+def _store_failure(error: StoreError, provider: str, environment: tuple[str, str]) -> SourceError:
+    detail = " ".join(str(error).split())
+    key_id_name, secret_name = environment
+    if isinstance(error, DatabaseUnavailableError):
+        return RetryableSourceError(
+            f"the key vault is unavailable ({detail}); retry, or set {key_id_name} and "
+            f"{secret_name}"
+        )
+    return FatalSourceError(
+        f"could not read the {provider} key from the key vault ({detail}); fix that, "
+        f"or set {key_id_name} and {secret_name} to use a key without the vault"
+    )
 
 
 def credential_stores() -> list[CredentialStore]:

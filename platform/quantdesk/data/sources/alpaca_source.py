@@ -51,8 +51,7 @@ import functools
 import logging
 import os
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -64,6 +63,7 @@ from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.data.credentials import ApiKey, find_api_key
+from quantdesk.data.provider_errors import provider_message, retry_after_seconds, without_secrets
 from quantdesk.data.retry import RetryClock, RetryPolicy
 from quantdesk.data.source import RemoteSource, settled_exchange_bars_before
 from quantdesk.errors import FatalSourceError, RateLimitError, RetryableSourceError, SourceError
@@ -105,7 +105,6 @@ _KEY_HELP = (
     "store a key with 'quantdesk keys add alpaca --key-id KEY_ID' (it asks for the secret) "
     f"or set {KEY_VARIABLES[0]} and {KEY_VARIABLES[1]}"
 )
-_MESSAGE_LENGTH = 200
 
 
 class AlpacaSource(RemoteSource):
@@ -329,10 +328,10 @@ class AlpacaSource(RemoteSource):
     def _translated(self, error: APIError, describe: str) -> SourceError:
         response = error.response
         status = response.status_code if response is not None else None
-        detail = self._redacted(_provider_message(str(error)))
+        detail = provider_message(without_secrets(str(error), self._api_key))
         what = f"HTTP {status}" + (f": {detail}" if detail else "")
         if status == 429:
-            retry_after = _retry_after(response.headers) if response is not None else None
+            retry_after = retry_after_seconds(response.headers if response is not None else None)
             return RateLimitError(f"Alpaca's rate limit ({what})", retry_after=retry_after)
         if status is None or status >= 500:
             return RetryableSourceError(f"Alpaca failed ({what})")
@@ -380,14 +379,6 @@ class AlpacaSource(RemoteSource):
         if key.label == "environment":
             return f"the API key in {KEY_VARIABLES[0]} and {KEY_VARIABLES[1]}"
         return f"the API key stored for 'alpaca' (label {key.label!r})"
-
-    def _redacted(self, text: str) -> str:
-        key = self._api_key
-        if key is not None:
-            for secret in (key.secret, key.key_id):
-                if secret:
-                    text = text.replace(secret, "<redacted>")
-        return text
 
 
 def _checked_option(kind: str, value: str, choices: tuple[str, ...], variable: str | None) -> str:
@@ -445,7 +436,7 @@ def _frame_of(rows: list[Mapping[str, Any]], *, describe: str) -> pd.DataFrame:
     except (KeyError, TypeError, ValueError) as error:
         raise FatalSourceError(
             f"{describe}: Alpaca sent a bar quantdesk cannot read ({type(error).__name__}: "
-            f"{str(error)[:_MESSAGE_LENGTH]}); report it with the symbol and range"
+            f"{provider_message(error)}); report it with the symbol and range"
         ) from None
     index = pd.DatetimeIndex(times, name=INDEX_NAME).as_unit("ns")
     frame = pd.DataFrame(columns, index=index)
@@ -456,36 +447,6 @@ def _frame_of(rows: list[Mapping[str, Any]], *, describe: str) -> pd.DataFrame:
         logger.debug("%s: dropped %d bars repeated across pages", describe, duplicated.sum())
         frame = frame[~duplicated]
     return frame
-
-
-def _provider_message(body: str) -> str:
-    """The ``message`` of Alpaca's JSON error body, else the body itself, on one short line."""
-    import json
-
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-        body = parsed["message"]
-    return " ".join(body.split())[:_MESSAGE_LENGTH]
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After``, else from ``X-RateLimit-Reset`` (epoch seconds)."""
-    readers: tuple[tuple[str, Callable[[float], float]], ...] = (
-        ("Retry-After", lambda value: value),
-        ("X-RateLimit-Reset", lambda value: value - time.time()),
-    )
-    for header, seconds in readers:
-        value = headers.get(header)
-        if value is None:
-            continue
-        try:
-            return max(0.0, seconds(float(value)))
-        except ValueError:
-            continue
-    return None
 
 
 def _configure(client: RESTClient) -> None:

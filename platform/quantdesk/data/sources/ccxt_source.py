@@ -21,7 +21,13 @@ from quantdesk.config import Settings
 from quantdesk.core.frame import OHLCV_COLUMNS, empty_ohlcv, validate_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
-from quantdesk.data.credentials import ENVIRONMENT_LABEL, ApiKey, find_api_key
+from quantdesk.data.credentials import (
+    ENVIRONMENT_LABEL,
+    ApiKey,
+    environment_api_key,
+    find_api_key,
+)
+from quantdesk.data.provider_errors import provider_message, retry_after_seconds, without_secrets
 from quantdesk.data.retry import RetryClock, RetryPolicy
 from quantdesk.data.source import RemoteSource
 from quantdesk.errors import (
@@ -30,7 +36,6 @@ from quantdesk.errors import (
     RateLimitError,
     RetryableSourceError,
     SourceError,
-    StoreError,
     describe_miss,
 )
 
@@ -38,8 +43,6 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 _NANOSECONDS_PER_MILLISECOND = 1_000_000
-_MESSAGE_LIMIT = 240
-_REDACTED = "<redacted>"
 # ccxt logs every request's headers at DEBUG, an API key among them for signed
 # calls; its exchanges log here instead, a logger outside the hierarchy that
 # drops everything below WARNING, so no configuration can route a key to a log.
@@ -69,17 +72,25 @@ class CcxtSource(RemoteSource):
     Requests go through the synchronous ccxt client with its own rate
     limiter on, and page with ``since`` and the exchange's largest ``limit``,
     advancing past the last candle received, until the range ends; candles
-    repeated by overlapping pages are kept once. Missing candles (an
-    exchange outage) stay missing. Network failures and rate limits are
-    retried with backoff (:attr:`retry_policy`), then raised as
+    repeated by overlapping pages are kept once. An empty page does not end
+    paging: some exchanges answer only within ``[since, since + limit *
+    step]``, so the next page starts a page's span further on, until the
+    range ends. Missing candles (an exchange outage) stay missing. Network
+    failures and rate limits are retried with backoff
+    (:attr:`retry_policy`), then raised as
     :class:`~quantdesk.errors.RetryableSourceError`; an unknown exchange,
     symbol or timeframe and refused credentials raise
     :class:`~quantdesk.errors.FatalSourceError`.
 
-    Public candles need no key. When one exists, in the environment
-    (``BINANCE_API_KEY`` and ``BINANCE_API_SECRET`` for ``binance``) or in
-    the vault (``quantdesk keys add binance``), it is handed to ccxt; it is
-    never logged, and ccxt's request log is muted so it cannot be either.
+    Public candles need no key, so the vault is not asked for one: every
+    vault lookup writes an audit row, and most users fetching candles store
+    no key. A key in the environment (``BINANCE_API_KEY`` and
+    ``BINANCE_API_SECRET`` for ``binance``) is handed to ccxt from the
+    start. Only when the exchange refuses a request made without a key (an
+    exchange whose candles need one) is the vault asked, once per exchange
+    and source, for the key stored with ``quantdesk keys add binance``, and
+    the request is sent again with it. A key is never logged, and ccxt's
+    request log is muted so it cannot be either.
     For spot symbols only the exchange's spot markets are loaded, where ccxt
     can be told so.
 
@@ -112,6 +123,7 @@ class CcxtSource(RemoteSource):
         super().__init__(settings, retry_policy=retry_policy, retry_clock=retry_clock)
         self._exchanges: dict[tuple[str, bool], Any] = {}
         self._credentials: dict[str, ApiKey | None] = {}
+        self._vault_asked: set[str] = set()
 
     def check_request(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> None:
         """Refuse an unknown exchange or a timeframe the exchange has no candles for.
@@ -198,7 +210,11 @@ class CcxtSource(RemoteSource):
                     # which ccxt drops: only a full page tells the range has ended.
                     full_pages = True
                     continue
-                break
+                # Some exchanges answer only within [since, since + limit * step]:
+                # an empty page is an outage or a stretch before the listing, and
+                # the candles after it lie further on.
+                cursor += limit * step
+                continue
             for candle in fresh:
                 if int(candle[0]) < end:
                     candles[int(candle[0])] = candle
@@ -302,43 +318,65 @@ class CcxtSource(RemoteSource):
         )
 
     def _attach_credentials(self, exchange: Any) -> None:
+        """Hand ccxt a key from the environment, if there is one; the vault is not asked."""
         exchange_id = exchange.id
         if exchange_id not in self._credentials:
-            try:
-                key = find_api_key(
-                    exchange_id, self.settings, environment=_environment(exchange_id)
-                )
-            except StoreError as error:
-                logger.warning(
-                    "could not read a %s key from the vault (%s); fetching without one",
-                    exchange_id,
-                    error,
-                )
-                key = None
-            self._credentials[exchange_id] = key
+            self._credentials[exchange_id] = environment_api_key(
+                exchange_id, environment=_environment(exchange_id)
+            )
         key = self._credentials[exchange_id]
         if key is not None:
             exchange.apiKey = key.key_id
             exchange.secret = key.secret
 
+    def _attach_stored_key(self, exchange: Any) -> bool:
+        """After a refusal without a key, hand ccxt the stored one; True when there is one."""
+        if exchange.apiKey:
+            return False
+        exchange_id = exchange.id
+        if exchange_id not in self._vault_asked:
+            self._credentials[exchange_id] = find_api_key(
+                exchange_id, self.settings, environment=_environment(exchange_id)
+            )
+            self._vault_asked.add(exchange_id)
+        key = self._credentials.get(exchange_id)
+        if key is None:
+            return False
+        exchange.apiKey = key.key_id
+        exchange.secret = key.secret
+        return True
+
     # errors
 
     def _call(self, exchange: Any, operation: Callable[[], T], describe: str) -> T:
+        ccxt = _ccxt()
+
         def attempt() -> T:
+            failure: SourceError | None = None
+            refused = False
             try:
                 return operation()
-            except _ccxt().BaseError as error:
-                raise self._translated(error, exchange) from error
+            except ccxt.BaseError as error:
+                failure = self._translated(error, exchange)
+                refused = isinstance(error, ccxt.AuthenticationError)
+            # Raised outside the handler: ccxt's error quotes the request URL with
+            # its signature (and on some exchanges the key id), so it must not ride
+            # along as __cause__ or __context__.
+            if refused and self._attach_stored_key(exchange):
+                return attempt()
+            raise failure
 
         return self.with_retries(attempt, describe=describe)
 
     def _translated(self, error: Exception, exchange: Any) -> SourceError:
         ccxt = _ccxt()
         exchange_id = exchange.id
-        detail = self._clean(str(error), exchange.id)
+        detail = provider_message(without_secrets(str(error), self._credentials.get(exchange_id)))
         if isinstance(error, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+            headers = getattr(exchange, "last_response_headers", None)
             return RateLimitError(
-                f"{exchange_id} asks to slow down: {detail}", retry_after=_retry_after(exchange)
+                f"{exchange_id} asks to slow down: {detail}",
+                retry_after=retry_after_seconds(headers),
             )
         if isinstance(error, ccxt.NetworkError):
             return RetryableSourceError(f"{exchange_id} could not be reached: {detail}")
@@ -359,15 +397,6 @@ class CcxtSource(RemoteSource):
         if isinstance(error, ccxt.OperationFailed):
             return RetryableSourceError(f"{exchange_id} sent an unusable answer: {detail}")
         return FatalSourceError(f"{exchange_id} refused the request: {detail}")
-
-    def _clean(self, message: str, exchange_id: str) -> str:
-        key = self._credentials.get(exchange_id)
-        if key is not None:
-            for secret in (key.secret, key.key_id):
-                if secret:
-                    message = message.replace(secret, _REDACTED)
-        line = " ".join(message.split())
-        return line if len(line) <= _MESSAGE_LIMIT else line[: _MESSAGE_LIMIT - 1] + "…"
 
 
 def _split(symbol: str) -> tuple[str, str]:
@@ -411,15 +440,6 @@ def _page_limit(exchange: Any, market: str) -> int | None:
     except _ccxt().BaseError:
         return None
     return int(limit) if isinstance(limit, int | float) and limit >= 1 else None
-
-
-def _retry_after(exchange: Any) -> float | None:
-    headers = getattr(exchange, "last_response_headers", None)
-    value = headers.get("Retry-After") if headers else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _to_frame(

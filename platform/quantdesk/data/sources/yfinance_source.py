@@ -32,6 +32,7 @@ from quantdesk.core.frame import OHLCV_COLUMNS, PRICE_COLUMNS, empty_ohlcv
 from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
+from quantdesk.data.provider_errors import provider_message, retry_after_seconds
 from quantdesk.data.retry import RetryClock, RetryPolicy
 from quantdesk.data.source import RemoteSource, settled_exchange_bars_before
 from quantdesk.errors import (
@@ -63,7 +64,6 @@ _BROWSER_HEADERS = {
 # retry may come a while after the check: refuse starts within this margin of
 # the edge, and offer starts (available_range) twice as far inside it.
 _EDGE_MARGIN = pd.Timedelta(minutes=30)
-_MESSAGE_LENGTH = 200
 # yfinance keeps process-wide state (one YfData); one fetch at a time.
 _YFINANCE_LOCK = threading.Lock()
 
@@ -366,7 +366,7 @@ class YfinanceSource(RemoteSource):
         ]
         if refused:
             answer = refused[-1]
-            detail = _short(answer.description or f"HTTP {answer.status}")
+            detail = provider_message(answer.description or f"HTTP {answer.status}")
             if answer.status == 404:
                 return _unknown_symbol(symbol, detail)
             if answer.status in (400, 422):
@@ -380,15 +380,16 @@ class YfinanceSource(RemoteSource):
         if isinstance(error, exceptions.YFPricesMissingError):
             if error.yahoo_reason is None:
                 return None  # a known symbol, and no bars in this range
-            return FatalSourceError(
-                f"Yahoo has no {interval.text} bars of {symbol}: {_short(error.yahoo_reason)}"
-            )
+            reason = provider_message(error.yahoo_reason)
+            return FatalSourceError(f"Yahoo has no {interval.text} bars of {symbol}: {reason}")
         if isinstance(error, requests.RequestException | OSError):
             return RetryableSourceError(
                 f"network failure talking to Yahoo for {symbol}: {_describe(error)}"
             )
         if isinstance(error, exceptions.YFDataException):
-            return RetryableSourceError(f"Yahoo is not answering for {symbol}: {_short(error)}")
+            return RetryableSourceError(
+                f"Yahoo is not answering for {symbol}: {provider_message(error)}"
+            )
         return FatalSourceError(
             f"yfinance could not read Yahoo's answer for {symbol} ({_describe(error)}); "
             "try updating yfinance"
@@ -410,7 +411,7 @@ class YfinanceSource(RemoteSource):
             return
         retry_after = None
         if response.status_code == 429:
-            retry_after = _seconds(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers)
         description = None
         if response.status_code >= 400:
             description = _error_description(response)
@@ -505,19 +506,6 @@ def _error_description(response: requests.Response) -> str | None:
     return None
 
 
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _describe(error: BaseException) -> str:
-    text = _short(error)
+    text = provider_message(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def _short(text: object) -> str:
-    """Provider text on one line, cut to a readable length."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= _MESSAGE_LENGTH else line[: _MESSAGE_LENGTH - 3] + "..."
