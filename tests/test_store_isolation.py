@@ -565,3 +565,38 @@ def test_a_user_cannot_rename_themselves_onto_another_users_rows(
             )
         )
     assert bob_session.execute("SELECT current_user").fetchone() == (scenario.bob.name,)
+
+
+def test_the_shared_group_role_is_nobodys_space(
+    scenario: Scenario, bob_session: psycopg.Connection[Any]
+) -> None:
+    writable = [
+        relation
+        for relation in scenario.relations
+        if relation.kind != "v" and relation.name not in THROUGH_THE_VAULT
+    ]
+    assert writable
+    with connect(scenario.alice.url) as alice_session:
+        alice_session.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(USERS_ROLE)))
+        assert alice_session.execute("SELECT current_user").fetchone() == (USERS_ROLE,)
+        forged: dict[str, list[dict[str, Any]]] = dict(scenario.alice_rows.rows)
+        for relation in writable:
+            values = row_values(relation, "shared", forged)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                forged[relation.name] = [insert_row(alice_session, relation, values)]
+        for relation in scenario.relations:
+            assert count_all(alice_session, relation) == 0, relation.name
+
+    bob_session.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(USERS_ROLE)))
+    for relation in scenario.relations:
+        assert count_all(bob_session, relation) == 0, relation.name
+        assert count_owned(bob_session, relation, USERS_ROLE) == 0, relation.name
+    for relation in writable:
+        values = row_values(relation, "shared", scenario.bob_rows.rows)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            insert_row(bob_session, relation, values)
+    bob_session.execute("RESET ROLE")
+    with connect(scenario.superuser_url) as superuser:
+        for relation in scenario.relations:
+            assert count_owned(superuser, relation, USERS_ROLE) == 0, relation.name
+    assert_bob_sees_only_his_rows(scenario, bob_session)

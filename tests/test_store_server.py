@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import secrets
 import shutil
 import tempfile
@@ -16,9 +17,13 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import URL, make_url
 
+from quantdesk.config import Settings
+from quantdesk.errors import ConfigurationError
+from quantdesk.store import server as server_module
+from quantdesk.store import service_account as service_account_module
 from quantdesk.store.binaries import MINIMUM_MAJOR_VERSION, find_server_binaries
 from quantdesk.store.roles import MANAGER_ROLE
-from quantdesk.store.server import SUPERUSER
+from quantdesk.store.server import SUPERUSER, EmbeddedPostgres
 from tests.command_line import run_quantdesk
 
 running_as_root = pytest.mark.skipif(
@@ -39,6 +44,21 @@ def server_setting(url: URL, name: str) -> str:
         row = session.execute("SELECT current_setting(%s)", (name,)).fetchone()
     assert row is not None
     return str(row[0])
+
+
+def postmasters(data_directory: Path) -> list[int]:
+    """The pids of the postmasters serving ``data_directory`` (started with ``-D`` and it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-D" in arguments and os.fsencode(data_directory) in arguments:
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture
@@ -87,6 +107,8 @@ def test_up_status_url_down_is_the_whole_lifecycle_and_idempotent(
 
     status = json.loads(db_cli("status", "--json").stdout)
     assert status == {key: started[key] for key in status}
+    expected_account = "quantdesk" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    assert status["account"] == expected_account
 
     shown = db_cli("url")
     assert shown.returncode == 0
@@ -152,6 +174,11 @@ def test_as_root_the_server_runs_as_an_unprivileged_account(postgres_server: Any
     status = Path(f"/proc/{server_pid}/status").read_text()
     real_uid = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1]
     assert int(real_uid) == data_directory.stat().st_uid
+    # The dedicated account, never the distribution's postgres (whose own
+    # cluster's superusers could read our data directory and master key).
+    assert pwd.getpwuid(int(real_uid)).pw_name == "quantdesk"
+    for pid in postmasters(data_directory):
+        assert Path(f"/proc/{pid}").stat().st_uid == pwd.getpwnam("quantdesk").pw_uid
     with psycopg.connect(libpq(postgres_server.superuser_url)) as session:
         assert session.execute("SELECT current_user").fetchone() == (SUPERUSER,)
     assert (postgres_server.server.directory / "superuser-url").stat().st_uid == 0
@@ -238,3 +265,61 @@ def test_bootstrap_sql_prepares_what_the_embedded_server_has(
     for (role,) in roles:
         assert f'CREATE ROLE "{role}"' in script
     assert "REPLACE-WITH-A-LONG-RANDOM-PASSWORD" in script
+
+
+def test_db_up_after_a_half_finished_up_leaves_exactly_one_server(
+    db_cli: Callable[..., Any], server_base: Path
+) -> None:
+    first = db_cli("up")
+    assert first.returncode == 0, first.stderr
+    data_directory = server_base / "pg" / "data"
+    assert len(postmasters(data_directory)) == 1
+    # As if 'db up' had died after starting the server, before writing the admin URL.
+    (server_base / "pg" / "admin-url").unlink()
+
+    again = db_cli("up", "--json")
+
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["running"]
+    assert len(postmasters(data_directory)) == 1
+    assert db_cli("status").returncode == 0
+
+
+def test_a_failed_bootstrap_stops_the_server_it_started(
+    server_base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings.load(data_dir=server_base, database_dir=server_base / "pg")
+    server = EmbeddedPostgres(settings)
+
+    def failing_bootstrap(*arguments: object) -> None:
+        raise ConfigurationError("bootstrap failed on purpose")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(server_module, "bootstrap", failing_bootstrap)
+        with pytest.raises(ConfigurationError, match="on purpose"):
+            server.up()
+    assert postmasters(server.data_directory) == []
+    assert not server.initialized
+
+    assert server.up().running
+    assert len(postmasters(server.data_directory)) == 1
+
+
+def test_status_and_down_never_create_the_service_account(
+    server_base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_account(name: str) -> None:
+        return None
+
+    def created_account() -> Any:
+        raise AssertionError("a read-only command created the service account")
+
+    monkeypatch.setattr(service_account_module, "_account", no_account)
+    monkeypatch.setattr(service_account_module, "_created_account", created_account)
+    server = EmbeddedPostgres(Settings.load(data_dir=server_base, database_dir=server_base / "pg"))
+    status = server.status()
+    assert not status.running
+    assert status.account == (
+        "quantdesk" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    )
+    assert server.down() is False

@@ -8,6 +8,7 @@ import json
 import logging
 import pickle
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -557,3 +558,103 @@ def test_a_pad_serves_only_the_session_that_asked_for_it(alice: Any, bob: Any) -
 
     key = get_api_key("binance", settings=settings_of(alice))
     assert (key.key_id, key.secret) == ("AKIDEXAMPLE", "secret")
+
+
+def test_reading_a_key_by_id_logs_no_secret_at_debug(
+    alice: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_id, secret = new_key_id(), new_secret()
+    settings = settings_of(alice)
+    stored = add_api_key("binance", key_id, secret, settings=settings)
+    caplog.set_level(logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in ("sqlalchemy", "sqlalchemy.engine")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    try:
+        key = get_api_key_by_id(stored.id, settings=settings)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+    assert (key.key_id, key.secret) == (key_id, secret)
+    assert "BEGIN" in caplog.text  # the engine logger was on
+    assert secret not in caplog.text
+    assert key_id not in caplog.text
+
+
+def test_a_refused_create_is_audited_as_denied(alice: Any) -> None:
+    settings = settings_of(alice)
+    first = add_api_key("kraken", new_key_id(), new_secret(), settings=settings)
+
+    with pytest.raises(InvalidInputError, match="already exists"):
+        add_api_key("kraken", new_key_id(), new_secret(), settings=settings)
+
+    creates = [row for row in audit_rows(alice) if row[2] == "create"]
+    assert [(row[3], row[4], row[5], row[6]) for row in creates] == [
+        ("ok", "kraken", "default", first.id),
+        ("denied", "kraken", "default", first.id),
+    ]
+    assert all(row[0] == row[1] == alice.name for row in creates)
+
+
+def test_users_read_only_the_listing_columns_of_api_keys(alice: Any) -> None:
+    add_api_key("bitstamp", new_key_id(), new_secret(), settings=settings_of(alice))
+    with connect(alice.url) as connection:
+        granted = connection.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'quantdesk.api_keys'::regclass "
+            "AND attnum > 0 AND NOT attisdropped "
+            "AND has_column_privilege('quantdesk.api_keys', attname, 'SELECT') ORDER BY attnum"
+        ).fetchall()
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            connection.execute("SELECT master_key_fingerprint FROM quantdesk.api_keys")
+    assert [row[0] for row in granted] == [
+        "id",
+        "owner",
+        "provider",
+        "label",
+        "key_id_hint",
+        "created_at",
+        "last_used_at",
+    ]
+    assert [info.provider for info in list_api_keys(settings_of(alice))] == ["bitstamp"]
+
+
+def rotations_at_once(settings: Settings, count: int) -> list[object]:
+    """Start ``count`` master-key rotations together; each one's count, or its error."""
+    start = threading.Barrier(count)
+    outcomes: list[object] = []
+
+    def rotate() -> None:
+        start.wait()
+        try:
+            outcomes.append(rotate_master_key(settings))
+        except Exception as error:  # the caller reports it
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=rotate) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_concurrent_rotations_both_finish_and_every_key_decrypts(
+    alice: Any, postgres_server: Any, data_directory: Path
+) -> None:
+    settings = settings_of(alice)
+    stored = {f"exchange{number}": (new_key_id(), new_secret()) for number in range(3)}
+    for provider, (key_id, secret) in stored.items():
+        add_api_key(provider, key_id, secret, settings=settings)
+
+    for _ in range(3):
+        outcomes = rotations_at_once(postgres_server.settings, 2)
+        assert all(isinstance(outcome, int) for outcome in outcomes), outcomes
+        assert not (data_directory / NEXT_KEY_FILE).exists()
+        for provider, (key_id, secret) in stored.items():
+            key = get_api_key(provider, settings=settings)
+            assert (key.key_id, key.secret) == (key_id, secret)
+    current = (data_directory / KEY_FILE).read_text().strip()
+    fingerprints = {row[2] for row in stored_rows(postgres_server, alice.name).values()}
+    assert fingerprints == {fingerprint(current)}

@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
+import psycopg
 import sqlalchemy
-from sqlalchemy import URL, Engine
+from sqlalchemy import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from quantdesk.config import Settings
@@ -21,6 +23,12 @@ from quantdesk.errors import ConfigurationError, DatabaseUnavailableError, Store
 DRIVER = "postgresql+psycopg"
 _ACCEPTED_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _AUTHENTICATION_SQLSTATE_CLASS = "28"
+_CONNECTION_SQLSTATE_CLASS = "08"
+# admin_shutdown, crash_shutdown, cannot_connect_now: the server went away or is starting.
+_SERVER_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# deadlock_detected, serialization_failure, lock_not_available, query_canceled:
+# the server is fine, this attempt lost a race or ran out of time.
+_RETRY_SQLSTATES = frozenset({"40P01", "40001", "55P03", "57014"})
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -210,6 +218,66 @@ def translated_errors(action: str) -> Iterator[None]:
         raise _translated(action, error) from None
 
 
+def driver_connection(connection: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy connection.
+
+    Parameters
+    ----------
+    connection
+        A SQLAlchemy connection.
+
+    Returns
+    -------
+    psycopg.Connection
+        Its driver connection.
+    """
+    return cast("psycopg.Connection[Any]", connection.connection.driver_connection)
+
+
+def driver_rows(
+    connection: Connection,
+    statement: str,
+    parameters: dict[str, Any],
+    *,
+    binary: bool = False,
+) -> list[tuple[Any, ...]]:
+    """Run ``statement`` on the driver's own cursor and return its rows.
+
+    Results holding a secret go this way, because SQLAlchemy's engine logger
+    writes every result row at DEBUG level and psycopg logs none; so do bulky
+    ones, which skip SQLAlchemy's row processing.
+
+    Parameters
+    ----------
+    connection
+        A SQLAlchemy connection; the statement runs in its transaction.
+    statement
+        SQL with psycopg placeholders (``%(name)s``).
+    parameters
+        The placeholders' values.
+    binary
+        Fetch in binary: bytea and times arrive without text parsing.
+
+    Returns
+    -------
+    list of tuple
+        The rows.
+
+    Raises
+    ------
+    sqlalchemy.exc.DBAPIError
+        For a database error, so :func:`translated_errors` turns it into one line.
+    """
+    cursor = driver_connection(connection).cursor(binary=binary)
+    try:
+        cursor.execute(statement, parameters)
+        return [tuple(row) for row in cursor.fetchall()]
+    except psycopg.Error as error:
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from None
+    finally:
+        cursor.close()
+
+
 def _translated(action: str, error: DBAPIError) -> StoreError:
     original = error.orig
     diagnostic = getattr(original, "diag", None)
@@ -220,7 +288,14 @@ def _translated(action: str, error: DBAPIError) -> StoreError:
             f"{action}: the database refused the login ({primary}); ask an admin for new "
             "credentials with 'quantdesk users rotate NAME'"
         )
-    if error.connection_invalidated or isinstance(error, sqlalchemy.exc.OperationalError):
+    if sqlstate in _RETRY_SQLSTATES:
+        return StoreError(f"{action}: {primary}; retry")
+    if (
+        error.connection_invalidated
+        or sqlstate.startswith(_CONNECTION_SQLSTATE_CLASS)
+        or sqlstate in _SERVER_GONE_SQLSTATES
+        or (not sqlstate and isinstance(error, sqlalchemy.exc.OperationalError))
+    ):
         return DatabaseUnavailableError(
             f"{action}: the database is unavailable ({primary}); "
             "check it with 'quantdesk db status' and retry"

@@ -30,3 +30,15 @@ SCHEMA = "quantdesk"
 
 DATABASE = "quantdesk"
 """The database the embedded server creates."""
+
+OWN_ROWS = "owner = current_user AND current_user = session_user"
+"""The users' row-level security condition, in USING and WITH CHECK.
+
+A row is the login role's own. ``current_user = session_user`` shuts out a
+user who ``SET ROLE quantdesk_users``: as the group, rows owned by it would
+be shared by every user (PostgreSQL 15 has no ``GRANT ... WITH SET FALSE``).
+Both are the login's identity, never a session variable.
+"""
+
+READ_FILE_FUNCTION = "pg_catalog.pg_read_file(text, bigint, bigint, boolean)"
+"""The function the vault role reads its master-key file with; a superuser grants it EXECUTE."""

@@ -18,19 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
-import psycopg
-from sqlalchemy import Connection, Engine, delete, func, insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import delete, func, insert
 
 from quantdesk.config import Settings
 from quantdesk.data.source import SourceAddress
 from quantdesk.engine import STAT_KEYS, BacktestConfig, BacktestResult, OpenPosition
 from quantdesk.engine.stats import StatValue, drawdown_fraction
 from quantdesk.errors import InvalidInputError, RunNotFoundError
-from quantdesk.store.connection import translated_errors, user_engine
+from quantdesk.store.connection import driver_rows, translated_errors, user_engine
 from quantdesk.store.models import Backtest, BacktestEquity, BacktestTrades
 from quantdesk.store.run_codec import (
     decode_equity,
@@ -253,7 +251,7 @@ def save_run(
             "parameter_order": list(result.parameters),
         },
     )
-    with translated_errors("saving the run"), _engine(settings).begin() as connection:
+    with translated_errors("saving the run"), user_engine(settings).begin() as connection:
         saved = connection.execute(insert(Backtest).values(row).returning(*_LISTED_COLUMNS)).one()
         connection.execute(
             insert(BacktestEquity).values(
@@ -292,9 +290,8 @@ def list_runs(
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidInputError(f"limit must be a positive whole number or None, not {limit!r}")
-    with translated_errors("listing the runs"), _engine(settings).connect() as connection:
-        driver = _driver(connection)
-        rows = _binary_rows(driver, _LIST_STATEMENT, {"limit": limit})
+    with translated_errors("listing the runs"), user_engine(settings).connect() as connection:
+        rows = driver_rows(connection, _LIST_STATEMENT, {"limit": limit}, binary=True)
     return [RunInfo.from_row(row) for row in rows]
 
 
@@ -322,8 +319,8 @@ def load_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> Sa
         If the user has no run with this id (missing or someone else's).
     """
     wanted = _checked_run_id(run_id)
-    with translated_errors("loading the run"), _engine(settings).connect() as connection:
-        found = _binary_rows(_driver(connection), _LOAD_STATEMENT, {"id": wanted})
+    with translated_errors("loading the run"), user_engine(settings).connect() as connection:
+        found = driver_rows(connection, _LOAD_STATEMENT, {"id": wanted}, binary=True)
     if not found:
         raise RunNotFoundError(_missing(wanted))
     row = found[0]
@@ -365,7 +362,7 @@ def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> 
         .where(Backtest.id == wanted, Backtest.owner == func.current_user())
         .returning(Backtest.id)
     )
-    with translated_errors("removing the run"), _engine(settings).begin() as connection:
+    with translated_errors("removing the run"), user_engine(settings).begin() as connection:
         removed = connection.execute(statement).first()
     if removed is None:
         raise RunNotFoundError(_missing(wanted))
@@ -437,25 +434,3 @@ def _checked_run_id(value: object) -> uuid.UUID:
 
 def _missing(run_id: uuid.UUID) -> str:
     return f"no saved run with id {run_id}; 'quantdesk runs list' shows yours"
-
-
-def _engine(settings: Settings | None) -> Engine:
-    return user_engine(settings if settings is not None else Settings.load())
-
-
-def _driver(connection: Connection) -> psycopg.Connection[Any]:
-    return cast("psycopg.Connection[Any]", connection.connection.driver_connection)
-
-
-def _binary_rows(
-    driver: psycopg.Connection[Any], statement: str, parameters: dict[str, Any]
-) -> list[tuple[Any, ...]]:
-    """The rows of ``statement``, fetched in binary: bytea and times arrive without text parsing."""
-    cursor = driver.cursor(binary=True)
-    try:
-        cursor.execute(statement, parameters)
-        return cursor.fetchall()
-    except psycopg.Error as error:
-        raise DBAPIError.instance(statement, None, error, psycopg.Error) from None
-    finally:
-        cursor.close()

@@ -14,8 +14,9 @@ Files in :attr:`EmbeddedPostgres.directory`::
     superuser-url    the bootstrap superuser's URL (mode 0600); quantdesk never
                      connects with it after setting up
 
-When quantdesk runs as root, the server runs as an unprivileged account (see
-:mod:`quantdesk.store.service_account`), and these files belong to root.
+When quantdesk runs as root, the server runs as the unprivileged ``quantdesk``
+account (see :mod:`quantdesk.store.service_account`; only ``up`` creates it),
+and these files belong to root.
 """
 
 from __future__ import annotations
@@ -46,17 +47,22 @@ from quantdesk.store.roles import (
     GROUP_ROLES,
     MANAGER_ROLE,
     OWNER_ROLE,
+    READ_FILE_FUNCTION,
     USERS_ROLE,
     VAULT_ROLE,
 )
-from quantdesk.store.service_account import ServiceAccount, service_account
+from quantdesk.store.service_account import (
+    CREATED_ACCOUNT,
+    ServiceAccount,
+    existing_service_account,
+    service_account,
+)
 from quantdesk.store.users import scram_verifier
 from quantdesk.store.vault import KEY_FILE, write_master_key_file
 
 SUPERUSER = "quantdesk_superuser"
 """The cluster's bootstrap superuser; only :meth:`EmbeddedPostgres.up` connects with it."""
 LISTEN_ADDRESS = "127.0.0.1"
-READ_FILE_FUNCTION = "pg_catalog.pg_read_file(text, bigint, bigint, boolean)"
 _START_TIMEOUT_SECONDS = 120
 _SOCKET_PATH_LIMIT = 100
 _PASSWORD_BYTES = 32
@@ -179,11 +185,12 @@ class EmbeddedPostgres:
         ServerStatus
             The current state.
         """
-        account = service_account()
+        account = existing_service_account()
         initialized = self.initialized
-        running = initialized and self._running(self._binaries(), account)
+        running = initialized and account is not None and self._running(self._binaries(), account)
         port = self.admin_url().port if initialized else None
-        return ServerStatus(self.directory, initialized, running, port, account.name)
+        name = account.name if account is not None else CREATED_ACCOUNT
+        return ServerStatus(self.directory, initialized, running, port, name)
 
     def up(self) -> ServerStatus:
         """Create the cluster if needed and start it; a no-op when it already runs.
@@ -217,10 +224,10 @@ class EmbeddedPostgres:
         bool
             True if it was running and is now stopped.
         """
-        if not self.initialized:
+        account = existing_service_account()
+        if not self.initialized or account is None:
             return False
         binaries = self._binaries()
-        account = service_account()
         with self._locked():
             if not self._running(binaries, account):
                 return False
@@ -268,6 +275,10 @@ class EmbeddedPostgres:
                 f"the database directory {self.directory} is too long a path for a Unix "
                 "socket; set QUANTDESK_DATABASE_DIR to a shorter one"
             )
+        # A half-finished earlier 'db up' may have left its server running on
+        # the old cluster: stop it before deleting the files under it.
+        if (self.data_directory / "PG_VERSION").is_file() and self._running(binaries, account):
+            self._pg_ctl(binaries, account, "stop", "-m", "immediate")
         for leftover in (self.data_directory, self.socket_directory):
             shutil.rmtree(leftover, ignore_errors=True)
         for directory in (self.data_directory, self.socket_directory):
@@ -311,15 +322,33 @@ class EmbeddedPostgres:
         self._write_server_files(account, port)
         write_master_key_file(self.data_directory / KEY_FILE)
         self._start(binaries, account)
-        superuser_url = self._url(SUPERUSER, superuser_password, port, database="postgres")
-        manager_password = secrets.token_urlsafe(_PASSWORD_BYTES)
-        bootstrap(superuser_url, manager_password)
-        write_private_text(
-            self._superuser_url_file, _libpq(superuser_url.set(database=DATABASE)) + "\n"
-        )
-        write_private_text(
-            self._admin_url_file, _libpq(self._url(MANAGER_ROLE, manager_password, port)) + "\n"
-        )
+        try:
+            superuser_url = self._url(SUPERUSER, superuser_password, port, database="postgres")
+            manager_password = secrets.token_urlsafe(_PASSWORD_BYTES)
+            bootstrap(superuser_url, manager_password)
+            write_private_text(
+                self._superuser_url_file, _libpq(superuser_url.set(database=DATABASE)) + "\n"
+            )
+            write_private_text(
+                self._admin_url_file,
+                _libpq(self._url(MANAGER_ROLE, manager_password, port)) + "\n",
+            )
+        except BaseException:
+            # Not set up: leave no server running that the next 'db up' cannot see.
+            account.run(
+                [
+                    binaries.program("pg_ctl"),
+                    "stop",
+                    "--pgdata",
+                    str(self.data_directory),
+                    "--wait",
+                    "--silent",
+                    "-m",
+                    "immediate",
+                ],
+                timeout=_START_TIMEOUT_SECONDS + 30,
+            )
+            raise
 
     def _write_server_files(self, account: ServiceAccount, port: int) -> None:
         settings = dict(SERVER_SETTINGS)

@@ -1,12 +1,15 @@
 """The unprivileged OS account the embedded server runs as when quantdesk runs as root.
 
-PostgreSQL refuses to run as root. The distribution's ``postgres`` account
-is used when it exists; otherwise a system account ``quantdesk`` is created.
+PostgreSQL refuses to run as root. The server runs as a dedicated system
+account ``quantdesk``, created on first ``db up``; never as the
+distribution's ``postgres``, whose own cluster (and its superusers, who can
+read files as that account) would reach our data directory and master key.
 Run as an ordinary user, the server runs as that user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -16,8 +19,8 @@ from pathlib import Path
 
 from quantdesk.errors import ConfigurationError
 
-PREFERRED_ACCOUNTS = ("postgres", "quantdesk")
 CREATED_ACCOUNT = "quantdesk"
+PREFERRED_ACCOUNTS = (CREATED_ACCOUNT,)
 
 
 @dataclass(frozen=True)
@@ -109,18 +112,30 @@ class ServiceAccount:
 
 
 def service_account() -> ServiceAccount:
-    """The account to run the server as: the caller, or an unprivileged one for root.
+    """The account to run the server as: the caller, or the dedicated one for root.
 
     Returns
     -------
     ServiceAccount
-        The current user, or ``postgres``/``quantdesk`` when running as root
-        (creating ``quantdesk`` if neither exists).
+        The current user, or ``quantdesk`` when running as root (created if missing).
 
     Raises
     ------
     ConfigurationError
-        If running as root and no account exists or can be created.
+        If running as root and the account neither exists nor can be created.
+    """
+    existing = existing_service_account()
+    return existing if existing is not None else _created_account()
+
+
+def existing_service_account() -> ServiceAccount | None:
+    """The account the server runs as, only looked up: never created (for read-only commands).
+
+    Returns
+    -------
+    ServiceAccount or None
+        The current user, or ``quantdesk`` when running as root; None when
+        running as root and that account does not exist yet.
     """
     if os.geteuid() != 0:
         caller = pwd.getpwuid(os.geteuid())
@@ -129,7 +144,7 @@ def service_account() -> ServiceAccount:
         entry = _account(name)
         if entry is not None:
             return ServiceAccount(entry.pw_name, entry.pw_uid, entry.pw_gid, switches_user=True)
-    return _created_account()
+    return None
 
 
 def _account(name: str) -> pwd.struct_passwd | None:
@@ -142,12 +157,13 @@ def _account(name: str) -> pwd.struct_passwd | None:
 def _created_account() -> ServiceAccount:
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
     command = [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
-    try:
+    # If it fails, another process may have created the account meanwhile: look again.
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run([*command, CREATED_ACCOUNT], capture_output=True, check=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
+    created = _account(CREATED_ACCOUNT)
+    if created is None:
         raise ConfigurationError(
-            "PostgreSQL cannot run as root and there is no 'postgres' account: create one "
-            f"with 'useradd --system {CREATED_ACCOUNT}' and retry"
-        ) from None
-    created = pwd.getpwnam(CREATED_ACCOUNT)
+            f"PostgreSQL cannot run as root and there is no {CREATED_ACCOUNT!r} account: create "
+            f"one with 'useradd --system --no-create-home {CREATED_ACCOUNT}' and retry"
+        )
     return ServiceAccount(created.pw_name, created.pw_uid, created.pw_gid, switches_user=True)

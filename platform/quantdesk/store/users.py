@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 import sqlalchemy
@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from quantdesk.errors import InvalidInputError, StoreError, UnknownUserError, describe_miss
-from quantdesk.store.connection import DRIVER, engine_for, translated_errors
+from quantdesk.store.connection import DRIVER, driver_connection, engine_for, translated_errors
 from quantdesk.store.roles import ADMINS_ROLE, SCHEMA, USERS_ROLE
 
 MAX_NAME_LENGTH = 48
@@ -189,7 +189,7 @@ def add_user(admin_url: URL, name: str, *, admin: bool = False) -> UserCredentia
     with translated_errors(f"creating user {name!r}"), _admin_connection(admin_url) as connection:
         _refuse_taken_name(connection, name)
         _refuse_retired_name(connection, name)
-        verifier = scram_verifier(_driver(connection), name, password)
+        verifier = scram_verifier(driver_connection(connection), name, password)
         statement = sql.SQL(
             "CREATE ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS "
             "NOREPLICATION INHERIT PASSWORD {verifier} IN ROLE {groups}"
@@ -394,15 +394,13 @@ def _user_connection(url: URL) -> Iterator[Connection]:
         engine.dispose()
 
 
-def _driver(connection: Connection) -> psycopg.Connection[Any]:
-    return cast("psycopg.Connection[Any]", connection.connection.driver_connection)
-
-
 def _execute(
     connection: Connection, statement: sql.Composable, parameters: tuple[Any, ...] | None = None
 ) -> CursorResult[Any]:
     """Run a statement composed with safely quoted identifiers and literals."""
-    return connection.exec_driver_sql(statement.as_string(_driver(connection)), parameters)
+    return connection.exec_driver_sql(
+        statement.as_string(driver_connection(connection)), parameters
+    )
 
 
 def scram_verifier(driver: psycopg.Connection[Any], name: str, password: str) -> str:
@@ -429,7 +427,7 @@ def scram_verifier(driver: psycopg.Connection[Any], name: str, password: str) ->
 def _set_password(
     connection: Connection, name: str, password: str, *, allow_login: bool = False
 ) -> None:
-    verifier = scram_verifier(_driver(connection), name, password)
+    verifier = scram_verifier(driver_connection(connection), name, password)
     _execute(
         connection,
         sql.SQL("ALTER ROLE {name} {login} PASSWORD {verifier}").format(

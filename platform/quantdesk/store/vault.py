@@ -13,6 +13,7 @@ key id and secret are sent XOR-ed with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shlex
@@ -23,9 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, overload
 
-import psycopg
+from filelock import FileLock, Timeout
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
 
 from quantdesk.config import Settings
 from quantdesk.data.credentials import DEFAULT_LABEL, ApiKey, key_id_hint
@@ -35,8 +35,14 @@ from quantdesk.errors import (
     InvalidInputError,
     StoreError,
 )
-from quantdesk.store.connection import admin_engine, translated_errors, user_engine, user_url
-from quantdesk.store.private_file import write_private_text
+from quantdesk.store.connection import (
+    admin_engine,
+    driver_rows,
+    translated_errors,
+    user_engine,
+    user_url,
+)
+from quantdesk.store.private_file import sync_directory, write_private_text
 
 __all__ = [
     "DEFAULT_LABEL",
@@ -65,7 +71,8 @@ NAME_LIMIT = 100
 KEY_ID_LIMIT = 1024
 SECRET_BYTES_LIMIT = 16384
 _MASTER_KEY_BYTES = 32
-_REDACTED = "<redacted>"
+_ROTATION_LOCK = ".rotate.lock"
+_ROTATION_LOCK_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -153,7 +160,7 @@ def add_api_key(
     if len(key_id) > KEY_ID_LIMIT:
         raise InvalidInputError(f"the key id is longer than {KEY_ID_LIMIT} characters")
     plain = key_id_bytes + secret_bytes
-    with translated_errors("storing the API key"), _user_engine(settings).begin() as connection:
+    with translated_errors("storing the API key"), user_engine(settings).begin() as connection:
         pad = bytes(
             _unlogged_row(
                 connection, "SELECT quantdesk_vault.new_pad(%(size)s)", {"size": len(plain)}
@@ -196,7 +203,7 @@ def list_api_keys(settings: Settings | None = None) -> list[ApiKeyInfo]:
     list of ApiKeyInfo
         Sorted by provider and label.
     """
-    with translated_errors("listing the API keys"), _user_engine(settings).connect() as connection:
+    with translated_errors("listing the API keys"), user_engine(settings).connect() as connection:
         rows = connection.execute(
             text(
                 "SELECT id, provider, label, hint, created_at, last_used_at "
@@ -233,7 +240,7 @@ def get_api_key(
     """
     provider = _checked_name("provider", provider)
     label = _checked_name("label", label)
-    with translated_errors("reading the API key"), _user_engine(settings).begin() as connection:
+    with translated_errors("reading the API key"), user_engine(settings).begin() as connection:
         row = _unlogged_row(
             connection,
             "SELECT key_id, secret FROM quantdesk_vault.read_key(%(provider)s, %(label)s)",
@@ -295,14 +302,17 @@ def get_api_key_by_id(key_id: uuid.UUID | str, *, settings: Settings | None = No
         someone else's (the owner's audit trail records the attempt).
     """
     wanted = _checked_uuid(key_id)
-    with translated_errors("reading the API key"), _user_engine(settings).begin() as connection:
-        row = connection.execute(
-            text("SELECT provider, label, key_id, secret FROM quantdesk_vault.read_key_by_id(:id)"),
+    with translated_errors("reading the API key"), user_engine(settings).begin() as connection:
+        row = _unlogged_row(
+            connection,
+            "SELECT provider, label, key_id, secret FROM quantdesk_vault.read_key_by_id(%(id)s)",
             {"id": wanted},
-        ).first()
+            required=False,
+        )
     if row is None:
         raise ApiKeyNotFoundError(_missing_by_id(wanted))
-    return ApiKey(provider=row.provider, label=row.label, key_id=row.key_id, secret=row.secret)
+    provider, label, stored_key_id, secret = row
+    return ApiKey(provider=provider, label=label, key_id=stored_key_id, secret=secret)
 
 
 def remove_api_key(
@@ -326,7 +336,7 @@ def remove_api_key(
     """
     provider = _checked_name("provider", provider)
     label = _checked_name("label", label)
-    with translated_errors("removing the API key"), _user_engine(settings).begin() as connection:
+    with translated_errors("removing the API key"), user_engine(settings).begin() as connection:
         removed = connection.execute(
             text("SELECT quantdesk_vault.delete_key(:provider, :label)"),
             {"provider": provider, "label": label},
@@ -351,7 +361,7 @@ def remove_api_key_by_id(key_id: uuid.UUID | str, *, settings: Settings | None =
         If no key with this UUID belongs to the user.
     """
     wanted = _checked_uuid(key_id)
-    with translated_errors("removing the API key"), _user_engine(settings).begin() as connection:
+    with translated_errors("removing the API key"), user_engine(settings).begin() as connection:
         removed = connection.execute(
             text("SELECT quantdesk_vault.delete_key_by_id(:id)"), {"id": wanted}
         ).scalar_one()
@@ -366,7 +376,9 @@ def rotate_master_key(settings: Settings | None = None) -> int:
     :data:`NEXT_KEY_FILE` in the data directory (mode 0600, owned by the
     server's account), re-encrypts every key in one transaction, then renames
     the file over :data:`KEY_FILE`. A rotation cut short is finished by the
-    next call, which reuses the waiting next key.
+    next call, which reuses the waiting next key (it is only ever created,
+    never replaced). Concurrent rotations take turns on a lock file in the
+    server's directory.
 
     An external server's data directory is out of reach: its operator writes
     the new key (64 lowercase hex characters, e.g. ``openssl rand -hex 32``)
@@ -395,20 +407,30 @@ def rotate_master_key(settings: Settings | None = None) -> int:
     settings = settings if settings is not None else Settings.load()
     if settings.admin_database_url is not None:
         return _rotate_in_database(admin_engine(settings))
-    data_directory = _embedded_data_directory(settings)
+    server_directory, data_directory = _embedded_directories(settings)
     next_file = data_directory / NEXT_KEY_FILE
     try:
-        if not next_file.exists():
-            write_master_key_file(next_file)
-        try:
-            rotated = _rotate_in_database(admin_engine(settings))
-        except StoreError as error:
-            raise type(error)(
-                f"{error}; {NEXT_KEY_FILE} stays in place (new keys are already encrypted "
-                "with it, so never delete it): fix this and run 'quantdesk keys rotate-master' "
-                "again to finish"
-            ) from None
-        next_file.replace(data_directory / KEY_FILE)
+        # One rotation at a time: another one's rename must not retire a key
+        # this one is encrypting with, nor may it replace the next key.
+        with FileLock(str(server_directory / _ROTATION_LOCK), timeout=_ROTATION_LOCK_SECONDS):
+            # A next key a rotation cut short left is reused, never replaced.
+            with contextlib.suppress(FileExistsError):
+                write_master_key_file(next_file, exclusive=True)
+            try:
+                rotated = _rotate_in_database(admin_engine(settings))
+            except StoreError as error:
+                raise type(error)(
+                    f"{error}; {NEXT_KEY_FILE} stays in place (new keys are already encrypted "
+                    "with it, so never delete it): fix this and run 'quantdesk keys "
+                    "rotate-master' again to finish"
+                ) from None
+            next_file.replace(data_directory / KEY_FILE)
+            sync_directory(data_directory)
+    except Timeout:
+        raise StoreError(
+            "rotating the master key: another rotation has held its lock for "
+            f"{_ROTATION_LOCK_SECONDS} seconds; retry when it has finished"
+        ) from None
     except OSError as error:
         raise StoreError(
             f"rotating the master key: cannot write {error.filename or next_file} "
@@ -422,13 +444,15 @@ def _rotate_in_database(engine: Engine) -> int:
         return int(connection.execute(text("SELECT quantdesk_vault.rotate_master()")).scalar_one())
 
 
-def _embedded_data_directory(settings: Settings) -> Path:
+def _embedded_directories(settings: Settings) -> tuple[Path, Path]:
+    """The embedded server's directory and its data directory."""
     from quantdesk.store.server import EmbeddedPostgres
 
-    return Path(EmbeddedPostgres(settings).data_directory)
+    server = EmbeddedPostgres(settings)
+    return Path(server.directory), Path(server.data_directory)
 
 
-def write_master_key_file(path: Path, key: str | None = None) -> str:
+def write_master_key_file(path: Path, key: str | None = None, *, exclusive: bool = False) -> str:
     """Write a master key file atomically, readable only by the account owning its directory.
 
     Parameters
@@ -437,18 +461,25 @@ def write_master_key_file(path: Path, key: str | None = None) -> str:
         The file, in the server's data directory (owned by the server's account).
     key
         64 lowercase hex characters; a new random key when None.
+    exclusive
+        Never replace an existing file.
 
     Returns
     -------
     str
         The key written.
+
+    Raises
+    ------
+    FileExistsError
+        If ``exclusive`` and the file exists; it is left untouched.
     """
     key = key if key is not None else secrets.token_hex(_MASTER_KEY_BYTES)
     if len(key) != _MASTER_KEY_BYTES * 2 or not set(key) <= set("0123456789abcdef"):
         raise InvalidInputError("a master key must be 64 lowercase hex characters")
     directory = path.parent.stat()
     owner = (directory.st_uid, directory.st_gid) if os.geteuid() == 0 else None
-    write_private_text(path, f"{key}\n", owner=owner)
+    write_private_text(path, f"{key}\n", owner=owner, exclusive=exclusive)
     return key
 
 
@@ -463,26 +494,11 @@ def _unlogged_row(
 def _unlogged_row(
     connection: Connection, statement: str, parameters: dict[str, Any], *, required: bool = True
 ) -> tuple[Any, ...] | None:
-    """Run ``statement`` on the driver's own cursor and return its first row.
-
-    Results holding a secret or a pad go this way: SQLAlchemy's engine logger
-    writes every result row at DEBUG level, psycopg logs none.
-    """
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(statement, parameters)
-        row = cursor.fetchone()
-    except psycopg.Error as error:
-        raise DBAPIError.instance(statement, None, error, psycopg.Error) from None
-    finally:
-        cursor.close()
-    if row is None and required:
+    """The first row of ``statement``, run on the driver's cursor so no logger sees it."""
+    rows = driver_rows(connection, statement, parameters)
+    if not rows and required:
         raise StoreError("the vault returned no row; run 'quantdesk db migrate' and retry")
-    return None if row is None else tuple(row)
-
-
-def _user_engine(settings: Settings | None) -> Engine:
-    return user_engine(settings if settings is not None else Settings.load())
+    return rows[0] if rows else None
 
 
 def _info_of(connection: Connection, stored_id: uuid.UUID) -> ApiKeyInfo:

@@ -2,9 +2,9 @@
 
 Every table is owned by ``quantdesk_owner`` and has ENABLE and FORCE ROW
 LEVEL SECURITY. Users reach rows only through policies comparing ``owner``
-with ``current_user``; admins get a separate read-all policy. Child tables
-reference their parent through ``(parent_id, owner)``, so a child row always
-has its parent's owner.
+with ``current_user``, and only as the login role itself (``roles.OWN_ROWS``);
+admins get a separate read-all policy. Child tables reference their parent
+through ``(parent_id, owner)``, so a child row always has its parent's owner.
 
 Revision ID: 0001
 Revises:
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from quantdesk.store.roles import ADMINS_ROLE, OWNER_ROLE, SCHEMA, USERS_ROLE
+from quantdesk.store.roles import ADMINS_ROLE, OWN_ROWS, OWNER_ROLE, SCHEMA, USERS_ROLE
 
 revision = "0001"
 down_revision = None
@@ -146,7 +146,7 @@ def protect_table(qualified_name: str, policy_prefix: str) -> list[str]:
         f"ALTER TABLE {qualified_name} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {qualified_name} FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY {policy_prefix}_own_rows ON {qualified_name} FOR ALL TO {USERS_ROLE} "
-        "USING (owner = current_user) WITH CHECK (owner = current_user)",
+        f"USING ({OWN_ROWS}) WITH CHECK ({OWN_ROWS})",
         f"CREATE POLICY {policy_prefix}_admins_read ON {qualified_name} FOR SELECT "
         f"TO {ADMINS_ROLE} USING (true)",
         f"REVOKE ALL ON {qualified_name} FROM PUBLIC",

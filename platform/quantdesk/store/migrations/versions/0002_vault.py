@@ -23,7 +23,9 @@ from alembic import op
 from quantdesk.store.roles import (
     ADMINS_ROLE,
     MANAGER_ROLE,
+    OWN_ROWS,
     OWNER_ROLE,
+    READ_FILE_FUNCTION,
     SCHEMA,
     USERS_ROLE,
     VAULT_ROLE,
@@ -37,7 +39,6 @@ depends_on = None
 VAULT_SCHEMA = "quantdesk_vault"
 KEY_FILE = "quantdesk_vault.key"
 NEXT_KEY_FILE = "quantdesk_vault.key.next"
-READ_FILE_FUNCTION = "pg_catalog.pg_read_file(text, bigint, bigint, boolean)"
 NAME_LIMIT = 100
 KEY_ID_LIMIT = 1024
 SECRET_LIMIT = 16384
@@ -80,8 +81,9 @@ TABLES = [
     f"CREATE INDEX pads_backend ON {VAULT_SCHEMA}.pads (backend_pid, owner)",
 ]
 
+# What api_key_listing (and so list_api_keys) reads; the ciphertexts and the
+# master key's fingerprint stay with the vault role.
 LISTING_COLUMNS = "id, owner, provider, label, key_id_hint, created_at, last_used_at"
-METADATA_COLUMNS = f"{LISTING_COLUMNS}, master_key_fingerprint"
 
 
 def _rls(table: str) -> list[str]:
@@ -95,12 +97,12 @@ def _rls(table: str) -> list[str]:
 def _user_policies(table: str, prefix: str) -> list[str]:
     return [
         f"CREATE POLICY {prefix}_own_rows ON {table} FOR ALL TO {USERS_ROLE} "
-        "USING (owner = current_user) WITH CHECK (owner = current_user)",
+        f"USING ({OWN_ROWS}) WITH CHECK ({OWN_ROWS})",
         f"CREATE POLICY {prefix}_admins_read ON {table} FOR SELECT TO {ADMINS_ROLE} USING (true)",
     ]
 
 
-# Grants do the restricting: users may only SELECT (metadata columns of
+# Grants do the restricting: users may only SELECT (the listing columns of
 # api_keys, their audit rows); every write goes through the vault functions,
 # so no change escapes the audit trail.
 PROTECTION = [
@@ -108,7 +110,7 @@ PROTECTION = [
     *_user_policies(f"{SCHEMA}.api_keys", "api_keys"),
     f"CREATE POLICY api_keys_vault ON {SCHEMA}.api_keys FOR ALL TO {VAULT_ROLE} "
     "USING (true) WITH CHECK (true)",
-    f"GRANT SELECT ({METADATA_COLUMNS}) ON {SCHEMA}.api_keys TO {USERS_ROLE}, {ADMINS_ROLE}",
+    f"GRANT SELECT ({LISTING_COLUMNS}) ON {SCHEMA}.api_keys TO {USERS_ROLE}, {ADMINS_ROLE}",
     f"GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.api_keys TO {VAULT_ROLE}",
     *_rls(f"{SCHEMA}.api_key_audit"),
     *_user_policies(f"{SCHEMA}.api_key_audit", "api_key_audit"),
@@ -429,8 +431,15 @@ USER_FUNCTIONS = [
         RETURNING stored.id INTO stored_id;
         IF stored_id IS NOT NULL THEN
             PERFORM {VAULT_SCHEMA}.audit(caller, 'create', 'ok', provider, label, stored_id);
+            RETURN stored_id;
         END IF;
-        RETURN stored_id;
+        -- Refused (the key exists, replace_existing is false): audited, and no
+        -- RAISE, which would roll the audit row back; the caller sees NULL.
+        SELECT existing.id INTO stored_id FROM {SCHEMA}.api_keys AS existing
+        WHERE existing.owner = caller AND existing.provider = add_key.provider
+            AND existing.label = add_key.label;
+        PERFORM {VAULT_SCHEMA}.audit(caller, 'create', 'denied', provider, label, stored_id);
+        RETURN NULL;
     END
     $function$""",
     f"""CREATE FUNCTION {VAULT_SCHEMA}.read_key(provider text, label text)
