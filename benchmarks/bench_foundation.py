@@ -7,12 +7,10 @@ process (or of fresh subprocesses, for start-up times).
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -23,18 +21,9 @@ from quantdesk.core.timeframe import Timeframe
 from quantdesk.data.cache import CacheKey, ParquetStore
 from quantdesk.data.loader import load_bars
 from quantdesk.data.sources.sample import SampleSource
+from timing import median_seconds, print_markdown_table
 
 REPEATS = 7
-
-
-def median_seconds(action: Callable[[], object], repeats: int = REPEATS) -> float:
-    """Median wall time of ``action`` over ``repeats`` runs."""
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def fresh_process_seconds(code: str, repeats: int = REPEATS) -> float:
@@ -143,10 +132,7 @@ def main() -> None:
         )
         rows.append(("`load_bars` full cache hit, 2 months of 1h", f"{hit * 1e3:.1f} ms", ""))
 
-    print("| measurement | result | note |")
-    print("|---|---|---|")
-    for name, value, note in rows:
-        print(f"| {name} | {value} | {note} |")
+    print_markdown_table(rows)
 
 
 if __name__ == "__main__":

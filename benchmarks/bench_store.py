@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from quantdesk.store.run_codec import (
 from quantdesk.store.runs import list_runs, load_run, save_run
 from quantdesk.store.server import EmbeddedPostgres
 from quantdesk.store.users import add_user
+from timing import median_seconds, print_markdown_table
 
 REPEATS = 9
 USERS = 10
@@ -57,15 +57,9 @@ SAVE_TARGET_SECONDS = 0.200
 LOAD_TARGET_SECONDS = 0.100
 
 
-def median_seconds(action: Callable[[], object], repeats: int = REPEATS) -> float:
-    """Median wall time of ``action`` over ``repeats`` runs, after one warm-up run."""
-    action()
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
+def timed(action: Callable[[], object]) -> float:
+    """Median wall time of ``action`` over :data:`REPEATS` runs, after one warm-up run."""
+    return median_seconds(action, REPEATS, warm_up=True)
 
 
 def libpq(url: URL) -> str:
@@ -139,19 +133,17 @@ def main() -> None:
             session.execute("ANALYZE quantdesk.backtests")
         filled = time.perf_counter() - started
 
-        everything = median_seconds(lambda: list_runs(limit=None, settings=measured))
-        newest = median_seconds(lambda: list_runs(settings=measured))
+        everything = timed(lambda: list_runs(limit=None, settings=measured))
+        newest = timed(lambda: list_runs(settings=measured))
         listed = len(list_runs(limit=None, settings=measured))
 
         equity_bytes = encode_equity(result.equity)
         trades_bytes = encode_trades(result.trades)
-        encode = median_seconds(
-            lambda: (encode_equity(result.equity), encode_trades(result.trades))
-        )
-        decode = median_seconds(lambda: (decode_equity(equity_bytes), decode_trades(trades_bytes)))
+        encode = timed(lambda: (encode_equity(result.equity), encode_trades(result.trades)))
+        decode = timed(lambda: (decode_equity(equity_bytes), decode_trades(trades_bytes)))
         saved_ids = []
-        save = median_seconds(lambda: saved_ids.append(save_run(result, settings=measured).id))
-        load = median_seconds(lambda: load_run(saved_ids[-1], settings=measured))
+        save = timed(lambda: saved_ids.append(save_run(result, settings=measured).id))
+        load = timed(lambda: load_run(saved_ids[-1], settings=measured))
     finally:
         dispose_engines()
         server.down()
@@ -187,10 +179,7 @@ def main() -> None:
         f"1-minute load average {load_average:.2f} at the end."
     )
     print()
-    print("| measurement | result | note |")
-    print("|---|---|---|")
-    for name, value, note in rows:
-        print(f"| {name} | {value} | {note} |")
+    print_markdown_table(rows)
 
 
 if __name__ == "__main__":
