@@ -626,3 +626,21 @@ def test_a_load_without_an_end_runs_to_now_and_without_a_start_asks_for_one(
     assert result.time_range.end == now.floor("h") + pd.Timedelta(hours=1)
     with pytest.raises(InvalidInputError, match=r"give a start, e\.g\. --start 2024-01-01"):
         load_bars(ADDRESS, timeframe="1h", settings=settings_in)
+
+
+def test_loads_in_one_process_reuse_the_source_and_its_markets(
+    binance: FakeBinance, settings_in: Settings
+) -> None:
+    binance.add_candles("BTCUSDT", "1h", "2024-01-01", "2024-03-01")
+    for month in ("2024-01", "2024-02"):
+        start = pd.Timestamp(f"{month}-01", tz="UTC")
+        load_bars(
+            ADDRESS,
+            timeframe="1h",
+            start=start,
+            end=start + pd.Timedelta(days=10),
+            settings=settings_in,
+        )
+    assert get_source("ccxt", settings_in) is get_source("ccxt", settings_in)
+    assert binance.exchange_info_requests == 1
+    assert len(binance.klines_requests) == 2

@@ -321,7 +321,10 @@ def available_sources() -> dict[str, type[DataSource]]:
 
 
 def get_source(name: str, settings: Settings) -> DataSource:
-    """Build the source called ``name``.
+    """The source called ``name``, built once per settings and reused.
+
+    Reuse keeps what a source learned (an exchange's markets, HTTP sessions,
+    which symbols exist) across loads in one process.
 
     Parameters
     ----------
@@ -343,4 +346,9 @@ def get_source(name: str, settings: Settings) -> DataSource:
     sources = available_sources()
     if name not in sources:
         raise UnknownNameError("data source", name, sources)
-    return sources[name](settings)
+    return _built_source(sources[name], settings)
+
+
+@functools.lru_cache(maxsize=64)
+def _built_source(source_class: type[DataSource], settings: Settings) -> DataSource:
+    return source_class(settings)
