@@ -117,3 +117,54 @@ def test_a_stopped_server_gives_a_one_line_unavailable_error(
         postgres_server.start()
     assert set(owned_row_counts(postgres_server.superuser_url, user.name).values()) == {0}
     save_run(result, settings=user.settings)
+
+
+def test_a_connection_lost_after_the_commit_landed_reports_the_run_saved(
+    database_user: Callable[..., Any], postgres_server: Any
+) -> None:
+    """The server commits, then the session dies before the client hears of it.
+
+    A synchronous standby that never answers holds each COMMIT after it is
+    written locally; ending that session loses the acknowledgement, not the run.
+    """
+    user = database_user("committed")
+    result = small_result()
+    libpq = postgres_server.superuser_url.set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+    outcome: dict[str, Any] = {}
+
+    def save() -> None:
+        try:
+            outcome["info"] = save_run(result, name="acknowledgement lost", settings=user.settings)
+        except QuantdeskError as error:
+            outcome["error"] = error
+
+    with psycopg.connect(libpq, autocommit=True) as superuser:
+        superuser.execute("ALTER SYSTEM SET synchronous_standby_names = 'nobody_answers'")
+        superuser.execute("SELECT pg_reload_conf()")
+        saving = threading.Thread(target=save)
+        try:
+            time.sleep(0.5)
+            saving.start()
+            deadline = time.monotonic() + 30
+            waiting = None
+            while waiting is None and time.monotonic() < deadline:
+                waiting = superuser.execute(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE usename = %s AND wait_event = 'SyncRep'",
+                    (user.name,),
+                ).fetchone()
+                time.sleep(0.01)
+            assert waiting is not None, "the save's COMMIT never waited for the standby"
+            superuser.execute("SELECT pg_terminate_backend(%s)", (waiting[0],))
+        finally:
+            superuser.execute("ALTER SYSTEM RESET synchronous_standby_names")
+            superuser.execute("SELECT pg_reload_conf()")
+            saving.join(timeout=60)
+    assert not saving.is_alive()
+    assert "error" not in outcome, outcome.get("error")
+    info = outcome["info"]
+    assert isinstance(info, RunInfo)
+    assert [run.id for run in list_runs(settings=user.settings)] == [info.id]
+    assert_run_matches(load_run(info.id, settings=user.settings), result)

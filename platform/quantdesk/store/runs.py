@@ -21,13 +21,18 @@ from functools import cached_property
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, insert
+from sqlalchemy import delete, func, insert, select
 
 from quantdesk.config import Settings
 from quantdesk.data.source import SourceAddress
 from quantdesk.engine import STAT_KEYS, BacktestConfig, BacktestResult, OpenPosition
 from quantdesk.engine.stats import StatValue, drawdown_fraction
-from quantdesk.errors import InvalidInputError, RunNotFoundError
+from quantdesk.errors import (
+    DatabaseUnavailableError,
+    InvalidInputError,
+    RunNotFoundError,
+    StoreError,
+)
 from quantdesk.store.connection import driver_rows, translated_errors, user_engine
 from quantdesk.store.models import Backtest, BacktestEquity, BacktestTrades
 from quantdesk.store.run_codec import (
@@ -229,7 +234,8 @@ def save_run(
         cannot be saved (text with a NUL character, an unsupported type).
     DatabaseUnavailableError
         If the database cannot be reached or goes away; the run is then
-        either wholly saved or not at all.
+        either wholly saved or not at all. A connection lost after the
+        commit landed is no error: the run is looked up again and returned.
     StoreError
         If the database refuses.
     """
@@ -251,19 +257,41 @@ def save_run(
             "parameter_order": list(result.parameters),
         },
     )
-    with translated_errors("saving the run"), user_engine(settings).begin() as connection:
-        saved = connection.execute(insert(Backtest).values(row).returning(*_LISTED_COLUMNS)).one()
-        connection.execute(
-            insert(BacktestEquity).values(
-                backtest_id=saved.id, point_count=row["bar_count"], data=equity
+    run_id = uuid.uuid4()
+    try:
+        with translated_errors("saving the run"), user_engine(settings).begin() as connection:
+            saved = connection.execute(
+                insert(Backtest).values(id=run_id, **row).returning(*_LISTED_COLUMNS)
+            ).one()
+            connection.execute(
+                insert(BacktestEquity).values(
+                    backtest_id=run_id, point_count=row["bar_count"], data=equity
+                )
             )
-        )
-        connection.execute(
-            insert(BacktestTrades).values(
-                backtest_id=saved.id, trade_count=row["trade_count"], data=trades
+            connection.execute(
+                insert(BacktestTrades).values(
+                    backtest_id=run_id, trade_count=row["trade_count"], data=trades
+                )
             )
-        )
+    except DatabaseUnavailableError:
+        # The connection may have died after the server committed: look again.
+        confirmed = _committed_run(run_id, settings)
+        if confirmed is None:
+            raise
+        return confirmed
     return RunInfo.from_row(saved)
+
+
+def _committed_run(run_id: uuid.UUID, settings: Settings | None) -> RunInfo | None:
+    """The run if its save reached the database after all; None when absent or unknowable."""
+    try:
+        with translated_errors("checking the run"), user_engine(settings).connect() as connection:
+            found = connection.execute(
+                select(*_LISTED_COLUMNS).where(Backtest.id == run_id)
+            ).first()
+    except StoreError:
+        return None
+    return None if found is None else RunInfo.from_row(found)
 
 
 def list_runs(
