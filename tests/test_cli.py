@@ -178,6 +178,11 @@ def test_up_starts_the_database_and_runs_the_demo_on_sample_data(
     assert f"database user: {local_user_name()}\n" in text.stdout
     assert "second load: cache hit" in text.stdout
     assert "rsi_14" in text.stdout
+    again = run_quantdesk(
+        "runs", "list", "--json", data_dir=tmp_path, extra_environment=local_database
+    )
+    names = sorted(run["name"] for run in json.loads(again.stdout))
+    assert names == sorted(f"quantdesk up demo: {name}" for name in backtests)
 
 
 def test_info_logging_reports_each_fetched_range(tmp_path: Path) -> None:

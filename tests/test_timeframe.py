@@ -84,3 +84,10 @@ def test_bucket_starts_handle_times_before_the_epoch() -> None:
     before = np.array([pd.Timestamp("1969-12-31 23:30", tz="UTC").value])
     start = Timeframe.parse("1h").bucket_starts(before)[0]
     assert pd.Timestamp(start, tz="UTC") == pd.Timestamp("1969-12-31 23:00", tz="UTC")
+
+
+def test_bar_start_floors_a_moment_to_its_bar_in_utc() -> None:
+    moment = pd.Timestamp("2024-01-03 15:47:12", tz="America/New_York")
+    assert Timeframe.parse("1h").bar_start(moment) == pd.Timestamp("2024-01-03 20:00", tz="UTC")
+    assert Timeframe.parse("1w").bar_start(moment) == pd.Timestamp("2024-01-01", tz="UTC")
+    assert Timeframe.parse("15m").bar_start(moment) == pd.Timestamp("2024-01-03 20:45", tz="UTC")

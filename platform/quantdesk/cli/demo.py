@@ -122,14 +122,7 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str, save: bool = False) 
         for name in ("sma_cross", "rsi_reversion", "bollinger_breakout", "breakout_scalping")
     }
     strategy_runs = {name: result.stats for name, result in results.items()}
-    saved = (
-        {
-            name: str(result.save(name=f"quantdesk up demo: {name}", settings=settings).id)
-            for name, result in results.items()
-        }
-        if save
-        else {}
-    )
+    saved = _replace_demo_runs(results, settings) if save else {}
     return {
         "saved_runs": saved,
         "backtests": {
@@ -176,6 +169,22 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str, save: bool = False) 
                 patterns.find_inverse_head_and_shoulders(bars, order=10)
             ),
         },
+    }
+
+
+DEMO_RUN_PREFIX = "quantdesk up demo: "
+
+
+def _replace_demo_runs(results: dict[str, Any], settings: Any) -> dict[str, str]:
+    """Save this demo's runs in place of the previous demo's, so re-running adds none."""
+    from quantdesk.api.runs import list_runs, remove_run
+
+    for previous in list_runs(limit=None, settings=settings):
+        if (previous.name or "").startswith(DEMO_RUN_PREFIX):
+            remove_run(previous.id, settings=settings)
+    return {
+        name: str(result.save(name=f"{DEMO_RUN_PREFIX}{name}", settings=settings).id)
+        for name, result in results.items()
     }
 
 

@@ -157,6 +157,22 @@ class Timeframe:
         offsets = np.asarray(times_nanoseconds, dtype=np.int64) - origin
         return np.floor_divide(offsets, self.nanoseconds) * self.nanoseconds + origin
 
+    def bar_start(self, moment: pd.Timestamp) -> pd.Timestamp:
+        """The start of the bar ``moment`` falls in.
+
+        Parameters
+        ----------
+        moment
+            A time zone aware timestamp.
+
+        Returns
+        -------
+        pandas.Timestamp
+            The bar's start, in UTC.
+        """
+        nanoseconds = pd.Timestamp(moment).tz_convert("UTC").as_unit("ns").value
+        return pd.Timestamp(int(self.bucket_starts(np.array([nanoseconds]))[0]), tz="UTC")
+
     def __str__(self) -> str:
         return self.text
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from quantdesk.config import Settings
@@ -209,6 +208,4 @@ def _resolve_range(
 
 
 def _end_of_current_bar(timeframe: Timeframe) -> pd.Timestamp:
-    now = pd.Timestamp.now(tz="UTC").as_unit("ns")
-    current_start = int(timeframe.bucket_starts(np.array([now.value]))[0])
-    return pd.Timestamp(current_start, tz="UTC") + timeframe.timedelta
+    return timeframe.bar_start(pd.Timestamp.now(tz="UTC")) + timeframe.timedelta

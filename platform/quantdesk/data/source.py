@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import ClassVar, TypeVar
 
-import numpy as np
 import pandas as pd
 
 from quantdesk.config import Settings
@@ -173,8 +172,7 @@ class DataSource(ABC):
         pandas.Timestamp
             The cut-off; the loader never stores a bar starting at or after it.
         """
-        current_bar_start = int(timeframe.bucket_starts(np.array([now.value]))[0])
-        return pd.Timestamp(current_bar_start, tz="UTC")
+        return timeframe.bar_start(now)
 
     def cache_symbol(self, symbol: str) -> str:
         """The symbol as it is named in the cache; sources may normalise it."""

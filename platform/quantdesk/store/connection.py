@@ -16,11 +16,14 @@ import psycopg
 import sqlalchemy
 from sqlalchemy import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.pool import NullPool
 
 from quantdesk.config import Settings
 from quantdesk.errors import ConfigurationError, DatabaseUnavailableError, StoreError
 
 DRIVER = "postgresql+psycopg"
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long a connection attempt waits before the database counts as unavailable."""
 _ACCEPTED_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _AUTHENTICATION_SQLSTATE_CLASS = "28"
 _CONNECTION_SQLSTATE_CLASS = "08"
@@ -147,10 +150,39 @@ def engine_for(url: URL) -> Engine:
                 max_overflow=4,
                 # Sessions in UTC: times arrive as datetime.timezone.utc, like the
                 # canonical frame's, and psycopg converts them without a zone lookup.
-                connect_args={"connect_timeout": 10, "options": "-c TimeZone=UTC"},
+                connect_args={
+                    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                    "options": "-c TimeZone=UTC",
+                },
             )
             _engines[key] = engine
         return engine
+
+
+@contextmanager
+def single_use_connection(url: URL) -> Iterator[Connection]:
+    """One connection to ``url``, not pooled: closed, with its engine, when the block ends.
+
+    For URLs used once, such as a freshly made user's, so no pool outlives them.
+
+    Parameters
+    ----------
+    url
+        A ``postgresql+psycopg`` URL.
+
+    Yields
+    ------
+    sqlalchemy.Connection
+        The open connection.
+    """
+    engine = sqlalchemy.create_engine(
+        url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def user_engine(settings: Settings | None = None) -> Engine:

@@ -14,14 +14,16 @@ import getpass
 import re
 from dataclasses import dataclass
 
-import sqlalchemy
 from sqlalchemy import URL, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import NullPool
 
 from quantdesk.config import Settings
 from quantdesk.errors import ConfigurationError, InvalidInputError
-from quantdesk.store.connection import admin_url, parse_database_url
+from quantdesk.store.connection import (
+    admin_url,
+    parse_database_url,
+    single_use_connection,
+)
 from quantdesk.store.private_file import write_private_text
 from quantdesk.store.users import (
     UserCredentials,
@@ -118,15 +120,12 @@ def ensure_local_user(settings: Settings) -> LocalUser:
 
 
 def _logs_in(url: URL) -> bool:
-    engine = sqlalchemy.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
     try:
-        with engine.connect() as connection:
+        with single_use_connection(url) as connection:
             same = connection.execute(text("SELECT current_user = :name"), {"name": url.username})
             return bool(same.scalar())
     except DBAPIError:
         return False
-    finally:
-        engine.dispose()
 
 
 def _write_credentials(settings: Settings, credentials: UserCredentials) -> None:

@@ -529,7 +529,3 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((LISTEN_ADDRESS, 0))
         return int(probe.getsockname()[1])
-
-
-def _save_url(path: Path, url: URL) -> None:
-    write_private_text(path, _libpq(url) + "\n")

@@ -24,14 +24,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-import sqlalchemy
 from psycopg import sql
 from sqlalchemy import URL, Connection, CursorResult, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import NullPool
 
 from quantdesk.errors import InvalidInputError, StoreError, UnknownUserError, describe_miss
-from quantdesk.store.connection import DRIVER, driver_connection, engine_for, translated_errors
+from quantdesk.store.connection import (
+    DRIVER,
+    driver_connection,
+    engine_for,
+    single_use_connection,
+    translated_errors,
+)
 from quantdesk.store.roles import ADMINS_ROLE, SCHEMA, USERS_ROLE
 
 MAX_NAME_LENGTH = 48
@@ -61,7 +65,6 @@ API_KEYS_TABLE = "api_keys"
 VAULT_DELETE_FUNCTION = "quantdesk_vault.delete_key_by_id(uuid)"
 """Users cannot delete API-key rows themselves; this function does it and audits it."""
 _DUPLICATE_OBJECT = "42710"
-_CONNECT_TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,7 @@ def add_user(admin_url: URL, name: str, *, admin: bool = False) -> UserCredentia
     try:
         with (
             translated_errors(f"logging in as the new user {name!r}"),
-            _user_connection(credentials.database_url) as connection,
+            single_use_connection(credentials.database_url) as connection,
         ):
             connection.execute(
                 text(f"INSERT INTO {SCHEMA}.{PROFILES_TABLE} (display_name) VALUES (:name)"),
@@ -267,7 +270,7 @@ def rotate_password(admin_url: URL, name: str) -> UserCredentials:
     credentials = UserCredentials(name, _user_url(admin_url, name, password), user.admin)
     with (
         translated_errors(f"ending the old sessions of {name!r}"),
-        _user_connection(credentials.database_url) as connection,
+        single_use_connection(credentials.database_url) as connection,
     ):
         _end_other_sessions(connection)
     return credentials
@@ -346,7 +349,7 @@ def remove_user(admin_url: URL, name: str, *, purge: bool = False) -> int:
     user_url = _user_url(admin_url, name, temporary_password)
     with (
         translated_errors(f"deleting the rows of {name!r}"),
-        _user_connection(user_url) as user_connection,
+        single_use_connection(user_url) as user_connection,
     ):
         with _admin_connection(admin_url) as connection:
             _execute(connection, sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(name)))
@@ -380,18 +383,6 @@ def _admin_connection(admin_url: URL) -> Iterator[Connection]:
             yield connection
         finally:
             connection.rollback()
-
-
-@contextmanager
-def _user_connection(url: URL) -> Iterator[Connection]:
-    engine = sqlalchemy.create_engine(
-        url, poolclass=NullPool, connect_args={"connect_timeout": _CONNECT_TIMEOUT_SECONDS}
-    )
-    try:
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
 
 
 def _execute(

@@ -224,8 +224,7 @@ class YfinanceSource(RemoteSource):
             return None
         now = _now()
         earliest = _earliest_start(interval, now)
-        current = pd.Timestamp(int(timeframe.bucket_starts(np.array([now.value]))[0]), tz="UTC")
-        return TimeRange(earliest, current + timeframe.timedelta)
+        return TimeRange(earliest, timeframe.bar_start(now) + timeframe.timedelta)
 
     def request_windows(self, timeframe: Timeframe, time_range: TimeRange) -> list[TimeRange]:
         """The ranges Yahoo is asked for, in order, to cover ``time_range``.
