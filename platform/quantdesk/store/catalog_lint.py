@@ -131,6 +131,8 @@ def catalog_problems(connection: Connection) -> list[CatalogProblem]:
         _partition_grant_problems,
         _policy_problems,
         _create_privilege_problems,
+        _owner_first_key_problems,
+        _statistics_problems,
     )
     return [problem for check in checks for problem in check(connection)]
 
@@ -430,6 +432,84 @@ def _policy_problems(connection: Connection) -> Iterable[CatalogProblem]:
                 f"lets {ADMINS_ROLE} change every row, not only read it",
                 f"recreate it FOR SELECT TO {ADMINS_ROLE}",
             )
+
+
+_OWNED_TABLES = f"""
+    SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND {_USER_SCHEMAS}
+      AND n.nspname NOT IN ('quantdesk_vault', 'quantdesk_migrations')
+      AND {_NOT_FROM_EXTENSION.format(catalog="'pg_class'", oid="c.oid")}
+      AND EXISTS (SELECT 1 FROM pg_attribute a
+                  WHERE a.attrelid = c.oid AND a.attname = 'owner' AND a.attnum > 0
+                    AND NOT a.attisdropped)
+      AND has_any_column_privilege('{USERS_ROLE}', c.oid, 'SELECT')
+"""
+"""Tables with an ``owner`` column that users may query (so EXPLAIN them), outside the
+vault's and Alembic's schemas."""
+
+
+def _owner_first_key_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            f"""
+            WITH owned AS ({_OWNED_TABLES})
+            SELECT owned.name, quote_ident(n.nspname) || '.' || quote_ident(i.relname),
+                   coalesce(con.contype, ''), x.indisunique,
+                   ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
+                         FROM generate_series(1, x.indnkeyatts) AS k ORDER BY k)
+            FROM owned
+            JOIN pg_index x ON x.indrelid = owned.oid
+            JOIN pg_class i ON i.oid = x.indexrelid
+            JOIN pg_namespace n ON n.oid = i.relnamespace
+            LEFT JOIN pg_constraint con
+                ON con.conindid = x.indexrelid AND con.conrelid = owned.oid
+               AND con.contype IN ('p', 'u', 'x')
+            WHERE x.indkey[0] = 0
+               OR x.indkey[0] <> (SELECT a.attnum FROM pg_attribute a
+                                  WHERE a.attrelid = owned.oid AND a.attname = 'owner')
+            ORDER BY 1, 2
+            """
+        )
+    ).all()
+    kinds = {"p": "primary key", "u": "unique constraint", "x": "exclusion constraint"}
+    for table, index, constraint_kind, unique, columns in rows:
+        kind = kinds.get(constraint_kind, "unique index" if unique else "index")
+        suggested = ", ".join(["owner", *(column for column in columns if column != "owner")])
+        example = {
+            "p": f"PRIMARY KEY ({suggested})",
+            "u": f"UNIQUE ({suggested})",
+        }.get(
+            constraint_kind, f"CREATE {'UNIQUE ' if unique else ''}INDEX ON {table} ({suggested})"
+        )
+        yield CatalogProblem(
+            f"{kind} {index} on {table}",
+            f"its first column is {columns[0] if columns else '?'}, not owner, so a search "
+            "on it passes over other users' rows before the policy filters them out "
+            "(EXPLAIN ANALYZE counts them, a duplicate key error confirms them)",
+            f"recreate it with owner as the first column, e.g. {example}",
+        )
+
+
+def _statistics_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    rows = connection.execute(
+        text(
+            f"""
+            WITH owned AS ({_OWNED_TABLES})
+            SELECT owned.name, quote_ident(a.attname), a.attstattarget
+            FROM owned JOIN pg_attribute a ON a.attrelid = owned.oid
+            WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget <> 0
+            ORDER BY 1, a.attnum
+            """
+        )
+    ).all()
+    for table, column, target in rows:
+        yield CatalogProblem(
+            f"column {table}.{column}",
+            f"ANALYZE gathers statistics on it (target {target}) from every user's rows, "
+            "and plain EXPLAIN estimates show them to any user",
+            f"ALTER TABLE {table} ALTER COLUMN {column} SET STATISTICS 0",
+        )
 
 
 def _create_privilege_problems(connection: Connection) -> Iterable[CatalogProblem]:

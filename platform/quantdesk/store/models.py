@@ -3,7 +3,9 @@
 The migrations own the schema: these classes only mirror it, and a test
 checks that both agree. Nothing here creates tables, policies or grants.
 The ``owner`` column is left to its default (``current_user``), so code
-using these models never decides whose row it writes.
+using these models never decides whose row it writes. Every key leads with
+``owner`` (migration 0003), so ids are unique per owner and an index search
+never passes over another user's rows.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     Text,
-    UniqueConstraint,
     Uuid,
     text,
 )
@@ -63,13 +65,18 @@ def _created_at() -> Mapped[datetime]:
 
 
 def _new_id() -> Mapped[uuid.UUID]:
-    return mapped_column(primary_key=True, server_default=_NEW_UUID)
+    return mapped_column(server_default=_NEW_UUID)
+
+
+def _owner_key(column: str) -> PrimaryKeyConstraint:
+    return PrimaryKeyConstraint("owner", column)
 
 
 class Profile(Base):
     """One row per user: their display name."""
 
     __tablename__ = "profiles"
+    __table_args__ = (_owner_key("id"),)
 
     id: Mapped[uuid.UUID] = _new_id()
     owner: Mapped[str] = mapped_column(
@@ -83,7 +90,7 @@ class Job(Base):
     """A unit of background work and its progress."""
 
     __tablename__ = "jobs"
-    __table_args__ = (UniqueConstraint("id", "owner"),)
+    __table_args__ = (_owner_key("id"),)
 
     id: Mapped[uuid.UUID] = _new_id()
     owner: Mapped[str] = _owner()
@@ -102,8 +109,9 @@ class Backtest(Base):
 
     __tablename__ = "backtests"
     __table_args__ = (
-        UniqueConstraint("id", "owner"),
-        ForeignKeyConstraint(["job_id", "owner"], ["jobs.id", "jobs.owner"], ondelete="SET NULL"),
+        _owner_key("id"),
+        # ON DELETE SET NULL (job_id) in the database: only job_id, never owner.
+        ForeignKeyConstraint(["owner", "job_id"], ["jobs.owner", "jobs.id"], ondelete="SET NULL"),
     )
 
     id: Mapped[uuid.UUID] = _new_id()
@@ -132,12 +140,13 @@ class BacktestEquity(Base):
 
     __tablename__ = "backtest_equity"
     __table_args__ = (
+        _owner_key("backtest_id"),
         ForeignKeyConstraint(
-            ["backtest_id", "owner"], ["backtests.id", "backtests.owner"], ondelete="CASCADE"
+            ["owner", "backtest_id"], ["backtests.owner", "backtests.id"], ondelete="CASCADE"
         ),
     )
 
-    backtest_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    backtest_id: Mapped[uuid.UUID]
     owner: Mapped[str] = _owner()
     point_count: Mapped[int]
     data: Mapped[bytes]
@@ -148,12 +157,13 @@ class BacktestTrades(Base):
 
     __tablename__ = "backtest_trades"
     __table_args__ = (
+        _owner_key("backtest_id"),
         ForeignKeyConstraint(
-            ["backtest_id", "owner"], ["backtests.id", "backtests.owner"], ondelete="CASCADE"
+            ["owner", "backtest_id"], ["backtests.owner", "backtests.id"], ondelete="CASCADE"
         ),
     )
 
-    backtest_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    backtest_id: Mapped[uuid.UUID]
     owner: Mapped[str] = _owner()
     trade_count: Mapped[int]
     data: Mapped[bytes]
@@ -163,7 +173,7 @@ class Model(Base):
     """A trained model: its parameters, metrics and serialized artifact."""
 
     __tablename__ = "models"
-    __table_args__ = (UniqueConstraint("id", "owner"),)
+    __table_args__ = (_owner_key("id"),)
 
     id: Mapped[uuid.UUID] = _new_id()
     owner: Mapped[str] = _owner()
@@ -183,8 +193,9 @@ class Prediction(Base):
 
     __tablename__ = "predictions"
     __table_args__ = (
+        _owner_key("id"),
         ForeignKeyConstraint(
-            ["model_id", "owner"], ["models.id", "models.owner"], ondelete="CASCADE"
+            ["owner", "model_id"], ["models.owner", "models.id"], ondelete="CASCADE"
         ),
     )
 
