@@ -14,6 +14,7 @@ from psycopg import sql
 from sqlalchemy import URL
 
 from quantdesk.store.catalog_lint import CatalogProblem, check_catalog
+from quantdesk.store.definer_pins import set_clauses
 from quantdesk.store.roles import ADMINS_ROLE, OWNER_ROLE, USERS_ROLE
 from tests.command_line import run_quantdesk
 
@@ -73,7 +74,7 @@ def test_the_lint_catches_each_deliberate_mistake(
             "SET search_path = \"$user\", public AS 'SELECT 1'",
             f"REVOKE EXECUTE ON FUNCTION {s}.user_path() FROM PUBLIC",
             f"CREATE FUNCTION {s}.pinned() RETURNS int LANGUAGE sql SECURITY DEFINER "
-            "SET search_path = '' AS 'SELECT 1'",
+            f"{set_clauses()} AS 'SELECT 1'",
             f"REVOKE EXECUTE ON FUNCTION {s}.pinned() FROM PUBLIC",
             f"CREATE VIEW {s}.definer_view AS SELECT owner FROM {s}.no_force",
             f"CREATE VIEW {s}.invoker_view WITH (security_invoker = true) AS "

@@ -538,7 +538,7 @@ def test_users_execute_only_the_six_vault_entry_points(alice: Any, postgres_serv
     assert "quantdesk_vault.rotate_master()" in executable_by_manager
     for name, definer, config, owner, _, _ in functions:
         assert owner == "quantdesk_vault", name
-        assert config == ['search_path=""'], name
+        assert config[0] == 'search_path=""', name
         assert definer == (name in USER_FUNCTIONS or name == "quantdesk_vault.rotate_master()")
 
 

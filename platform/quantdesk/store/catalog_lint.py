@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import URL, Connection, text
 
 from quantdesk.store.connection import engine_for, translated_errors
+from quantdesk.store.definer_pins import missing_pins
 from quantdesk.store.roles import (
     ADMINS_ROLE,
     GROUP_ROLES,
@@ -133,6 +134,8 @@ def catalog_problems(connection: Connection) -> list[CatalogProblem]:
         _create_privilege_problems,
         _owner_first_key_problems,
         _statistics_problems,
+        _user_role_setting_problems,
+        _cluster_privilege_problems,
     )
     return [problem for check in checks for problem in check(connection)]
 
@@ -290,6 +293,14 @@ def _definer_function_problems(connection: Connection) -> Iterable[CatalogProble
                 f"is SECURITY DEFINER with search_path {search_path!r}, which callers can "
                 "influence ($user, or pg_temp not last)",
                 f"ALTER FUNCTION {signature} SET search_path = ''",
+            )
+        unpinned = missing_pins(settings or [])
+        if unpinned:
+            yield CatalogProblem(
+                subject,
+                "is SECURITY DEFINER but lets the caller's settings print its plans, parameters "
+                f"or traces (unpinned: {', '.join(pin.partition(' ')[0] for pin in unpinned)})",
+                f"ALTER FUNCTION {signature} {' '.join('SET ' + pin for pin in unpinned)}",
             )
         if public_executes:
             yield CatalogProblem(
@@ -540,4 +551,81 @@ def _create_privilege_problems(connection: Connection) -> Iterable[CatalogProble
             subject,
             f"{role} may create objects there, which can shadow or hijack ours",
             f"REVOKE {privilege} FROM {role} (and from PUBLIC)",
+        )
+
+
+def _user_role_setting_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    """User roles with settings the platform did not give them, or no connection limit."""
+    from quantdesk.store.users import platform_role_settings
+
+    expected = sorted(f"{name}={value}" for name, value in platform_role_settings().items())
+    rows = connection.execute(
+        text(
+            """
+            SELECT r.rolname, r.rolconnlimit,
+                   ARRAY(SELECT coalesce(d.datname || ': ', '') || setting
+                         FROM pg_db_role_setting s
+                         LEFT JOIN pg_database d ON d.oid = s.setdatabase,
+                         unnest(s.setconfig) AS setting
+                         WHERE s.setrole = r.oid ORDER BY 1)
+            FROM pg_roles r
+            JOIN pg_auth_members m ON m.member = r.oid AND m.roleid = to_regrole(:users)
+            WHERE r.rolname <> ALL(:library_names)
+            ORDER BY 1
+            """
+        ),
+        _role_parameters(),
+    ).all()
+    for name, connection_limit, settings in rows:
+        if sorted(settings) != expected:
+            extra = sorted(set(settings) - set(expected))
+            yield CatalogProblem(
+                f"role {name}",
+                "has settings the platform did not give it "
+                f"({', '.join(extra) if extra else 'the platform defaults are missing'})",
+                f"quantdesk users rotate {name} (resets the role's settings)",
+            )
+        if connection_limit < 0:
+            yield CatalogProblem(
+                f"role {name}",
+                "may open connections without limit and so take every slot",
+                f"ALTER ROLE {name} CONNECTION LIMIT 10",
+            )
+
+
+def _cluster_privilege_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    """Other databases users may enter, and large objects anyone may create."""
+    from quantdesk.store.server import LARGE_OBJECT_CREATORS
+
+    databases = connection.execute(
+        text(
+            """
+            SELECT d.datname, a.privilege_type
+            FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+            WHERE d.datallowconn AND a.grantee = 0
+              AND a.privilege_type IN ('CONNECT', 'TEMPORARY')
+            ORDER BY 1, 2
+            """
+        )
+    ).all()
+    for database, privilege in databases:
+        yield CatalogProblem(
+            f"database {database}",
+            f"PUBLIC holds {privilege}, so every user may "
+            + ("connect to it" if privilege == "CONNECT" else "create temporary tables there"),
+            f"as a superuser: REVOKE {privilege} ON DATABASE {database} FROM PUBLIC",
+        )
+    creators = connection.execute(
+        text(
+            "SELECT f FROM unnest(CAST(:functions AS text[])) AS f "
+            "WHERE to_regprocedure(f) IS NOT NULL "
+            "AND has_function_privilege('public', to_regprocedure(f), 'EXECUTE')"
+        ),
+        {"functions": list(LARGE_OBJECT_CREATORS)},
+    ).scalars()
+    for function in creators:
+        yield CatalogProblem(
+            f"function {function}",
+            "PUBLIC may execute it, so a user can create large objects that outlive their rows",
+            f"as a superuser: REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC",
         )

@@ -423,6 +423,18 @@ class EmbeddedPostgres:
         )
 
 
+OTHER_DATABASES = ("postgres", "template1")
+"""The cluster's own databases: nobody but a superuser connects to them or makes temp tables."""
+LARGE_OBJECT_CREATORS = (
+    "pg_catalog.lo_creat(integer)",
+    "pg_catalog.lo_create(oid)",
+    "pg_catalog.lo_from_bytea(oid, bytea)",
+    "pg_catalog.lo_import(text)",
+    "pg_catalog.lo_import(text, oid)",
+)
+"""Large objects belong to a role, not to a row, and would stop its removal; users make none."""
+
+
 def bootstrap_statements(
     manager_verifier: str,
 ) -> tuple[list[sql.SQL | sql.Composed], list[sql.SQL | sql.Composed]]:
@@ -447,6 +459,14 @@ def bootstrap_statements(
         ).format(sql.Identifier(MANAGER_ROLE), sql.Literal(manager_verifier)),
         sql.SQL(f"GRANT {OWNER_ROLE}, {VAULT_ROLE} TO {MANAGER_ROLE}"),
         sql.SQL(f"GRANT {USERS_ROLE}, {ADMINS_ROLE} TO {MANAGER_ROLE} WITH ADMIN OPTION"),
+        # Ends a user's sessions by role oid, whatever the user set for themselves.
+        sql.SQL(f"GRANT pg_signal_backend TO {MANAGER_ROLE}"),
+        *(
+            sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(other)
+            )
+            for other in OTHER_DATABASES
+        ),
         sql.SQL(
             f"CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE} ENCODING 'UTF8' TEMPLATE template0"
         ),
@@ -456,6 +476,10 @@ def bootstrap_statements(
     database: list[sql.SQL | sql.Composed] = [
         sql.SQL("CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public"),
         sql.SQL(f"GRANT EXECUTE ON FUNCTION {READ_FILE_FUNCTION} TO {VAULT_ROLE}"),
+        *(
+            sql.SQL(f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC")
+            for function in LARGE_OBJECT_CREATORS
+        ),
     ]
     return cluster, database
 

@@ -58,6 +58,8 @@ RESERVED_NAMES = frozenset(
     }
 )
 PASSWORD_BYTES = 32
+DEFAULT_CONNECTION_LIMIT = 10
+"""Sessions one user may hold at once unless an admin chooses otherwise."""
 USER_SEARCH_PATH = (SCHEMA, "public")
 """Each user's default search_path, so their own SQL can name tables without the schema."""
 PROFILES_TABLE = "profiles"
@@ -162,7 +164,13 @@ def validate_user_name(name: str) -> str:
     return name
 
 
-def add_user(admin_url: URL, name: str, *, admin: bool = False) -> UserCredentials:
+def add_user(
+    admin_url: URL,
+    name: str,
+    *,
+    admin: bool = False,
+    connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+) -> UserCredentials:
     """Create a user's login role and profile, with a new random password.
 
     Parameters
@@ -173,6 +181,9 @@ def add_user(admin_url: URL, name: str, *, admin: bool = False) -> UserCredentia
         The new user's name (see :func:`validate_user_name`).
     admin
         Also make the user a member of ``quantdesk_admins`` (reads every user's rows).
+    connection_limit
+        How many sessions the user may hold at once, so one user cannot take
+        every connection slot; users cannot raise it themselves.
 
     Returns
     -------
@@ -195,9 +206,10 @@ def add_user(admin_url: URL, name: str, *, admin: bool = False) -> UserCredentia
         verifier = scram_verifier(driver_connection(connection), name, password)
         statement = sql.SQL(
             "CREATE ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS "
-            "NOREPLICATION INHERIT PASSWORD {verifier} IN ROLE {groups}"
+            "NOREPLICATION INHERIT CONNECTION LIMIT {limit} PASSWORD {verifier} IN ROLE {groups}"
         ).format(
             name=sql.Identifier(name),
+            limit=sql.Literal(_checked_connection_limit(connection_limit)),
             verifier=sql.Literal(verifier),
             groups=sql.SQL(", ").join(sql.Identifier(group) for group in groups),
         )
@@ -208,13 +220,7 @@ def add_user(admin_url: URL, name: str, *, admin: bool = False) -> UserCredentia
                 raise
             connection.rollback()
             raise _taken_error(name) from None
-        _execute(
-            connection,
-            sql.SQL("ALTER ROLE {name} SET search_path TO {path}").format(
-                name=sql.Identifier(name),
-                path=sql.SQL(", ").join(sql.Identifier(part) for part in USER_SEARCH_PATH),
-            ),
-        )
+        _reset_role_settings(connection, name)
         connection.commit()
     credentials = UserCredentials(name, _user_url(admin_url, name, password), admin)
     try:
@@ -265,15 +271,11 @@ def rotate_password(admin_url: URL, name: str) -> UserCredentials:
         _admin_connection(admin_url) as connection,
     ):
         user = _existing_user(connection, name)
+        _reset_role_settings(connection, name)
         _set_password(connection, name, password)
         connection.commit()
-    credentials = UserCredentials(name, _user_url(admin_url, name, password), user.admin)
-    with (
-        translated_errors(f"ending the old sessions of {name!r}"),
-        single_use_connection(credentials.database_url) as connection,
-    ):
-        _end_other_sessions(connection)
-    return credentials
+        _end_sessions(connection, name)
+    return UserCredentials(name, _user_url(admin_url, name, password), user.admin)
 
 
 def list_users(admin_url: URL) -> list[UserInfo]:
@@ -343,7 +345,18 @@ def remove_user(admin_url: URL, name: str, *, purge: bool = False) -> int:
                     f"user {name!r} still has {_describe_counts(kept)}; delete them first or "
                     f"run 'quantdesk users rm {name} --purge' to delete them with the user"
                 )
-        # LOGIN again in case an earlier removal stopped after locking the role.
+        _refuse_objects_elsewhere(connection, name)
+        if not purge:
+            owned = _large_object_count(connection, name)
+            if owned:
+                raise InvalidInputError(
+                    f"user {name!r} owns {owned} large object(s); run "
+                    f"'quantdesk users rm {name} --purge' to delete them with the user"
+                )
+        # Settings the user gave their own role (a role to switch to, say) would
+        # apply to the session below: gone first. LOGIN again in case an earlier
+        # removal stopped after locking the role.
+        _reset_role_settings(connection, name)
         _set_password(connection, name, temporary_password, allow_login=True)
         connection.commit()
     user_url = _user_url(admin_url, name, temporary_password)
@@ -351,11 +364,15 @@ def remove_user(admin_url: URL, name: str, *, purge: bool = False) -> int:
         translated_errors(f"deleting the rows of {name!r}"),
         single_use_connection(user_url) as user_connection,
     ):
+        _refuse_switched_session(user_connection, name)
         with _admin_connection(admin_url) as connection:
             _execute(connection, sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(name)))
             connection.commit()
-        _end_other_sessions(user_connection)
+            _end_sessions(connection, name, keep=_backend_pid(user_connection))
         deleted = _delete_own_rows(user_connection)
+        # Large objects, default privileges and grants the role holds, in this database.
+        _execute(user_connection, sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+        user_connection.commit()
         deletable = _deletable_tables(user_connection)
         left = {
             table: count
@@ -620,14 +637,105 @@ def _delete_own_rows(connection: Connection) -> int:
     return deleted
 
 
-def _end_other_sessions(connection: Connection) -> None:
+def _end_sessions(connection: Connection, name: str, *, keep: int | None = None) -> None:
+    """End every session of role ``name``, matched by oid (a role name can hide behind SET ROLE)."""
+    # The manager is NOINHERIT: it signals as the predefined role, for this transaction only.
+    connection.execute(text("SET LOCAL ROLE pg_signal_backend"))
     connection.execute(
         text(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE usename = current_user AND pid <> pg_backend_pid()"
-        )
+            "WHERE usesysid = to_regrole(:name) AND pid IS DISTINCT FROM :keep"
+        ),
+        {"name": name, "keep": keep},
     )
     connection.commit()
+
+
+def _backend_pid(connection: Connection) -> int:
+    return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _reset_role_settings(connection: Connection, name: str) -> None:
+    """Drop every setting of the role (its own and per database), then apply the platform's."""
+    databases = connection.execute(
+        text(
+            "SELECT DISTINCT d.datname FROM pg_db_role_setting s "
+            "JOIN pg_database d ON d.oid = s.setdatabase WHERE s.setrole = to_regrole(:name)"
+        ),
+        {"name": name},
+    ).scalars()
+    for database in list(databases):
+        _execute(
+            connection,
+            sql.SQL("ALTER ROLE {} IN DATABASE {} RESET ALL").format(
+                sql.Identifier(name), sql.Identifier(database)
+            ),
+        )
+    _execute(connection, sql.SQL("ALTER ROLE {} RESET ALL").format(sql.Identifier(name)))
+    for setting, value in platform_role_settings().items():
+        _execute(
+            connection,
+            sql.SQL("ALTER ROLE {} SET {} TO {}").format(
+                sql.Identifier(name), sql.Identifier(setting), sql.SQL(value)
+            ),
+        )
+
+
+def platform_role_settings() -> dict[str, str]:
+    """The settings every user's role gets, as SQL; anything else on a role is the user's own.
+
+    Returns
+    -------
+    dict
+        Setting name to its value as SQL text.
+    """
+    return {"search_path": ", ".join(USER_SEARCH_PATH)}
+
+
+def _refuse_switched_session(connection: Connection, name: str) -> None:
+    current, session = connection.execute(text("SELECT current_user, session_user")).one()
+    if current != name or session != name:
+        raise StoreError(
+            f"a session of {name!r} runs as {current!r} after its settings were reset; "
+            f"run 'quantdesk users rm {name}' again"
+        )
+
+
+def _large_object_count(connection: Connection, name: str) -> int:
+    return int(
+        connection.execute(
+            text("SELECT count(*) FROM pg_largeobject_metadata WHERE lomowner = to_regrole(:name)"),
+            {"name": name},
+        ).scalar_one()
+    )
+
+
+def _refuse_objects_elsewhere(connection: Connection, name: str) -> None:
+    """Refuse before changing anything when the role owns or holds objects in other databases."""
+    elsewhere = connection.execute(
+        text(
+            "SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid "
+            "WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = to_regrole(:name) "
+            "AND s.dbid <> (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "ORDER BY 1"
+        ),
+        {"name": name},
+    ).scalars()
+    databases = list(elsewhere)
+    if databases:
+        raise InvalidInputError(
+            f"user {name!r} owns or holds objects in database(s) {', '.join(databases)}; as a "
+            f"superuser connect to each and run 'DROP OWNED BY {name}', then retry"
+        )
+
+
+def _checked_connection_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInputError(
+            f"a connection limit must be a whole number >= 1, not {limit!r}; the default is "
+            f"{DEFAULT_CONNECTION_LIMIT}"
+        )
+    return limit
 
 
 def _describe_counts(counts: Mapping[str, int]) -> str:
