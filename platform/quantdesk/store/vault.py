@@ -566,7 +566,7 @@ def _checked_uuid(value: uuid.UUID | str) -> uuid.UUID:
 def _missing_by_name(provider: str, label: str) -> str:
     return (
         f"no API key for {provider!r} with label {label!r}; add one with "
-        f"'quantdesk keys add {_shell_words(provider, label)} --key-id KEY_ID'"
+        f"'quantdesk keys add {_shell_words(provider, label)}' (you are then prompted)"
     )
 
 
