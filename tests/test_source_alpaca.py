@@ -207,7 +207,7 @@ def test_bad_credentials_are_fatal_and_name_both_ways_to_fix_them(
         source.fetch("AAPL", "1h", window("2024-01-02", "2024-01-03"))
     message = str(caught.value)
     assert "HTTP 403" in message
-    assert "quantdesk keys add alpaca --key-id" in message
+    assert "'quantdesk keys add alpaca' (it asks" in message
     assert "APCA_API_KEY_ID" in message
     assert "APCA_API_SECRET_KEY" in message
     assert secret not in message
@@ -240,7 +240,7 @@ def test_missing_credentials_name_the_vault_and_the_environment(
         source.fetch("AAPL", "1h", window("2024-01-02", "2024-01-03"))
     message = str(caught.value)
     assert "need an API key" in message
-    assert "quantdesk keys add alpaca --key-id" in message
+    assert "'quantdesk keys add alpaca' (it asks" in message
     assert "APCA_API_KEY_ID and APCA_API_SECRET_KEY" in message
     assert fake.seen == []
 

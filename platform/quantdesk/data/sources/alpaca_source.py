@@ -5,7 +5,7 @@ A symbol with a slash is a crypto pair, served by alpaca-py's
 API key. Any other symbol is a US stock, served by
 ``StockHistoricalDataClient`` (``GET /v2/stocks/bars``), which needs a key:
 ``APCA_API_KEY_ID`` and ``APCA_API_SECRET_KEY`` in the environment, else the
-key stored with ``quantdesk keys add alpaca --key-id KEY_ID``. The key is
+key stored with ``quantdesk keys add alpaca``. The key is
 never logged nor put in a message.
 
 Units and conventions of the frames this source returns:
@@ -102,7 +102,7 @@ SUPPORTED_TIMEFRAMES: tuple[Timeframe, ...] = (
 )
 _SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]*(/[A-Z0-9][A-Z0-9.\-]*)?$")
 _KEY_HELP = (
-    "store a key with 'quantdesk keys add alpaca --key-id KEY_ID' (it asks for the secret) "
+    "store a key with 'quantdesk keys add alpaca' (it asks for the key id and secret) "
     f"or set {KEY_VARIABLES[0]} and {KEY_VARIABLES[1]}"
 )
 
