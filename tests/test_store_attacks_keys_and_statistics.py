@@ -23,6 +23,7 @@ from sqlalchemy import URL
 
 from quantdesk.store.catalog_lint import CatalogProblem, check_catalog
 from quantdesk.store.roles import OWNER_ROLE, SCHEMA, USERS_ROLE
+from tests.test_store_catalog import scratch_schema  # noqa: F401 - the shared fixture
 
 CORE_MIGRATION = importlib.import_module("quantdesk.store.migrations.versions.0001_core")
 ROWS = 500
@@ -241,26 +242,13 @@ def test_row_estimates_say_nothing_about_alices_values(
         assert leaked[f"prefix {length}"] > leaked[f"wrong {length}"], length
 
 
-@pytest.fixture
-def scratch_schema(postgres_server: Any) -> Iterator[str]:
-    """A schema of the owner role for deliberate mistakes, dropped afterwards."""
-    schema = f"lint_scratch_{secrets.token_hex(3)}"
-    with connect(postgres_server.admin_url) as session:
-        session.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(OWNER_ROLE)))
-        session.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield schema
-    finally:
-        with connect(postgres_server.superuser_url) as session:
-            session.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
 def lines(problems: list[CatalogProblem]) -> list[str]:
     return [str(problem) for problem in problems]
 
 
 def test_the_lint_catches_keys_not_led_by_owner_and_collected_statistics(
-    postgres_server: Any, scratch_schema: str
+    postgres_server: Any,
+    scratch_schema: str,  # noqa: F811
 ) -> None:
     s = scratch_schema
     ok_columns = ", ".join(
@@ -316,7 +304,8 @@ def test_the_lint_catches_keys_not_led_by_owner_and_collected_statistics(
 
 
 def test_a_table_left_at_default_statistics_is_reported_column_by_column(
-    postgres_server: Any, scratch_schema: str
+    postgres_server: Any,
+    scratch_schema: str,  # noqa: F811
 ) -> None:
     s = scratch_schema
     with connect(postgres_server.admin_url) as session:
