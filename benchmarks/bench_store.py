@@ -12,6 +12,8 @@ user under row-level security.
   them (listing reads nothing else), by one ``INSERT ... SELECT`` per user
   as that user (PostgreSQL refuses ``COPY FROM`` into tables with row-level
   security), then ``ANALYZE``.
+- Vault: storing (with ``replace=True``) and reading one API key as that
+  user, through ``add_api_key`` and ``get_api_key``.
 - Saving and loading: the engine benchmark's single run, ``sma_cross`` 10/20
   long/short on the first 1,000,000 one-minute ``sample:BTC/USDT`` bars from
   2023-01-01 (always in the market, so every equity point differs; about
@@ -46,6 +48,7 @@ from quantdesk.store.run_codec import (
 from quantdesk.store.runs import list_runs, load_run, save_run
 from quantdesk.store.server import EmbeddedPostgres
 from quantdesk.store.users import add_user
+from quantdesk.store.vault import add_api_key, get_api_key
 from timing import median_seconds, print_markdown_table
 
 REPEATS = 9
@@ -144,6 +147,11 @@ def main() -> None:
         saved_ids = []
         save = timed(lambda: saved_ids.append(save_run(result, settings=measured).id))
         load = timed(lambda: load_run(saved_ids[-1], settings=measured))
+        key_id, secret = "AKBENCHMARKKEYID0001", "sk-" + "0123456789abcdef" * 4
+        store_key = timed(
+            lambda: add_api_key("binance", key_id, secret, replace=True, settings=measured)
+        )
+        read_key = timed(lambda: get_api_key("binance", settings=measured))
     finally:
         dispose_engines()
         server.down()
@@ -172,6 +180,8 @@ def main() -> None:
             f"trades {len(trades_bytes) / 1e6:.1f} MB",
         ),
         row("of which decoding", decode, ""),
+        row("store an API key in the vault (replacing it)", store_key, ""),
+        row("read it back (decrypted, audited)", read_key, ""),
     ]
     load_average = os.getloadavg()[0]
     print(

@@ -3,8 +3,11 @@
 Before the vault's definer functions pinned their settings, ``debug_print_plan``
 with ``client_min_messages = log`` and ``plan_cache_mode = force_custom_plan``
 showed the master key and the secret as constants of plan trees, in the
-user's notices and in the server log. The last test puts that hole back on
-one function to show the attack itself is real.
+user's notices and in the server log. Since 0005 the master key is no longer a
+value in the user's session at all (the agent decrypts), so the pins are a
+second wall. The last tests plant that old design in a scratch function to show
+the attack itself is real, and take the pins off an entry point to show it now
+leaks nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -164,20 +168,94 @@ def unpinned_add_key(postgres_server: Any) -> Iterator[str]:
                 session.execute(f"ALTER FUNCTION {signature} SET {name} = {PINNED_SETTINGS[name]}")
 
 
-def test_without_the_pins_the_attack_reads_the_master_key_and_db_check_says_so(
-    mallory: Any, master_key: str, postgres_server: Any, unpinned_add_key: str
-) -> None:
+def flagged_by_db_check(postgres_server: Any, subject: str) -> list[str]:
+    """The lines of ``quantdesk db check`` about ``subject`` (e.g. ``function x.f(text)``)."""
     problems = [str(problem) for problem in check_catalog(postgres_server.admin_url)]
-    flagged = [line for line in problems if line.startswith(f"function {unpinned_add_key}")]
+    return [line for line in problems if line.startswith(f"{subject}:")]
+
+
+@contextmanager
+def planted_vault_function(
+    postgres_server: Any, grantee: str, signature: str, definition: str
+) -> Iterator[str]:
+    """A function of the vault role in a scratch schema that only ``grantee`` may run.
+
+    ``definition`` is the rest of ``CREATE FUNCTION schema.signature ...`` after the
+    signature; the schema and all in it are dropped afterwards. Yields the qualified name.
+    """
+    schema = f"vault_scratch_{secrets.token_hex(3)}"
+    with connect(postgres_server.superuser_url) as session:
+        session.execute(
+            sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(
+                sql.Identifier(schema), sql.Identifier(VAULT_ROLE)
+            )
+        )
+        session.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                sql.Identifier(schema), sql.Identifier(grantee)
+            )
+        )
+    try:
+        with connect(postgres_server.admin_url) as session:
+            session.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(VAULT_ROLE)))
+            session.execute(f"CREATE FUNCTION {schema}.{signature} {definition}")
+            session.execute(f"REVOKE ALL ON FUNCTION {schema}.{signature} FROM PUBLIC")
+            session.execute(
+                sql.SQL(f"GRANT EXECUTE ON FUNCTION {schema}.{signature} TO {{}}").format(
+                    sql.Identifier(grantee)
+                )
+            )
+        yield f"{schema}.{signature.partition('(')[0]}"
+    finally:
+        with connect(postgres_server.superuser_url) as session:
+            session.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def planted_leak(postgres_server: Any, mallory: Any) -> Iterator[str]:
+    """The vault before 0005: a definer function encrypting with the master key inside the
+    caller's session, without pins."""
+    with planted_vault_function(
+        postgres_server,
+        mallory.name,
+        "seal(secret text)",
+        """RETURNS bytea LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+        DECLARE
+            master text := (SELECT e.master FROM quantdesk_vault.encryption_key() AS e);
+            sealed bytea;
+        BEGIN
+            SELECT public.pgp_sym_encrypt(secret, master) INTO sealed;
+            RETURN sealed;
+        END $$""",
+    ) as name:
+        yield name
+
+
+def test_without_the_pins_the_attack_reads_the_master_key_and_db_check_says_so(
+    mallory: Any, master_key: str, postgres_server: Any, planted_leak: str
+) -> None:
+    flagged = flagged_by_db_check(postgres_server, f"function {planted_leak}(text)")
     assert len(flagged) == 1
     assert "debug_print_plan" in flagged[0]
     assert "SET plan_cache_mode" in flagged[0]
 
     heard: list[str] = []
+    with hostile_session(mallory.url, heard) as session:
+        session.execute(sql.SQL("SELECT {}(%s)").format(sql.SQL(planted_leak)), ("anything",))
+    assert "master key" in revealed("\n".join(heard), {"master key": master_key})
+
+
+def test_an_unpinned_entry_point_leaks_nothing_now_but_db_check_still_flags_it(
+    mallory: Any, master_key: str, postgres_server: Any, unpinned_add_key: str
+) -> None:
+    assert len(flagged_by_db_check(postgres_server, f"function {unpinned_add_key}")) == 1
+
+    heard: list[str] = []
     key_id, secret = f"AK{secrets.token_hex(10).upper()}", f"sk-{secrets.token_hex(20)}"
     with hostile_session(mallory.url, heard) as session:
         vault_round_trip(session, key_id, secret)
-    assert "master key" in revealed("\n".join(heard), {"master key": master_key})
+    assert any("plan" in notice for notice in heard)
+    assert revealed("\n".join(heard), {"master key": master_key, "secret": secret}) == []
 
 
 def test_db_check_flags_a_planted_definer_function_without_pins(postgres_server: Any) -> None:

@@ -19,6 +19,8 @@ from quantdesk.store.connection import engine_for, translated_errors
 from quantdesk.store.definer_pins import missing_pins
 from quantdesk.store.roles import (
     ADMINS_ROLE,
+    AGENT_ROLE,
+    DBLINK_SCHEMA,
     GROUP_ROLES,
     MANAGER_ROLE,
     OWNER_ROLE,
@@ -51,6 +53,7 @@ _LIBRARY_ROLES_CTE = """
 PRIVILEGED_ROLES = (
     OWNER_ROLE,
     VAULT_ROLE,
+    AGENT_ROLE,
     MANAGER_ROLE,
     "pg_read_server_files",
     "pg_write_server_files",
@@ -136,6 +139,7 @@ def catalog_problems(connection: Connection) -> list[CatalogProblem]:
         _statistics_problems,
         _user_role_setting_problems,
         _cluster_privilege_problems,
+        _vault_agent_problems,
     )
     return [problem for check in checks for problem in check(connection)]
 
@@ -144,7 +148,7 @@ def _role_parameters() -> dict[str, object]:
     return {
         "users": USERS_ROLE,
         "admins": ADMINS_ROLE,
-        "library_names": [*GROUP_ROLES, MANAGER_ROLE],
+        "library_names": [*GROUP_ROLES, MANAGER_ROLE, AGENT_ROLE],
     }
 
 
@@ -627,5 +631,53 @@ def _cluster_privilege_problems(connection: Connection) -> Iterable[CatalogProbl
         yield CatalogProblem(
             f"function {function}",
             "PUBLIC may execute it, so a user can create large objects that outlive their rows",
+            f"as a superuser: REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC",
+        )
+
+
+def _vault_agent_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    """The vault agent's role, the dblink functions only the vault may run, shared counters."""
+    from quantdesk.store.server import SHARED_COUNTER_FUNCTIONS
+
+    agent = connection.execute(
+        text(
+            "SELECT r.rolcanlogin, pg_has_role(r.oid, to_regrole(:vault), 'USAGE') "
+            "FROM pg_roles r WHERE r.rolname = :agent"
+        ),
+        {"agent": AGENT_ROLE, "vault": VAULT_ROLE},
+    ).one_or_none()
+    if agent is None or not all(agent):
+        yield CatalogProblem(
+            f"role {AGENT_ROLE}",
+            "is missing, cannot log in or does not inherit the vault role, so no vault call works",
+            f"run 'quantdesk db up' (embedded) or, as a superuser, the {AGENT_ROLE} statements "
+            "of 'quantdesk db bootstrap-script'",
+        )
+    runnable = connection.execute(
+        text(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p "
+            "WHERE p.pronamespace = to_regnamespace(:schema) "
+            "AND (has_function_privilege('public', p.oid, 'EXECUTE') "
+            "OR has_function_privilege(to_regrole(:users), p.oid, 'EXECUTE')) ORDER BY 1"
+        ),
+        {"schema": DBLINK_SCHEMA, "users": USERS_ROLE},
+    ).scalars()
+    for function in runnable:
+        yield CatalogProblem(
+            f"function {function}",
+            "users may run it and so open connections from the server itself",
+            f"as a superuser: REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC, {USERS_ROLE}",
+        )
+    counters = connection.execute(
+        text(
+            f"SELECT counters.counter::text FROM ({SHARED_COUNTER_FUNCTIONS}) AS counters "
+            "WHERE has_function_privilege('public', counters.counter, 'EXECUTE') ORDER BY 1"
+        )
+    ).scalars()
+    for function in counters:
+        yield CatalogProblem(
+            f"function {function}",
+            "PUBLIC may execute it, and its counters add up every user's reads, writes and "
+            "refused vault calls",
             f"as a superuser: REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC",
         )

@@ -42,3 +42,19 @@ Both are the login's identity, never a session variable.
 
 READ_FILE_FUNCTION = "pg_catalog.pg_read_file(text, bigint, bigint, boolean)"
 """The function the vault role reads its master-key file with; a superuser grants it EXECUTE."""
+
+AGENT_ROLE = "quantdesk_vault_agent"
+"""LOGIN, a member of :data:`VAULT_ROLE`, with no password: only the server's own OS account
+logs in as it (peer authentication on the Unix socket). The vault's entry points do their work
+in an agent session over dblink, so what they write commits whatever the caller then does."""
+
+DBLINK_SCHEMA = "quantdesk_dblink"
+"""Holds the dblink extension; only the vault role may use it."""
+
+DBLINK_FUNCTIONS = (
+    "dblink_connect_u(text, text)",
+    "dblink(text, text)",
+    "dblink_disconnect(text)",
+    "dblink_get_connections()",
+)
+"""The dblink functions the vault role runs; no one else may run any dblink function."""

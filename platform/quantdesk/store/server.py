@@ -43,7 +43,10 @@ from quantdesk.store.connection import DRIVER, parse_database_url
 from quantdesk.store.private_file import write_private_text
 from quantdesk.store.roles import (
     ADMINS_ROLE,
+    AGENT_ROLE,
     DATABASE,
+    DBLINK_FUNCTIONS,
+    DBLINK_SCHEMA,
     GROUP_ROLES,
     MANAGER_ROLE,
     OWNER_ROLE,
@@ -58,7 +61,7 @@ from quantdesk.store.service_account import (
     service_account,
 )
 from quantdesk.store.users import scram_verifier
-from quantdesk.store.vault import KEY_FILE, write_master_key_file
+from quantdesk.store.vault import AGENT_CONNINFO_FILE, KEY_FILE, write_master_key_file
 
 SUPERUSER = "quantdesk_superuser"
 """The cluster's bootstrap superuser; only :meth:`EmbeddedPostgres.up` connects with it."""
@@ -78,11 +81,37 @@ SERVER_SETTINGS = {
     "logging_collector": "off",
     "log_line_prefix": "'%m [%p] %q%u@%d '",
 }
-HOST_BASED_AUTHENTICATION = (
-    "# quantdesk: every login needs a scram-sha-256 password, locally and over loopback.\n"
-    "local   all   all                  scram-sha-256\n"
-    f"host    all   all   {LISTEN_ADDRESS}/32   scram-sha-256\n"
-)
+AGENT_IDENTITY_MAP = "quantdesk_vault_agent"
+"""The pg_ident.conf map that lets only the server's own OS account log in as the vault agent."""
+
+
+def authentication_files(server_account: str) -> tuple[str, str]:
+    """The embedded server's ``pg_hba.conf`` and ``pg_ident.conf``.
+
+    Parameters
+    ----------
+    server_account
+        The OS account the server runs as.
+
+    Returns
+    -------
+    tuple of str
+        The contents of ``pg_hba.conf``, then of ``pg_ident.conf``.
+    """
+    host_based = (
+        "# quantdesk: the vault agent logs in only from the server's own OS account (its\n"
+        "# backends, over dblink); every other login needs a scram-sha-256 password.\n"
+        f"local   {DATABASE}   {AGENT_ROLE}   peer map={AGENT_IDENTITY_MAP}\n"
+        f"host    all   {AGENT_ROLE}   0.0.0.0/0   reject\n"
+        f"host    all   {AGENT_ROLE}   ::/0        reject\n"
+        "local   all   all                  scram-sha-256\n"
+        f"host    all   all   {LISTEN_ADDRESS}/32   scram-sha-256\n"
+    )
+    identities = (
+        "# quantdesk: MAP  OS-ACCOUNT  DATABASE-ROLE\n"
+        f"{AGENT_IDENTITY_MAP}   {server_account}   {AGENT_ROLE}\n"
+    )
+    return host_based, identities
 
 
 @dataclass(frozen=True)
@@ -212,8 +241,12 @@ class EmbeddedPostgres:
         with self._locked():
             if not self.initialized:
                 self._initialize(binaries, account)
-            elif not self._running(binaries, account):
-                self._start(binaries, account)
+            else:
+                self._write_authentication_files(account)
+                self._write_agent_conninfo(account, self.admin_url().port or 0)
+                if not self._running(binaries, account):
+                    self._start(binaries, account)
+                apply_upkeep(self.superuser_url())
         return self.status()
 
     def down(self) -> bool:
@@ -321,6 +354,7 @@ class EmbeddedPostgres:
         port = _free_port()
         self._write_server_files(account, port)
         write_master_key_file(self.data_directory / KEY_FILE)
+        self._write_agent_conninfo(account, port)
         self._start(binaries, account)
         try:
             superuser_url = self._url(SUPERUSER, superuser_password, port, database="postgres")
@@ -360,7 +394,31 @@ class EmbeddedPostgres:
         account.give(conf)
         with (self.data_directory / "postgresql.conf").open("a") as main_conf:
             main_conf.write("\ninclude 'quantdesk.conf'\n")
-        (self.data_directory / "pg_hba.conf").write_text(HOST_BASED_AUTHENTICATION)
+        self._write_authentication_files(account)
+
+    def _write_agent_conninfo(self, account: ServiceAccount, port: int) -> None:
+        socket_directory = str(self.socket_directory).replace("\\", "\\\\").replace("'", "\\'")
+        conninfo = (
+            f"host='{socket_directory}' port={port} dbname={DATABASE} user={AGENT_ROLE} "
+            f"application_name={AGENT_ROLE} connect_timeout=10\n"
+        )
+        path = self.data_directory / AGENT_CONNINFO_FILE
+        if not path.is_file() or path.read_text() != conninfo:
+            write_private_text(path, conninfo, owner=account.owner)
+
+    def _write_authentication_files(self, account: ServiceAccount) -> bool:
+        """Write pg_hba.conf and pg_ident.conf; True if either changed."""
+        changed = False
+        for name, content in zip(
+            ("pg_hba.conf", "pg_ident.conf"), authentication_files(account.name), strict=True
+        ):
+            path = self.data_directory / name
+            if path.is_file() and path.read_text() == content:
+                continue
+            path.write_text(content)
+            account.give(path)
+            changed = True
+        return changed
 
     def _start(self, binaries: ServerBinaries, account: ServiceAccount) -> None:
         self._pg_ctl(
@@ -481,7 +539,96 @@ def bootstrap_statements(
             for function in LARGE_OBJECT_CREATORS
         ),
     ]
+    upkeep_cluster, upkeep_database = upkeep_statements()
+    return cluster + upkeep_cluster, database + upkeep_database
+
+
+AGENT_SETTINGS = {
+    "statement_timeout": "'60s'",
+    "client_min_messages": "error",
+    "log_statement": "none",
+    "log_min_duration_statement": "-1",
+    "log_min_error_statement": "panic",
+    "search_path": "''",
+}
+"""The vault agent's own settings: bounded, silent, and never echoing a statement to the log."""
+
+
+def upkeep_statements() -> tuple[list[sql.SQL | sql.Composed], list[sql.SQL | sql.Composed]]:
+    """The superuser statements ``db up`` re-applies to an existing cluster; each is idempotent.
+
+    Returns
+    -------
+    tuple
+        Statements for the ``postgres`` database, then for the ``quantdesk`` one.
+    """
+    cluster: list[sql.SQL | sql.Composed] = [
+        sql.SQL(
+            "DO $agent$ BEGIN "
+            f"IF to_regrole('{AGENT_ROLE}') IS NULL THEN "
+            f'CREATE ROLE "{AGENT_ROLE}" LOGIN INHERIT NOSUPERUSER NOBYPASSRLS NOCREATEROLE '
+            "NOCREATEDB PASSWORD NULL; "
+            "END IF; END $agent$"
+        ),
+        sql.SQL(
+            f"ALTER ROLE {AGENT_ROLE} LOGIN INHERIT NOSUPERUSER NOBYPASSRLS NOCREATEROLE "
+            "NOCREATEDB NOREPLICATION PASSWORD NULL CONNECTION LIMIT -1"
+        ),
+        sql.SQL(f"GRANT {VAULT_ROLE} TO {AGENT_ROLE}"),
+        *(
+            sql.SQL(f"ALTER ROLE {AGENT_ROLE} SET {name} = {value}")
+            for name, value in AGENT_SETTINGS.items()
+        ),
+    ]
+    database: list[sql.SQL | sql.Composed] = [
+        sql.SQL(f"GRANT CONNECT ON DATABASE {DATABASE} TO {AGENT_ROLE}"),
+        sql.SQL(f"CREATE SCHEMA IF NOT EXISTS {DBLINK_SCHEMA}"),
+        sql.SQL(f"REVOKE ALL ON SCHEMA {DBLINK_SCHEMA} FROM PUBLIC"),
+        sql.SQL(f"CREATE EXTENSION IF NOT EXISTS dblink WITH SCHEMA {DBLINK_SCHEMA}"),
+        sql.SQL(f"REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA {DBLINK_SCHEMA} FROM PUBLIC"),
+        sql.SQL(f"GRANT USAGE ON SCHEMA {DBLINK_SCHEMA} TO {VAULT_ROLE}"),
+        *(
+            sql.SQL(f"GRANT EXECUTE ON FUNCTION {DBLINK_SCHEMA}.{function} TO {VAULT_ROLE}")
+            for function in DBLINK_FUNCTIONS
+        ),
+        sql.SQL(SHARED_COUNTERS_PRIVATE),
+    ]
     return cluster, database
+
+
+SHARED_COUNTER_FUNCTIONS = f"""
+    SELECT p.oid::pg_catalog.regprocedure AS counter FROM pg_catalog.pg_proc AS p
+    WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace
+      AND p.proname LIKE 'pg\\_stat\\_get\\_%'
+      AND p.proname NOT LIKE 'pg\\_stat\\_get\\_xact\\_%'
+      AND p.proname NOT LIKE 'pg\\_stat\\_get\\_backend\\_%'
+      AND p.proname NOT IN ({
+    ", ".join(
+        f"'{name}'"
+        for name in (
+            "pg_stat_get_activity",
+            "pg_stat_get_progress_info",
+            "pg_stat_get_snapshot_timestamp",
+        )
+    )
+})"""
+"""The cumulative statistics functions: counters summed over every user's work.
+
+They would tell a user when another user's rows were read, written or
+refused (``pg_stat_user_tables``, ``pg_stat_database``). A user keeps those of
+their own backend and transaction (``pg_stat_get_xact_*``, ``pg_stat_activity``).
+"""
+
+SHARED_COUNTERS_PRIVATE = f"""DO $counters$
+DECLARE
+    counter pg_catalog.regprocedure;
+BEGIN
+    FOR counter IN {SHARED_COUNTER_FUNCTIONS} LOOP
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', counter);
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats', counter);
+    END LOOP;
+END
+$counters$"""
 
 
 MANAGER_PASSWORD_PLACEHOLDER = "REPLACE-WITH-A-LONG-RANDOM-PASSWORD"
@@ -504,6 +651,12 @@ def bootstrap_script() -> str:
         "-- Put the vault's master key (64 lowercase hex characters, e.g. from",
         f"-- 'openssl rand -hex 32') in DATA_DIRECTORY/{KEY_FILE}, mode 0600, owned by",
         "-- the server's account, before storing any API key.",
+        f"-- The vault agent ({AGENT_ROLE}) has no password: let only the server's own OS",
+        "-- account log in as it, as the first line of pg_hba.conf, then reload:",
+        f"--   local {DATABASE} {AGENT_ROLE} peer map={AGENT_IDENTITY_MAP}",
+        f"--   and in pg_ident.conf: {AGENT_IDENTITY_MAP} SERVER_OS_ACCOUNT {AGENT_ROLE}",
+        f"-- and write how to reach it to DATA_DIRECTORY/{AGENT_CONNINFO_FILE} (mode 0600):",
+        f"--   host=SOCKET_DIRECTORY port=PORT dbname={DATABASE} user={AGENT_ROLE}",
     ]
     lines += [f"{statement.as_string()};" for statement in cluster]
     lines.append(f"\\connect {DATABASE}")
@@ -532,17 +685,44 @@ def bootstrap(superuser_url: URL, manager_password: str) -> None:
         for statement in cluster:
             connection.execute(statement)
     with psycopg.connect(_libpq(superuser_url.set(database=DATABASE)), autocommit=True) as target:
-        available = target.execute(
-            "SELECT 1 FROM pg_available_extensions WHERE name = 'pgcrypto'"
-        ).fetchone()
-        if available is None:
-            raise ConfigurationError(
-                "PostgreSQL's pgcrypto extension is missing: install the contrib package "
-                "('apt-get install postgresql-contrib' or conda's postgresql) and run "
-                "'quantdesk db up' again"
-            )
+        _refuse_missing_extensions(target)
         for statement in database:
             target.execute(statement)
+
+
+def apply_upkeep(superuser_url: URL) -> None:
+    """Re-apply :func:`upkeep_statements` to a cluster set up by an older quantdesk.
+
+    Parameters
+    ----------
+    superuser_url
+        A superuser's URL on the server (any database).
+    """
+    cluster, database = upkeep_statements()
+    with psycopg.connect(_libpq(superuser_url.set(database="postgres")), autocommit=True) as main:
+        for statement in cluster:
+            main.execute(statement)
+        main.execute("SELECT pg_reload_conf()")
+    with psycopg.connect(_libpq(superuser_url.set(database=DATABASE)), autocommit=True) as target:
+        _refuse_missing_extensions(target)
+        for statement in database:
+            target.execute(statement)
+
+
+def _refuse_missing_extensions(connection: psycopg.Connection[Any]) -> None:
+    available = {
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM pg_available_extensions WHERE name IN ('pgcrypto', 'dblink')"
+        )
+    }
+    missing = sorted({"pgcrypto", "dblink"} - available)
+    if missing:
+        raise ConfigurationError(
+            f"PostgreSQL's {' and '.join(missing)} extension is missing: install the contrib "
+            "package ('apt-get install postgresql-contrib' or conda's postgresql) and run "
+            "'quantdesk db up' again"
+        )
 
 
 def _libpq(url: URL) -> str:

@@ -1,9 +1,11 @@
 """The API-key vault: provider keys encrypted in the database, readable by their owner only.
 
-Keys are encrypted and decrypted inside the database by SECURITY DEFINER
-functions (schema ``quantdesk_vault``) under a master key that lives in a file
-in the server's data directory; it never reaches a user's role or kernel.
-Every create, read and delete writes an audit row in the same transaction.
+Keys are encrypted and decrypted inside the database under a master key that
+lives in a file in the server's data directory; it never reaches a user's
+role, session or kernel. The SECURITY DEFINER functions a user calls (schema
+``quantdesk_vault``) forward each request over dblink to a session of the
+vault agent, where the work and its audit row commit on their own: a vault
+call is its own transaction, and the caller cannot roll its audit row back.
 Asking for someone else's key looks exactly like asking for a missing one.
 
 The secret never travels as a plain statement parameter (the server would log
@@ -66,6 +68,11 @@ KEY_FILE = "quantdesk_vault.key"
 """The master key's file in the server's data directory: 64 lowercase hex characters."""
 NEXT_KEY_FILE = "quantdesk_vault.key.next"
 """The next master key while a rotation is under way; renamed over :data:`KEY_FILE` after it."""
+AGENT_CONNINFO_FILE = "quantdesk_vault_agent.conninfo"
+"""Optional, in the data directory: how the vault reaches its agent (a libpq connection string).
+
+Without it the vault connects over the server's first Unix socket directory and port, which
+suits the embedded server's peer-authenticated agent login."""
 
 NAME_LIMIT = 100
 KEY_ID_LIMIT = 1024
