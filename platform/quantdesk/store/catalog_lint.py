@@ -581,10 +581,12 @@ def _user_role_setting_problems(
     for name, connection_limit, settings in _user_roles(connection):
         # Settings for every database are "name=value"; those for one are "database: name=value".
         stored = dict(setting.partition("=")[::2] for setting in settings if ": " not in setting)
+        # temp_file_limit only a superuser can set; _temp_file_limit_problems judges it.
         extra = [
             setting
             for setting in settings
-            if ": " in setting or setting.partition("=")[0] not in expected
+            if _setting_name(setting) != "temp_file_limit"
+            and (": " in setting or _setting_name(setting) not in expected)
         ]
         fix = f"quantdesk users rotate {name} (resets the role's settings)"
         if extra:
@@ -610,6 +612,10 @@ def _user_role_setting_problems(
                 "may open connections without limit and so take every slot",
                 f"ALTER ROLE {name} CONNECTION LIMIT 10",
             )
+
+
+def _setting_name(setting: str) -> str:
+    return setting.rpartition(": ")[2].partition("=")[0]
 
 
 def _user_roles(connection: Connection) -> list[tuple[str, int, list[str]]]:
@@ -661,8 +667,8 @@ def _temp_file_limit_problems(connection: Connection) -> Iterable[CatalogProblem
     for name, _, settings in _user_roles(connection):
         for setting in settings:
             scope, _, assignment = setting.rpartition(": ")
-            key, _, value = assignment.partition("=")
-            if key == "temp_file_limit" and is_unlimited_size(value):
+            value = assignment.partition("=")[2]
+            if _setting_name(setting) == "temp_file_limit" and is_unlimited_size(value):
                 in_database = f" IN DATABASE {scope}" if scope else ""
                 yield CatalogProblem(
                     f"role {name}",

@@ -150,8 +150,8 @@ def migrate(
             _refuse_old_server(connection)
             _create_migration_lock(connection)
             connection.execute(text(f"SET ROLE {OWNER_ROLE}"))
-            # EXCLUSIVE, not ACCESS EXCLUSIVE: any role may take ACCESS SHARE on any
-            # relation it names by oid (pg_relation_size does), and that must not block us.
+            # EXCLUSIVE serializes runs yet leaves ACCESS SHARE free, which any role takes
+            # for a moment on any relation it names by oid (pg_relation_size does).
             connection.execute(text(f"LOCK TABLE {MIGRATION_LOCK_TABLE} IN EXCLUSIVE MODE"))
             connection.execute(text(f"SET LOCAL lock_timeout = {timeout}"))
             connection.execute(text("RESET ROLE"))
