@@ -28,18 +28,18 @@ from pydantic_settings import (
 )
 
 from quantdesk.errors import ConfigurationError
-from quantdesk.store.session_limits import (
-    DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
-    DEFAULT_LOCK_TIMEOUT_SECONDS,
-    DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS,
-    DEFAULT_STATEMENT_TIMEOUT_SECONDS,
-    MAXIMUM_TIMEOUT_SECONDS,
-)
 
 ENVIRONMENT_PREFIX = "QUANTDESK_"
 CONFIG_FILE_VARIABLE = f"{ENVIRONMENT_PREFIX}CONFIG_FILE"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ROOT_DATABASE_DIR = Path("/var/lib/quantdesk/postgres")
+DEFAULT_STATEMENT_TIMEOUT_SECONDS = 300.0
+DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 600.0
+DEFAULT_LOCK_TIMEOUT_SECONDS = 60.0
+DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS = 10.0
+"""The defaults of the database timeouts; :mod:`quantdesk.store.session_limits` says why."""
+MAXIMUM_TIMEOUT_SECONDS = (2**31 - 1) / 1000
+"""PostgreSQL's timeouts are whole milliseconds in a 32-bit integer (about 24.8 days)."""
 TimeoutSeconds = Annotated[float, Field(ge=0.001, le=MAXIMUM_TIMEOUT_SECONDS)]
 """A PostgreSQL timeout in seconds: at least a millisecond, at most about 24.8 days, never 0."""
 

@@ -22,11 +22,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from quantdesk.config import DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS
 from quantdesk.errors import StoreError
 from quantdesk.store.binaries import MINIMUM_MAJOR_VERSION
 from quantdesk.store.connection import engine_for, translated_errors
 from quantdesk.store.roles import OWNER_ROLE
-from quantdesk.store.session_limits import DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS, milliseconds
+from quantdesk.store.session_limits import milliseconds
 
 VERSION_TABLE = "alembic_version"
 VERSION_TABLE_SCHEMA = "quantdesk_migrations"
@@ -46,7 +47,7 @@ class MigrationOutcome:
     before
         The revision the database was at, or None for an empty database.
     after
-        The revision it is at now (the newest one).
+        The revision it is at now (the newest one unless a target was given).
     """
 
     before: str | None

@@ -18,6 +18,10 @@ PostgreSQL lets every role ``SET`` these in its own session (they are
 USERSET), so they bound what a user does by accident, not what a hostile
 user does on purpose. ``temp_file_limit`` is SUSET, so no user can change it:
 the embedded server's configuration and the database's own setting hold it.
+
+Migrations wait for a user's table lock 10 seconds by default
+(``migration_lock_timeout_seconds``): short, because while a migration's DDL
+waits for a lock, every later query on that table waits behind it.
 """
 
 from __future__ import annotations
@@ -25,23 +29,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
 
+from quantdesk.config import (
+    DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+    MAXIMUM_TIMEOUT_SECONDS,
+    Settings,
+)
 from quantdesk.errors import InvalidInputError
 
-if TYPE_CHECKING:
-    from quantdesk.config import Settings
-
-DEFAULT_STATEMENT_TIMEOUT_SECONDS = 300.0
-DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 600.0
-DEFAULT_LOCK_TIMEOUT_SECONDS = 60.0
-DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS = 10.0
-"""How long a migration's DDL waits for a table lock before it fails and names who holds it.
-
-Short, because while the DDL waits, every later query on that table waits behind it.
-"""
-MAXIMUM_TIMEOUT_SECONDS = (2**31 - 1) / 1000
-"""PostgreSQL's timeouts are whole milliseconds in a 32-bit integer (about 24.8 days)."""
 TEMP_FILE_LIMIT = "1GB"
 """The most temporary-file space one session may use; users cannot raise it (SUSET)."""
 ROLE_LIMIT_SETTINGS = ("statement_timeout", "idle_in_transaction_session_timeout", "lock_timeout")
