@@ -71,8 +71,13 @@ class DatabaseUser:
     settings: Settings
 
 
-def started_server() -> tuple[SuiteServer, Path]:
+def started_server(*, target: str = "head") -> tuple[SuiteServer, Path]:
     """Create, start and migrate a server in a fresh directory the server's account can enter.
+
+    Parameters
+    ----------
+    target
+        The revision to migrate to; the newest by default.
 
     Returns
     -------
@@ -85,7 +90,7 @@ def started_server() -> tuple[SuiteServer, Path]:
     server = EmbeddedPostgres(settings)
     server.up()
     suite_server = SuiteServer(settings=settings, server=server)
-    migrate(suite_server.admin_url)
+    migrate(suite_server.admin_url, target=target)
     return suite_server, base
 
 

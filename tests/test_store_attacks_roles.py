@@ -74,7 +74,10 @@ def test_a_role_that_switches_itself_to_the_group_is_still_rotated_out(
     assert is_ended(hiding)
     hiding.close()
     assert role_settings(postgres_server.superuser_url, mallory.name) == [
-        "search_path=quantdesk, public"
+        "idle_in_transaction_session_timeout=600000",
+        "lock_timeout=60000",
+        "search_path=quantdesk, public",
+        "statement_timeout=300000",
     ]
 
 

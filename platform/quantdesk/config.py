@@ -15,7 +15,7 @@ import os
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -33,6 +33,15 @@ ENVIRONMENT_PREFIX = "QUANTDESK_"
 CONFIG_FILE_VARIABLE = f"{ENVIRONMENT_PREFIX}CONFIG_FILE"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ROOT_DATABASE_DIR = Path("/var/lib/quantdesk/postgres")
+DEFAULT_STATEMENT_TIMEOUT_SECONDS = 300.0
+DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 600.0
+DEFAULT_LOCK_TIMEOUT_SECONDS = 60.0
+DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS = 10.0
+"""The defaults of the database timeouts; :mod:`quantdesk.store.session_limits` says why."""
+MAXIMUM_TIMEOUT_SECONDS = (2**31 - 1) / 1000
+"""PostgreSQL's timeouts are whole milliseconds in a 32-bit integer (about 24.8 days)."""
+TimeoutSeconds = Annotated[float, Field(ge=0.001, le=MAXIMUM_TIMEOUT_SECONDS)]
+"""A PostgreSQL timeout in seconds: at least a millisecond, at most about 24.8 days, never 0."""
 
 
 def default_data_dir() -> Path:
@@ -65,6 +74,11 @@ class Settings(BaseSettings):
       :attr:`resolved_database_dir`).
     - ``postgres_bin_dir``: the directory with PostgreSQL's ``initdb`` and
       ``pg_ctl`` for the embedded server; searched for when unset.
+    - ``user_statement_timeout_seconds``, ``user_idle_in_transaction_timeout_seconds``,
+      ``user_lock_timeout_seconds``: the limits every user's role gets (see
+      :mod:`quantdesk.store.session_limits`); applied by ``users add`` and ``users rotate``.
+    - ``migration_lock_timeout_seconds``: how long a migration's DDL waits for
+      a table lock before it fails, naming the sessions that hold it.
 
     URLs are secrets: their repr shows ``**********``.
     """
@@ -84,6 +98,12 @@ class Settings(BaseSettings):
     admin_database_url: SecretStr | None = None
     database_dir: Path | None = None
     postgres_bin_dir: Path | None = None
+    user_statement_timeout_seconds: TimeoutSeconds = DEFAULT_STATEMENT_TIMEOUT_SECONDS
+    user_idle_in_transaction_timeout_seconds: TimeoutSeconds = (
+        DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS
+    )
+    user_lock_timeout_seconds: TimeoutSeconds = DEFAULT_LOCK_TIMEOUT_SECONDS
+    migration_lock_timeout_seconds: TimeoutSeconds = DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS
 
     @field_validator("data_dir", "cache_dir", "database_dir", "postgres_bin_dir")
     @classmethod

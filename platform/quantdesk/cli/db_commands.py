@@ -85,7 +85,10 @@ def migrate_command(as_json: bool) -> None:
     from quantdesk.store.connection import admin_url
     from quantdesk.store.migrate import migrate
 
-    outcome = migrate(admin_url(Settings.load()))
+    settings = Settings.load()
+    outcome = migrate(
+        admin_url(settings), lock_timeout_seconds=settings.migration_lock_timeout_seconds
+    )
     text = (
         f"migrated {outcome.before or 'empty database'} -> {outcome.after}"
         if outcome.changed

@@ -16,6 +16,8 @@ from quantdesk.cli.output import emit, json_option
 if TYPE_CHECKING:
     from sqlalchemy import URL
 
+    from quantdesk.store.session_limits import SessionLimits
+
 FAILURE_EXIT_CODE = 1
 
 
@@ -32,7 +34,7 @@ def add_command(name: str, admin: bool, as_json: bool) -> None:
     """Create user NAME and print their database URL (shown only this once)."""
     from quantdesk.store.users import add_user
 
-    credentials = add_user(_admin_url(), name, admin=admin)
+    credentials = add_user(_admin_url(), name, admin=admin, session_limits=_session_limits())
     url = credentials.revealed_url()
     role = "admin user" if admin else "user"
     text = "\n".join(
@@ -54,7 +56,7 @@ def rotate_command(name: str, as_json: bool) -> None:
     """Give user NAME a new random password; the old one and its sessions stop working."""
     from quantdesk.store.users import rotate_password
 
-    credentials = rotate_password(_admin_url(), name)
+    credentials = rotate_password(_admin_url(), name, session_limits=_session_limits())
     url = credentials.revealed_url()
     text = "\n".join(
         [
@@ -79,7 +81,7 @@ def remove_command(name: str, purge: bool, as_json: bool) -> None:
     """
     from quantdesk.store.users import remove_user
 
-    deleted = remove_user(_admin_url(), name, purge=purge)
+    deleted = remove_user(_admin_url(), name, purge=purge, session_limits=_session_limits())
     emit(
         {"user": name, "removed": True, "deleted_rows": deleted},
         as_json=as_json,
@@ -113,7 +115,7 @@ def check_command(context: click.Context, as_json: bool) -> None:
     """Check that the database catalog enforces isolation; exit 1 on any problem."""
     from quantdesk.store.catalog_lint import check_catalog
 
-    problems = check_catalog(_admin_url())
+    problems = check_catalog(_admin_url(), session_limits=_session_limits())
     payload = {
         "ok": not problems,
         "problems": [
@@ -136,3 +138,10 @@ def _admin_url() -> URL:
     from quantdesk.store.connection import admin_url
 
     return admin_url(Settings.load())
+
+
+def _session_limits() -> SessionLimits:
+    from quantdesk.config import Settings
+    from quantdesk.store.session_limits import SessionLimits
+
+    return SessionLimits.from_settings(Settings.load())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import URL, Connection, text
 
@@ -26,6 +27,13 @@ from quantdesk.store.roles import (
     OWNER_ROLE,
     USERS_ROLE,
     VAULT_ROLE,
+)
+from quantdesk.store.session_limits import (
+    ROLE_LIMIT_SETTINGS,
+    TEMP_FILE_LIMIT,
+    SessionLimits,
+    is_unlimited_size,
+    turns_limit_off,
 )
 
 _USER_SCHEMAS = """
@@ -89,13 +97,17 @@ class CatalogProblem:
         return f"{self.subject}: {self.problem}; fix: {self.fix}"
 
 
-def check_catalog(admin_url: URL) -> list[CatalogProblem]:
+def check_catalog(
+    admin_url: URL, *, session_limits: SessionLimits | None = None
+) -> list[CatalogProblem]:
     """Run every catalog check against the database at ``admin_url``.
 
     Parameters
     ----------
     admin_url
         The manager role's URL; the checks only read ``pg_catalog``.
+    session_limits
+        The timeouts every user's role should carry; the defaults when None.
 
     Returns
     -------
@@ -107,18 +119,22 @@ def check_catalog(admin_url: URL) -> list[CatalogProblem]:
         engine_for(admin_url).connect() as connection,
     ):
         try:
-            return catalog_problems(connection)
+            return catalog_problems(connection, session_limits=session_limits)
         finally:
             connection.rollback()
 
 
-def catalog_problems(connection: Connection) -> list[CatalogProblem]:
+def catalog_problems(
+    connection: Connection, *, session_limits: SessionLimits | None = None
+) -> list[CatalogProblem]:
     """Run every catalog check on an open connection.
 
     Parameters
     ----------
     connection
         Any connection to the database; the checks only read ``pg_catalog``.
+    session_limits
+        The timeouts every user's role should carry; the defaults when None.
 
     Returns
     -------
@@ -137,7 +153,8 @@ def catalog_problems(connection: Connection) -> list[CatalogProblem]:
         _create_privilege_problems,
         _owner_first_key_problems,
         _statistics_problems,
-        _user_role_setting_problems,
+        partial(_user_role_setting_problems, session_limits=session_limits),
+        _temp_file_limit_problems,
         _cluster_privilege_problems,
         _vault_agent_problems,
     )
@@ -558,11 +575,55 @@ def _create_privilege_problems(connection: Connection) -> Iterable[CatalogProble
         )
 
 
-def _user_role_setting_problems(connection: Connection) -> Iterable[CatalogProblem]:
-    """User roles with settings the platform did not give them, or no connection limit."""
+def _user_role_setting_problems(
+    connection: Connection, session_limits: SessionLimits | None
+) -> Iterable[CatalogProblem]:
+    """User roles with settings the platform did not give them, without its limits, or none."""
     from quantdesk.store.users import platform_role_settings
 
-    expected = sorted(f"{name}={value}" for name, value in platform_role_settings().items())
+    expected = platform_role_settings(session_limits)
+    for name, connection_limit, settings in _user_roles(connection):
+        # Settings for every database are "name=value"; those for one are "database: name=value".
+        stored = dict(setting.partition("=")[::2] for setting in settings if ": " not in setting)
+        # temp_file_limit only a superuser can set; _temp_file_limit_problems judges it.
+        extra = [
+            setting
+            for setting in settings
+            if _setting_name(setting) != "temp_file_limit"
+            and (": " in setting or _setting_name(setting) not in expected)
+        ]
+        fix = f"quantdesk users rotate {name} (resets the role's settings)"
+        if extra:
+            yield CatalogProblem(
+                f"role {name}",
+                f"has settings the platform did not give it ({', '.join(extra)})",
+                fix,
+            )
+        for setting, value in expected.items():
+            found = stored.get(setting)
+            if found == value:
+                continue
+            if found is None:
+                problem = f"lacks the platform's {setting}={value}"
+            elif setting in ROLE_LIMIT_SETTINGS and turns_limit_off(found):
+                problem = f"has {setting}={found}, which turns the platform's limit off"
+            else:
+                problem = f"has {setting}={found}, not the platform's {value}"
+            yield CatalogProblem(f"role {name}", problem, fix)
+        if connection_limit < 0:
+            yield CatalogProblem(
+                f"role {name}",
+                "may open connections without limit and so take every slot",
+                f"ALTER ROLE {name} CONNECTION LIMIT 10",
+            )
+
+
+def _setting_name(setting: str) -> str:
+    return setting.rpartition(": ")[2].partition("=")[0]
+
+
+def _user_roles(connection: Connection) -> list[tuple[str, int, list[str]]]:
+    """Each user role's name, connection limit and settings ("database: name=value" for one)."""
     rows = connection.execute(
         text(
             """
@@ -580,21 +641,45 @@ def _user_role_setting_problems(connection: Connection) -> Iterable[CatalogProbl
         ),
         _role_parameters(),
     ).all()
-    for name, connection_limit, settings in rows:
-        if sorted(settings) != expected:
-            extra = sorted(set(settings) - set(expected))
-            yield CatalogProblem(
-                f"role {name}",
-                "has settings the platform did not give it "
-                f"({', '.join(extra) if extra else 'the platform defaults are missing'})",
-                f"quantdesk users rotate {name} (resets the role's settings)",
-            )
-        if connection_limit < 0:
-            yield CatalogProblem(
-                f"role {name}",
-                "may open connections without limit and so take every slot",
-                f"ALTER ROLE {name} CONNECTION LIMIT 10",
-            )
+    return [(name, limit, list(settings)) for name, limit, settings in rows]
+
+
+def _temp_file_limit_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    """An unlimited ``temp_file_limit`` as a user's session would get it."""
+    database = connection.execute(text("SELECT current_database()")).scalar_one()
+    database_value = connection.execute(
+        text(
+            "SELECT split_part(setting, '=', 2) FROM pg_db_role_setting s, "
+            "unnest(s.setconfig) AS setting WHERE s.setrole = 0 AND s.setdatabase = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND starts_with(setting, 'temp_file_limit=')"
+        )
+    ).scalar_one_or_none()
+    if database_value is None:
+        # The manager carries no temp_file_limit of its own, so what it started
+        # with is the server's value, which a user without one starts with too.
+        database_value = connection.execute(
+            text("SELECT reset_val FROM pg_settings WHERE name = 'temp_file_limit'")
+        ).scalar_one()
+    if is_unlimited_size(database_value):
+        yield CatalogProblem(
+            f"database {database}",
+            "users' sessions may write temporary files without limit (temp_file_limit is "
+            f"{database_value}) and so fill the server's disk",
+            f"as a superuser: ALTER DATABASE {database} SET temp_file_limit = '{TEMP_FILE_LIMIT}'",
+        )
+    for name, _, settings in _user_roles(connection):
+        for setting in settings:
+            scope, _, assignment = setting.rpartition(": ")
+            value = assignment.partition("=")[2]
+            if _setting_name(setting) == "temp_file_limit" and is_unlimited_size(value):
+                in_database = f" IN DATABASE {scope}" if scope else ""
+                yield CatalogProblem(
+                    f"role {name}",
+                    "may write temporary files without limit (its own temp_file_limit is "
+                    f"{value}{' in ' + scope if scope else ''})",
+                    f"as a superuser: ALTER ROLE {name}{in_database} RESET temp_file_limit",
+                )
 
 
 def _cluster_privilege_problems(connection: Connection) -> Iterable[CatalogProblem]:

@@ -25,6 +25,7 @@ from quantdesk.store.connection import (
     single_use_connection,
 )
 from quantdesk.store.private_file import write_private_text
+from quantdesk.store.session_limits import SessionLimits
 from quantdesk.store.users import (
     UserCredentials,
     add_user,
@@ -112,8 +113,11 @@ def ensure_local_user(settings: Settings) -> LocalUser:
     manager = admin_url(settings)
     name = local_user_name()
     existing = {user.name for user in list_users(manager)}
+    limits = SessionLimits.from_settings(settings)
     credentials = (
-        rotate_password(manager, name) if name in existing else add_user(manager, name, admin=True)
+        rotate_password(manager, name, session_limits=limits)
+        if name in existing
+        else add_user(manager, name, admin=True, session_limits=limits)
     )
     _write_credentials(settings, credentials)
     return LocalUser(name=name, created=True)

@@ -60,6 +60,7 @@ from quantdesk.store.service_account import (
     existing_service_account,
     service_account,
 )
+from quantdesk.store.session_limits import TEMP_FILE_LIMIT
 from quantdesk.store.users import scram_verifier
 from quantdesk.store.vault import AGENT_CONNINFO_FILE, KEY_FILE, write_master_key_file
 
@@ -80,6 +81,8 @@ SERVER_SETTINGS = {
     "log_parameter_max_length_on_error": "0",
     "logging_collector": "off",
     "log_line_prefix": "'%m [%p] %q%u@%d '",
+    # Per session; users cannot raise it. The database carries it too (bootstrap_statements).
+    "temp_file_limit": f"'{TEMP_FILE_LIMIT}'",
 }
 AGENT_IDENTITY_MAP = "quantdesk_vault_agent"
 """The pg_ident.conf map that lets only the server's own OS account log in as the vault agent."""
@@ -529,6 +532,11 @@ def bootstrap_statements(
             f"CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE} ENCODING 'UTF8' TEMPLATE template0"
         ),
         sql.SQL(f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC"),
+        # Only a superuser may set it, and so no user may change it; on an external
+        # server this is what bounds a session's temporary files.
+        sql.SQL("ALTER DATABASE {} SET temp_file_limit = {}").format(
+            sql.Identifier(DATABASE), sql.Literal(TEMP_FILE_LIMIT)
+        ),
         sql.SQL(f"GRANT CONNECT ON DATABASE {DATABASE} TO {USERS_ROLE}, {MANAGER_ROLE}"),
     ]
     database: list[sql.SQL | sql.Composed] = [

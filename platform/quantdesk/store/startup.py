@@ -76,4 +76,7 @@ def start_database(settings: Settings) -> DatabaseReady:
         The server's status and the migration's outcome.
     """
     server = None if settings.admin_database_url is not None else EmbeddedPostgres(settings).up()
-    return DatabaseReady(server=server, migration=migrate(admin_url(settings)))
+    migration = migrate(
+        admin_url(settings), lock_timeout_seconds=settings.migration_lock_timeout_seconds
+    )
+    return DatabaseReady(server=server, migration=migration)

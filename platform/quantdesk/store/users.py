@@ -37,6 +37,7 @@ from quantdesk.store.connection import (
     translated_errors,
 )
 from quantdesk.store.roles import ADMINS_ROLE, SCHEMA, USERS_ROLE
+from quantdesk.store.session_limits import SessionLimits
 
 MAX_NAME_LENGTH = 48
 _NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
@@ -170,6 +171,7 @@ def add_user(
     *,
     admin: bool = False,
     connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+    session_limits: SessionLimits | None = None,
 ) -> UserCredentials:
     """Create a user's login role and profile, with a new random password.
 
@@ -184,6 +186,8 @@ def add_user(
     connection_limit
         How many sessions the user may hold at once, so one user cannot take
         every connection slot; users cannot raise it themselves.
+    session_limits
+        The timeouts the role gets (see :func:`platform_role_settings`); the defaults when None.
 
     Returns
     -------
@@ -220,7 +224,7 @@ def add_user(
                 raise
             connection.rollback()
             raise _taken_error(name) from None
-        _reset_role_settings(connection, name)
+        _reset_role_settings(connection, name, session_limits)
         connection.commit()
     credentials = UserCredentials(name, _user_url(admin_url, name, password), admin)
     try:
@@ -244,7 +248,9 @@ def add_user(
     return credentials
 
 
-def rotate_password(admin_url: URL, name: str) -> UserCredentials:
+def rotate_password(
+    admin_url: URL, name: str, *, session_limits: SessionLimits | None = None
+) -> UserCredentials:
     """Give a user a new random password and end the sessions opened with the old one.
 
     Parameters
@@ -253,6 +259,9 @@ def rotate_password(admin_url: URL, name: str) -> UserCredentials:
         The manager role's URL.
     name
         An existing user.
+    session_limits
+        The timeouts the role gets again with the platform's other settings; the
+        defaults when None.
 
     Returns
     -------
@@ -271,7 +280,7 @@ def rotate_password(admin_url: URL, name: str) -> UserCredentials:
         _admin_connection(admin_url) as connection,
     ):
         user = _existing_user(connection, name)
-        _reset_role_settings(connection, name)
+        _reset_role_settings(connection, name, session_limits)
         _set_password(connection, name, password)
         connection.commit()
         _end_sessions(connection, name)
@@ -295,7 +304,13 @@ def list_users(admin_url: URL) -> list[UserInfo]:
         return _users(connection)
 
 
-def remove_user(admin_url: URL, name: str, *, purge: bool = False) -> int:
+def remove_user(
+    admin_url: URL,
+    name: str,
+    *,
+    purge: bool = False,
+    session_limits: SessionLimits | None = None,
+) -> int:
     """Delete a user's rows and drop their login role.
 
     The user is locked out first (a new random password, then NOLOGIN, then
@@ -313,6 +328,8 @@ def remove_user(admin_url: URL, name: str, *, purge: bool = False) -> int:
     purge
         Also delete the user's data (runs, jobs, models, API keys...). Without
         it, a user who has any rows besides their profile and history is not removed.
+    session_limits
+        The timeouts the role runs the deletion under; the defaults when None.
 
     Returns
     -------
@@ -356,7 +373,7 @@ def remove_user(admin_url: URL, name: str, *, purge: bool = False) -> int:
         # Settings the user gave their own role (a role to switch to, say) would
         # apply to the session below: gone first. LOGIN again in case an earlier
         # removal stopped after locking the role.
-        _reset_role_settings(connection, name)
+        _reset_role_settings(connection, name, session_limits)
         _set_password(connection, name, temporary_password, allow_login=True)
         connection.commit()
     user_url = _user_url(admin_url, name, temporary_password)
@@ -655,7 +672,9 @@ def _backend_pid(connection: Connection) -> int:
     return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
-def _reset_role_settings(connection: Connection, name: str) -> None:
+def _reset_role_settings(
+    connection: Connection, name: str, session_limits: SessionLimits | None
+) -> None:
     """Drop every setting of the role (its own and per database), then apply the platform's."""
     databases = connection.execute(
         text(
@@ -672,7 +691,7 @@ def _reset_role_settings(connection: Connection, name: str) -> None:
             ),
         )
     _execute(connection, sql.SQL("ALTER ROLE {} RESET ALL").format(sql.Identifier(name)))
-    for setting, value in platform_role_settings().items():
+    for setting, value in platform_role_settings(session_limits).items():
         _execute(
             connection,
             sql.SQL("ALTER ROLE {} SET {} TO {}").format(
@@ -681,15 +700,21 @@ def _reset_role_settings(connection: Connection, name: str) -> None:
         )
 
 
-def platform_role_settings() -> dict[str, str]:
+def platform_role_settings(session_limits: SessionLimits | None = None) -> dict[str, str]:
     """The settings every user's role gets, as SQL; anything else on a role is the user's own.
+
+    Parameters
+    ----------
+    session_limits
+        The statement, idle-in-transaction and lock timeouts; the defaults when None.
 
     Returns
     -------
     dict
-        Setting name to its value as SQL text.
+        Setting name to its value as SQL text, written exactly as the catalog stores it.
     """
-    return {"search_path": ", ".join(USER_SEARCH_PATH)}
+    limits = session_limits if session_limits is not None else SessionLimits()
+    return {"search_path": ", ".join(USER_SEARCH_PATH), **limits.role_settings()}
 
 
 def _refuse_switched_session(connection: Connection, name: str) -> None:
