@@ -33,6 +33,9 @@ ENVIRONMENT_PREFIX = "QUANTDESK_"
 CONFIG_FILE_VARIABLE = f"{ENVIRONMENT_PREFIX}CONFIG_FILE"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ROOT_DATABASE_DIR = Path("/var/lib/quantdesk/postgres")
+DEFAULT_WATCHDOG_BLOCKING_SECONDS = 30.0
+DEFAULT_WATCHDOG_IDLE_IN_TRANSACTION_SECONDS = 600.0
+DEFAULT_WATCHDOG_INTERVAL_SECONDS = 5.0
 
 
 def default_data_dir() -> Path:
@@ -65,6 +68,11 @@ class Settings(BaseSettings):
       :attr:`resolved_database_dir`).
     - ``postgres_bin_dir``: the directory with PostgreSQL's ``initdb`` and
       ``pg_ctl`` for the embedded server; searched for when unset.
+    - ``watchdog_blocking_seconds``: the database watchdog ends a user's session
+      that has kept another session waiting for a lock this long.
+    - ``watchdog_idle_in_transaction_seconds``: it ends a user's session that
+      has sat idle inside an open transaction this long.
+    - ``watchdog_interval_seconds``: how often the watchdog looks.
 
     URLs are secrets: their repr shows ``**********``.
     """
@@ -84,6 +92,15 @@ class Settings(BaseSettings):
     admin_database_url: SecretStr | None = None
     database_dir: Path | None = None
     postgres_bin_dir: Path | None = None
+    watchdog_blocking_seconds: float = Field(
+        default=DEFAULT_WATCHDOG_BLOCKING_SECONDS, ge=0, allow_inf_nan=False
+    )
+    watchdog_idle_in_transaction_seconds: float = Field(
+        default=DEFAULT_WATCHDOG_IDLE_IN_TRANSACTION_SECONDS, ge=0, allow_inf_nan=False
+    )
+    watchdog_interval_seconds: float = Field(
+        default=DEFAULT_WATCHDOG_INTERVAL_SECONDS, gt=0, allow_inf_nan=False
+    )
 
     @field_validator("data_dir", "cache_dir", "database_dir", "postgres_bin_dir")
     @classmethod

@@ -135,6 +135,7 @@ def catalog_problems(connection: Connection) -> list[CatalogProblem]:
         _owner_first_key_problems,
         _statistics_problems,
         _user_role_setting_problems,
+        _manager_membership_problems,
         _cluster_privilege_problems,
     )
     return [problem for check in checks for problem in check(connection)]
@@ -556,41 +557,53 @@ def _create_privilege_problems(connection: Connection) -> Iterable[CatalogProble
 
 def _user_role_setting_problems(connection: Connection) -> Iterable[CatalogProblem]:
     """User roles with settings the platform did not give them, or no connection limit."""
-    from quantdesk.store.users import platform_role_settings
+    from quantdesk.store.users import USER_ROLE_OIDS, drifted_role_settings
 
-    expected = sorted(f"{name}={value}" for name, value in platform_role_settings().items())
-    rows = connection.execute(
+    for name, extra in drifted_role_settings(connection).items():
+        yield CatalogProblem(
+            f"role {name}",
+            "has settings the platform did not give it "
+            f"({', '.join(extra) if extra else 'the platform defaults are missing'})",
+            f"quantdesk users rotate {name} (resets the role's settings)",
+        )
+    unlimited = connection.execute(
         text(
-            """
-            SELECT r.rolname, r.rolconnlimit,
-                   ARRAY(SELECT coalesce(d.datname || ': ', '') || setting
-                         FROM pg_db_role_setting s
-                         LEFT JOIN pg_database d ON d.oid = s.setdatabase,
-                         unnest(s.setconfig) AS setting
-                         WHERE s.setrole = r.oid ORDER BY 1)
-            FROM pg_roles r
-            JOIN pg_auth_members m ON m.member = r.oid AND m.roleid = to_regrole(:users)
-            WHERE r.rolname <> ALL(:library_names)
-            ORDER BY 1
-            """
+            f"SELECT rolname FROM pg_roles WHERE oid IN ({USER_ROLE_OIDS}) AND rolconnlimit < 0 "
+            "ORDER BY 1"
+        )
+    ).scalars()
+    for name in unlimited:
+        yield CatalogProblem(
+            f"role {name}",
+            "may open connections without limit and so take every slot",
+            f"ALTER ROLE {name} CONNECTION LIMIT 10",
+        )
+
+
+MANAGER_PREDEFINED_ROLES = {
+    "pg_signal_backend": "ends a user's sessions (rotation, removal, the watchdog)",
+    "pg_read_all_stats": "lets the watchdog see which user sessions sit idle in a transaction",
+}
+"""PostgreSQL's predefined roles the manager must belong to, and what for."""
+
+
+def _manager_membership_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    """Predefined roles the manager needs but does not belong to."""
+    missing = connection.execute(
+        text(
+            "SELECT granted FROM unnest(CAST(:roles AS text[])) AS granted "
+            "WHERE to_regrole(:manager) IS NOT NULL AND to_regrole(granted) IS NOT NULL "
+            "AND NOT pg_has_role(to_regrole(:manager), to_regrole(granted), 'MEMBER') "
+            "ORDER BY 1"
         ),
-        _role_parameters(),
-    ).all()
-    for name, connection_limit, settings in rows:
-        if sorted(settings) != expected:
-            extra = sorted(set(settings) - set(expected))
-            yield CatalogProblem(
-                f"role {name}",
-                "has settings the platform did not give it "
-                f"({', '.join(extra) if extra else 'the platform defaults are missing'})",
-                f"quantdesk users rotate {name} (resets the role's settings)",
-            )
-        if connection_limit < 0:
-            yield CatalogProblem(
-                f"role {name}",
-                "may open connections without limit and so take every slot",
-                f"ALTER ROLE {name} CONNECTION LIMIT 10",
-            )
+        {"roles": list(MANAGER_PREDEFINED_ROLES), "manager": MANAGER_ROLE},
+    ).scalars()
+    for role in missing:
+        yield CatalogProblem(
+            f"role {MANAGER_ROLE}",
+            f"is not a member of {role}, which {MANAGER_PREDEFINED_ROLES[role]}",
+            f"as a superuser: GRANT {role} TO {MANAGER_ROLE}",
+        )
 
 
 def _cluster_privilege_problems(connection: Connection) -> Iterable[CatalogProblem]:

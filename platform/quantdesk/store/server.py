@@ -461,6 +461,8 @@ def bootstrap_statements(
         sql.SQL(f"GRANT {USERS_ROLE}, {ADMINS_ROLE} TO {MANAGER_ROLE} WITH ADMIN OPTION"),
         # Ends a user's sessions by role oid, whatever the user set for themselves.
         sql.SQL(f"GRANT pg_signal_backend TO {MANAGER_ROLE}"),
+        # Lets the watchdog see which user sessions sit idle in a transaction, and since when.
+        sql.SQL(f"GRANT pg_read_all_stats TO {MANAGER_ROLE}"),
         *(
             sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
                 sql.Identifier(other)
