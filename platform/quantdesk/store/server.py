@@ -10,6 +10,9 @@ Files in :attr:`EmbeddedPostgres.directory`::
     data/            the cluster (PGDATA), owned by the server's account, mode 0700
     socket/          the Unix socket
     server.log       the server's log
+    watchdog.pid     the background watchdog's process id (see
+                     :class:`quantdesk.store.watchdog.BackgroundWatchdog`)
+    watchdog.log     what the watchdog ended, and its errors
     admin-url        the manager role's URL (mode 0600)
     superuser-url    the bootstrap superuser's URL (mode 0600); quantdesk never
                      connects with it after setting up
