@@ -9,6 +9,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from quantdesk.store import service_account as service_account_module
 from quantdesk.store.binaries import MINIMUM_MAJOR_VERSION, find_server_binaries
 from quantdesk.store.roles import MANAGER_ROLE
 from quantdesk.store.server import SUPERUSER, EmbeddedPostgres
+from quantdesk.store.users import add_user
+from quantdesk.store.watchdog import is_background_watchdog
 from tests.command_line import run_quantdesk
 
 running_as_root = pytest.mark.skipif(
@@ -100,9 +103,12 @@ def test_up_status_url_down_is_the_whole_lifecycle_and_idempotent(
     assert started["initialized"]
     assert started["revision"]
 
+    watchdog = started["watchdog"]
+    assert is_background_watchdog(watchdog)
     again = db_cli("up", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["port"] == started["port"]
+    assert json.loads(again.stdout)["watchdog"] == watchdog
     assert "schema at" in db_cli("up").stdout
 
     status = json.loads(db_cli("status", "--json").stdout)
@@ -119,18 +125,58 @@ def test_up_status_url_down_is_the_whole_lifecycle_and_idempotent(
     with psycopg.connect(shown.stdout.strip()) as session:
         assert session.execute("SELECT current_user").fetchone() == (MANAGER_ROLE,)
 
+    assert f"watchdog running (pid {watchdog})" in db_cli("status").stdout
+
     stopped = db_cli("down")
     assert stopped.returncode == 0
-    assert "stopped" in stopped.stdout
+    assert "database stopped; watchdog stopped" in stopped.stdout
+    assert not is_background_watchdog(watchdog)
+    assert not (server_base / "pg" / "watchdog.pid").exists()
     assert db_cli("status").returncode == 1
     assert "was not running" in db_cli("down").stdout
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(shown.stdout.strip(), connect_timeout=5)
 
+    # A pid file naming a process that is no watchdog (this one) is stale.
+    (server_base / "pg" / "watchdog.pid").write_text(f"{os.getpid()}\n")
     restarted = db_cli("up", "--json")
     assert restarted.returncode == 0, restarted.stderr
     assert json.loads(restarted.stdout)["port"] == started["port"]
+    assert json.loads(restarted.stdout)["watchdog"] not in {None, watchdog, os.getpid()}
+    assert is_background_watchdog(json.loads(restarted.stdout)["watchdog"])
     assert (server_base / "pg" / "admin-url").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_background_watchdog_ends_a_user_who_blocks_another_and_logs_it(
+    db_cli: Callable[..., Any], server_base: Path
+) -> None:
+    at_once = {
+        "QUANTDESK_WATCHDOG_BLOCKING_SECONDS": "0",
+        "QUANTDESK_WATCHDOG_INTERVAL_SECONDS": "0.1",
+    }
+    up = db_cli("up", "--json", **at_once)
+    assert up.returncode == 0, up.stderr
+    admin = make_url(db_cli("url").stdout.strip()).set(drivername="postgresql+psycopg")
+    alice, bob = (add_user(admin, f"{name}_{secrets.token_hex(3)}") for name in ("alice", "bob"))
+    with (
+        psycopg.connect(alice.revealed_url(), autocommit=True) as holding,
+        psycopg.connect(bob.revealed_url(), autocommit=True) as waiting,
+    ):
+        holding.execute("BEGIN")
+        holding.execute("LOCK TABLE quantdesk.jobs IN ACCESS EXCLUSIVE MODE")
+        inserted = ThreadPoolExecutor(max_workers=1).submit(
+            lambda: waiting.execute(
+                "INSERT INTO quantdesk.jobs (kind) VALUES ('after the lock') RETURNING kind"
+            ).fetchall()
+        )
+        # Only the background watchdog can end alice's transaction.
+        assert inserted.result(timeout=120) == [("after the lock",)]
+        with pytest.raises(psycopg.OperationalError):
+            holding.execute("SELECT 1")
+    log = (server_base / "pg" / "watchdog.log").read_text()
+    assert f"of {alice.name}: it blocked {bob.name} (pid " in log
+    assert "LOCK TABLE" not in log
+    assert "watchdog stopped" in db_cli("down").stdout
 
 
 def test_the_server_listens_on_loopback_and_a_socket_with_passwords_only(

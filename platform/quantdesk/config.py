@@ -42,6 +42,9 @@ MAXIMUM_TIMEOUT_SECONDS = (2**31 - 1) / 1000
 """PostgreSQL's timeouts are whole milliseconds in a 32-bit integer (about 24.8 days)."""
 TimeoutSeconds = Annotated[float, Field(ge=0.001, le=MAXIMUM_TIMEOUT_SECONDS)]
 """A PostgreSQL timeout in seconds: at least a millisecond, at most about 24.8 days, never 0."""
+DEFAULT_WATCHDOG_BLOCKING_SECONDS = 30.0
+DEFAULT_WATCHDOG_IDLE_IN_TRANSACTION_SECONDS = 600.0
+DEFAULT_WATCHDOG_INTERVAL_SECONDS = 5.0
 
 
 def default_data_dir() -> Path:
@@ -79,6 +82,11 @@ class Settings(BaseSettings):
       :mod:`quantdesk.store.session_limits`); applied by ``users add`` and ``users rotate``.
     - ``migration_lock_timeout_seconds``: how long a migration's DDL waits for
       a table lock before it fails, naming the sessions that hold it.
+    - ``watchdog_blocking_seconds``: the database watchdog ends a user's session
+      that has kept another session waiting for a lock this long.
+    - ``watchdog_idle_in_transaction_seconds``: it ends a user's session that
+      has sat idle inside an open transaction this long.
+    - ``watchdog_interval_seconds``: how often the watchdog looks.
 
     URLs are secrets: their repr shows ``**********``.
     """
@@ -104,6 +112,15 @@ class Settings(BaseSettings):
     )
     user_lock_timeout_seconds: TimeoutSeconds = DEFAULT_LOCK_TIMEOUT_SECONDS
     migration_lock_timeout_seconds: TimeoutSeconds = DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS
+    watchdog_blocking_seconds: float = Field(
+        default=DEFAULT_WATCHDOG_BLOCKING_SECONDS, ge=0, allow_inf_nan=False
+    )
+    watchdog_idle_in_transaction_seconds: float = Field(
+        default=DEFAULT_WATCHDOG_IDLE_IN_TRANSACTION_SECONDS, ge=0, allow_inf_nan=False
+    )
+    watchdog_interval_seconds: float = Field(
+        default=DEFAULT_WATCHDOG_INTERVAL_SECONDS, gt=0, allow_inf_nan=False
+    )
 
     @field_validator("data_dir", "cache_dir", "database_dir", "postgres_bin_dir")
     @classmethod

@@ -1,8 +1,10 @@
 """``quantdesk db``: the database server and its schema.
 
-``up``, ``down``, ``status`` and ``url`` manage the embedded server; with
+``up``, ``down``, ``status`` and ``url`` manage the embedded server (``up``
+also starts its watchdog, ``down`` stops it); with
 ``QUANTDESK_ADMIN_DATABASE_URL`` set they report on the external server
-instead. ``migrate`` brings the schema up to date, ``check`` lints it.
+instead. ``migrate`` brings the schema up to date, ``check`` lints it, and
+``watchdog`` ends user sessions that hold others up.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def db() -> None:
 @db.command("up")
 @json_option
 def up_command(as_json: bool) -> None:
-    """Create and start the embedded server if needed, then migrate the schema."""
+    """Create and start the embedded server and its watchdog if needed, then migrate."""
     from quantdesk.config import Settings
     from quantdesk.store.startup import start_database
 
@@ -33,15 +35,19 @@ def up_command(as_json: bool) -> None:
 @db.command("down")
 @json_option
 def down_command(as_json: bool) -> None:
-    """Stop the embedded server (a no-op when it is not running)."""
+    """Stop the embedded server and its watchdog (a no-op when they are not running)."""
     from quantdesk.config import Settings
     from quantdesk.store.server import EmbeddedPostgres
+    from quantdesk.store.watchdog import BackgroundWatchdog
 
     settings = Settings.load()
     _refuse_external(settings.admin_database_url is not None, "stop")
+    watchdog_stopped = BackgroundWatchdog(settings).stop()
     stopped = EmbeddedPostgres(settings).down()
     text = "database stopped" if stopped else "database was not running"
-    emit({"stopped": stopped}, as_json=as_json, text=text)
+    if watchdog_stopped:
+        text += "; watchdog stopped"
+    emit({"stopped": stopped, "watchdog_stopped": watchdog_stopped}, as_json=as_json, text=text)
 
 
 @db.command("status")
@@ -51,16 +57,23 @@ def status_command(context: click.Context, as_json: bool) -> None:
     """Show whether the embedded server exists and runs; exit 1 when it is not running."""
     from quantdesk.config import Settings
     from quantdesk.store.server import EmbeddedPostgres
+    from quantdesk.store.watchdog import BackgroundWatchdog
 
     settings = Settings.load()
     _refuse_external(settings.admin_database_url is not None, "report on")
     status = EmbeddedPostgres(settings).status()
+    watchdog_pid = BackgroundWatchdog(settings).pid()
     if not status.initialized:
         text = f"no database in {status.directory} yet; run 'quantdesk db up'"
     else:
         state = "running" if status.running else "stopped (run 'quantdesk db up')"
         text = f"database {state}: {status.directory}, 127.0.0.1:{status.port}, as {status.account}"
-    emit(status.to_json(), as_json=as_json, text=text)
+        text += (
+            f"; watchdog running (pid {watchdog_pid})"
+            if watchdog_pid is not None
+            else "; watchdog not running (run 'quantdesk db up')"
+        )
+    emit({**status.to_json(), "watchdog": watchdog_pid}, as_json=as_json, text=text)
     if not status.running:
         context.exit(1)
 
@@ -107,6 +120,100 @@ def bootstrap_sql_command() -> None:
     from quantdesk.store.server import bootstrap_script
 
     click.echo(bootstrap_script(), nl=False)
+
+
+@db.command("watchdog")
+@click.option(
+    "--interval",
+    type=float,
+    default=None,
+    help="Seconds between sweeps [default: watchdog_interval_seconds, 5].",
+)
+@click.option("--once", is_flag=True, help="Sweep once, print what it did, and exit.")
+@click.option(
+    "--blocking-seconds",
+    type=float,
+    default=None,
+    help="End a user session that keeps another waiting this long "
+    "[default: watchdog_blocking_seconds, 30].",
+)
+@click.option(
+    "--idle-seconds",
+    type=float,
+    default=None,
+    help="End a user session idle in a transaction this long "
+    "[default: watchdog_idle_in_transaction_seconds, 600].",
+)
+# The process 'db up' starts beside the embedded server; it exits when that server is gone.
+@click.option("--background", is_flag=True, hidden=True)
+@json_option
+def watchdog_command(
+    interval: float | None,
+    once: bool,
+    blocking_seconds: float | None,
+    idle_seconds: float | None,
+    background: bool,
+    as_json: bool,
+) -> None:
+    """End user sessions that block others or idle in a transaction too long.
+
+    Each sweep also resets settings a user gave their own role. Runs in the
+    foreground until stopped (Ctrl-C); 'quantdesk db up' runs it in the
+    background for the embedded server.
+    """
+    import os
+    import signal
+    import threading
+
+    from quantdesk.cli.output import configure_logging
+    from quantdesk.config import Settings
+    from quantdesk.store.connection import admin_url
+    from quantdesk.store.watchdog import (
+        BackgroundWatchdog,
+        SweepReport,
+        WatchdogLimits,
+        sweep,
+        watch,
+    )
+
+    overrides = {
+        "watchdog_interval_seconds": interval,
+        "watchdog_blocking_seconds": blocking_seconds,
+        "watchdog_idle_in_transaction_seconds": idle_seconds,
+    }
+    settings = Settings.load(
+        **{name: value for name, value in overrides.items() if value is not None}
+    )
+    limits = WatchdogLimits.from_settings(settings)
+    url = admin_url(settings)
+    if once:
+        report = sweep(url, limits)
+        text = "\n".join(report.lines()) or "nothing to end, no role settings to reset"
+        emit(report.to_json(), as_json=as_json, text=text)
+        return
+    configure_logging(settings.log_level, timestamps=True)
+    stop = threading.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: stop.set())
+    background_watchdog = BackgroundWatchdog(settings) if background else None
+
+    def wait(seconds: float) -> bool:
+        if stop.wait(seconds):
+            return True
+        return background_watchdog is not None and not background_watchdog.still_wanted(os.getpid())
+
+    def show(report: SweepReport) -> None:
+        if as_json and report.acted:
+            emit(report.to_json(), as_json=True, text="")
+
+    every = settings.watchdog_interval_seconds
+    click.echo(
+        f"watchdog: sweeping every {every:g} s (blocking limit {limits.blocking_seconds:g} s, "
+        f"idle-in-transaction limit {limits.idle_in_transaction_seconds:g} s); Ctrl-C stops it",
+        err=as_json,
+    )
+    sweeps = watch(url, limits, interval_seconds=every, wait=wait, on_sweep=show)
+    click.echo(f"watchdog: stopped after {sweeps} sweep(s)", err=as_json)
 
 
 db.add_command(check_command)

@@ -144,19 +144,22 @@ def report_error(message: str, *, as_json: bool, stream: TextIO | None = None) -
         stream.write(f"quantdesk: error: {first_line}\n")
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, *, timestamps: bool = False) -> None:
     """Send quantdesk's log records to stderr as one line each, at ``level``.
 
     Parameters
     ----------
     level
         A logging level name such as ``"INFO"``, usually ``settings.log_level``.
+    timestamps
+        Start each line with the time, for long-running commands.
     """
     logger = logging.getLogger("quantdesk")
     logger.setLevel(level)
     if not any(getattr(handler, "quantdesk_cli", False) for handler in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("quantdesk: %(levelname)s: %(message)s"))
+        when = "%(asctime)s " if timestamps else ""
+        handler.setFormatter(logging.Formatter(when + "quantdesk: %(levelname)s: %(message)s"))
         handler.quantdesk_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
 

@@ -155,6 +155,7 @@ def catalog_problems(
         _statistics_problems,
         partial(_user_role_setting_problems, session_limits=session_limits),
         _temp_file_limit_problems,
+        _manager_membership_problems,
         _cluster_privilege_problems,
         _vault_agent_problems,
     )
@@ -680,6 +681,32 @@ def _temp_file_limit_problems(connection: Connection) -> Iterable[CatalogProblem
                     f"{value}{' in ' + scope if scope else ''})",
                     f"as a superuser: ALTER ROLE {name}{in_database} RESET temp_file_limit",
                 )
+
+
+MANAGER_PREDEFINED_ROLES = {
+    "pg_signal_backend": "ends a user's sessions (rotation, removal, the watchdog)",
+    "pg_read_all_stats": "lets the watchdog see which user sessions sit idle in a transaction",
+}
+"""PostgreSQL's predefined roles the manager must belong to, and what for."""
+
+
+def _manager_membership_problems(connection: Connection) -> Iterable[CatalogProblem]:
+    """Predefined roles the manager needs but does not belong to."""
+    missing = connection.execute(
+        text(
+            "SELECT granted FROM unnest(CAST(:roles AS text[])) AS granted "
+            "WHERE to_regrole(:manager) IS NOT NULL AND to_regrole(granted) IS NOT NULL "
+            "AND NOT pg_has_role(to_regrole(:manager), to_regrole(granted), 'MEMBER') "
+            "ORDER BY 1"
+        ),
+        {"roles": list(MANAGER_PREDEFINED_ROLES), "manager": MANAGER_ROLE},
+    ).scalars()
+    for role in missing:
+        yield CatalogProblem(
+            f"role {MANAGER_ROLE}",
+            f"is not a member of {role}, which {MANAGER_PREDEFINED_ROLES[role]}",
+            f"as a superuser: GRANT {role} TO {MANAGER_ROLE}",
+        )
 
 
 def _cluster_privilege_problems(connection: Connection) -> Iterable[CatalogProblem]:

@@ -10,6 +10,9 @@ Files in :attr:`EmbeddedPostgres.directory`::
     data/            the cluster (PGDATA), owned by the server's account, mode 0700
     socket/          the Unix socket
     server.log       the server's log
+    watchdog.pid     the background watchdog's process id (see
+                     :class:`quantdesk.store.watchdog.BackgroundWatchdog`)
+    watchdog.log     what the watchdog ended, and its errors
     admin-url        the manager role's URL (mode 0600)
     superuser-url    the bootstrap superuser's URL (mode 0600); quantdesk never
                      connects with it after setting up
@@ -520,8 +523,6 @@ def bootstrap_statements(
         ).format(sql.Identifier(MANAGER_ROLE), sql.Literal(manager_verifier)),
         sql.SQL(f"GRANT {OWNER_ROLE}, {VAULT_ROLE} TO {MANAGER_ROLE}"),
         sql.SQL(f"GRANT {USERS_ROLE}, {ADMINS_ROLE} TO {MANAGER_ROLE} WITH ADMIN OPTION"),
-        # Ends a user's sessions by role oid, whatever the user set for themselves.
-        sql.SQL(f"GRANT pg_signal_backend TO {MANAGER_ROLE}"),
         *(
             sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
                 sql.Identifier(other)
@@ -571,6 +572,10 @@ def upkeep_statements() -> tuple[list[sql.SQL | sql.Composed], list[sql.SQL | sq
         Statements for the ``postgres`` database, then for the ``quantdesk`` one.
     """
     cluster: list[sql.SQL | sql.Composed] = [
+        # Ends a user's sessions by role oid, whatever the user set for themselves.
+        sql.SQL(f"GRANT pg_signal_backend TO {MANAGER_ROLE}"),
+        # Lets the watchdog see which user sessions sit idle in a transaction, and since when.
+        sql.SQL(f"GRANT pg_read_all_stats TO {MANAGER_ROLE}"),
         sql.SQL(
             "DO $agent$ BEGIN "
             f"IF to_regrole('{AGENT_ROLE}') IS NULL THEN "

@@ -9,6 +9,7 @@ from quantdesk.config import Settings
 from quantdesk.store.connection import admin_url
 from quantdesk.store.migrate import MigrationOutcome, migrate
 from quantdesk.store.server import EmbeddedPostgres, ServerStatus
+from quantdesk.store.watchdog import BackgroundWatchdog
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,13 @@ class DatabaseReady:
         The embedded server's status, or None for an external server.
     migration
         The schema revisions before and after.
+    watchdog
+        The embedded server's watchdog process id, or None for an external server.
     """
 
     server: ServerStatus | None
     migration: MigrationOutcome
+    watchdog: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary.
@@ -32,11 +36,13 @@ class DatabaseReady:
         Returns
         -------
         dict
-            ``external``, the server's status fields when embedded, and ``revision``.
+            ``external``, the server's status fields and ``watchdog`` (its pid)
+            when embedded, and ``revision``.
         """
         payload: dict[str, Any] = {"external": self.server is None}
         if self.server is not None:
             payload.update(self.server.to_json())
+            payload["watchdog"] = self.watchdog
         payload["revision"] = self.migration.after
         return payload
 
@@ -59,11 +65,16 @@ class DatabaseReady:
             if outcome.changed
             else f"schema at {outcome.after}"
         )
-        return f"{where}; {change}"
+        watchdog = f"; watchdog pid {self.watchdog}" if self.watchdog is not None else ""
+        return f"{where}; {change}{watchdog}"
 
 
 def start_database(settings: Settings) -> DatabaseReady:
-    """Start the embedded server unless an external one is configured, then migrate.
+    """Start the embedded server unless an external one is configured, migrate, start the watchdog.
+
+    The watchdog (:class:`quantdesk.store.watchdog.BackgroundWatchdog`) runs
+    beside the embedded server only; for an external server, run
+    ``quantdesk db watchdog`` where it suits.
 
     Parameters
     ----------
@@ -73,10 +84,15 @@ def start_database(settings: Settings) -> DatabaseReady:
     Returns
     -------
     DatabaseReady
-        The server's status and the migration's outcome.
+        The server's status, the migration's outcome and the watchdog's pid.
     """
-    server = None if settings.admin_database_url is not None else EmbeddedPostgres(settings).up()
-    migration = migrate(
-        admin_url(settings), lock_timeout_seconds=settings.migration_lock_timeout_seconds
+    lock_timeout = settings.migration_lock_timeout_seconds
+    if settings.admin_database_url is not None:
+        return DatabaseReady(
+            server=None, migration=migrate(admin_url(settings), lock_timeout_seconds=lock_timeout)
+        )
+    server = EmbeddedPostgres(settings).up()
+    migration = migrate(admin_url(settings), lock_timeout_seconds=lock_timeout)
+    return DatabaseReady(
+        server=server, migration=migration, watchdog=BackgroundWatchdog(settings).start()
     )
-    return DatabaseReady(server=server, migration=migration)

@@ -36,7 +36,7 @@ from quantdesk.store.connection import (
     single_use_connection,
     translated_errors,
 )
-from quantdesk.store.roles import ADMINS_ROLE, SCHEMA, USERS_ROLE
+from quantdesk.store.roles import ADMINS_ROLE, GROUP_ROLES, MANAGER_ROLE, SCHEMA, USERS_ROLE
 from quantdesk.store.session_limits import SessionLimits
 
 MAX_NAME_LENGTH = 48
@@ -68,6 +68,16 @@ API_KEYS_TABLE = "api_keys"
 VAULT_DELETE_FUNCTION = "quantdesk_vault.delete_key_by_id(uuid)"
 """Users cannot delete API-key rows themselves; this function does it and audits it."""
 _DUPLICATE_OBJECT = "42710"
+_OWN_ROLES = ", ".join(f"to_regrole('{role}')" for role in (*GROUP_ROLES, MANAGER_ROLE))
+USER_ROLE_OIDS = f"""
+    SELECT r.oid FROM pg_roles r
+    JOIN pg_auth_members m ON m.member = r.oid AND m.roleid = to_regrole('{USERS_ROLE}')
+    WHERE NOT r.rolsuper
+      AND r.oid <> ALL(ARRAY[{_OWN_ROLES}])
+      AND r.rolname NOT LIKE 'quantdesk%'
+"""
+"""SQL selecting the oids of the users' login roles: direct members of ``quantdesk_users``,
+never a superuser, the manager or another of quantdesk's own roles."""
 
 
 @dataclass(frozen=True)
@@ -656,16 +666,44 @@ def _delete_own_rows(connection: Connection) -> int:
 
 def _end_sessions(connection: Connection, name: str, *, keep: int | None = None) -> None:
     """End every session of role ``name``, matched by oid (a role name can hide behind SET ROLE)."""
-    # The manager is NOINHERIT: it signals as the predefined role, for this transaction only.
-    connection.execute(text("SET LOCAL ROLE pg_signal_backend"))
-    connection.execute(
-        text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE usesysid = to_regrole(:name) AND pid IS DISTINCT FROM :keep"
-        ),
+    end_sessions_where(
+        connection,
+        "usesysid = to_regrole(:name) AND pid IS DISTINCT FROM :keep",
         {"name": name, "keep": keep},
     )
+
+
+def end_sessions_where(
+    connection: Connection, condition: str, parameters: Mapping[str, Any]
+) -> list[int]:
+    """End the sessions in ``pg_stat_activity`` that match ``condition``, as the manager.
+
+    Parameters
+    ----------
+    connection
+        A manager connection; its transaction is committed.
+    condition
+        A SQL condition on ``pg_stat_activity``'s columns (``pid``, ``usesysid``),
+        with ``:name`` placeholders; match roles by oid, never by name.
+    parameters
+        The placeholders' values.
+
+    Returns
+    -------
+    list of int
+        The process ids that were signalled to end.
+    """
+    # The manager is NOINHERIT: it signals as the predefined role, for this transaction only.
+    connection.execute(text("SET LOCAL ROLE pg_signal_backend"))
+    rows = connection.execute(
+        text(
+            f"SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {condition} "
+            "ORDER BY pid"
+        ),
+        dict(parameters),
+    ).all()
     connection.commit()
+    return [int(pid) for pid, ended in rows if ended]
 
 
 def _backend_pid(connection: Connection) -> int:
@@ -698,6 +736,96 @@ def _reset_role_settings(
                 sql.Identifier(name), sql.Identifier(setting), sql.SQL(value)
             ),
         )
+
+
+def reset_drifted_role_settings(
+    connection: Connection, session_limits: SessionLimits | None = None
+) -> dict[str, list[str]]:
+    """Re-apply the platform's settings to every user role whose stored settings drifted.
+
+    Parameters
+    ----------
+    connection
+        A manager connection; the resets are committed.
+    session_limits
+        The timeouts the platform gives users; the defaults when None.
+
+    Returns
+    -------
+    dict
+        Each reset role's name and the names of the settings it had that the
+        platform did not give it (values are left out: a user may put anything there).
+    """
+    drifted = drifted_role_settings(connection, session_limits)
+    for name in drifted:
+        _reset_role_settings(connection, name, session_limits)
+    connection.commit()
+    return {
+        name: sorted({setting.partition("=")[0].rpartition(": ")[2] for setting in extra})
+        for name, extra in drifted.items()
+    }
+
+
+def drifted_role_settings(
+    connection: Connection, session_limits: SessionLimits | None = None
+) -> dict[str, list[str]]:
+    """The user roles whose stored settings differ from :func:`platform_role_settings`.
+
+    ``temp_file_limit`` is left out: only a superuser may set it, and the
+    manager could not reset it (``db check`` reports an unlimited one).
+
+    Parameters
+    ----------
+    connection
+        Any connection; only ``pg_catalog`` is read.
+    session_limits
+        The timeouts the platform gives users; the defaults when None.
+
+    Returns
+    -------
+    dict
+        Role name to the stored settings the platform did not give it, each
+        ``name=value`` (prefixed ``database: `` when set for one database);
+        an empty list when only the platform's own are missing or changed.
+    """
+    expected = {
+        _normalized_setting(f"{name}={value}")
+        for name, value in platform_role_settings(session_limits).items()
+    }
+    rows = connection.execute(
+        text(
+            f"""
+            SELECT r.rolname,
+                   ARRAY(SELECT coalesce(d.datname || ': ', '') || setting
+                         FROM pg_db_role_setting s
+                         LEFT JOIN pg_database d ON d.oid = s.setdatabase,
+                         unnest(s.setconfig) AS setting
+                         WHERE s.setrole = r.oid ORDER BY 1)
+            FROM pg_roles r
+            WHERE r.oid IN ({USER_ROLE_OIDS})
+            ORDER BY 1
+            """
+        )
+    ).all()
+    drifted: dict[str, list[str]] = {}
+    for name, settings in rows:
+        stored = {
+            _normalized_setting(setting): setting
+            for setting in settings
+            if setting.rpartition(": ")[2].partition("=")[0] != "temp_file_limit"
+        }
+        if set(stored) != expected:
+            drifted[name] = sorted(
+                setting for normal, setting in stored.items() if normal not in expected
+            )
+    return drifted
+
+
+def _normalized_setting(setting: str) -> str:
+    """``name=value`` with its list items stripped of blanks and quotes, as stored."""
+    name, _, value = setting.partition("=")
+    items = (item.strip().strip("'") for item in value.split(","))
+    return f"{name.strip().lower()}={','.join(items)}"
 
 
 def platform_role_settings(session_limits: SessionLimits | None = None) -> dict[str, str]:
