@@ -36,6 +36,7 @@ from quantdesk.store.watchdog import (
     sweep,
     watch,
 )
+from tests import test_store_vault
 from tests.test_store_attacks_roles import is_ended, role_settings
 from tests.test_store_users import connect, conninfo
 
@@ -103,16 +104,10 @@ def sessions() -> Iterator[Callable[[URL], psycopg.Connection[Any]]]:
         session.close()
 
 
-@pytest.fixture
-def alice(database_user: Callable[..., Any]) -> Any:
-    """The hostile user."""
-    return database_user("alice")
-
-
-@pytest.fixture
-def bob(database_user: Callable[..., Any]) -> Any:
-    """A user who only wants to get on with their work."""
-    return database_user("bob")
+alice = test_store_vault.alice
+"""The hostile user."""
+bob = test_store_vault.bob
+"""A user who only wants to get on with their work."""
 
 
 def alice_locks_the_jobs_and_bob_waits(

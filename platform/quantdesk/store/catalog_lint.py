@@ -580,10 +580,10 @@ def _user_role_setting_problems(
     connection: Connection, session_limits: SessionLimits | None
 ) -> Iterable[CatalogProblem]:
     """User roles with settings the platform did not give them, without its limits, or none."""
-    from quantdesk.store.users import platform_role_settings
+    from quantdesk.store.users import platform_role_settings, stored_role_settings
 
     expected = platform_role_settings(session_limits)
-    for name, connection_limit, settings in _user_roles(connection):
+    for name, connection_limit, settings in stored_role_settings(connection):
         # Settings for every database are "name=value"; those for one are "database: name=value".
         stored = dict(setting.partition("=")[::2] for setting in settings if ": " not in setting)
         # temp_file_limit only a superuser can set; _temp_file_limit_problems judges it.
@@ -623,30 +623,10 @@ def _setting_name(setting: str) -> str:
     return setting.rpartition(": ")[2].partition("=")[0]
 
 
-def _user_roles(connection: Connection) -> list[tuple[str, int, list[str]]]:
-    """Each user role's name, connection limit and settings ("database: name=value" for one)."""
-    rows = connection.execute(
-        text(
-            """
-            SELECT r.rolname, r.rolconnlimit,
-                   ARRAY(SELECT coalesce(d.datname || ': ', '') || setting
-                         FROM pg_db_role_setting s
-                         LEFT JOIN pg_database d ON d.oid = s.setdatabase,
-                         unnest(s.setconfig) AS setting
-                         WHERE s.setrole = r.oid ORDER BY 1)
-            FROM pg_roles r
-            JOIN pg_auth_members m ON m.member = r.oid AND m.roleid = to_regrole(:users)
-            WHERE r.rolname <> ALL(:library_names)
-            ORDER BY 1
-            """
-        ),
-        _role_parameters(),
-    ).all()
-    return [(name, limit, list(settings)) for name, limit, settings in rows]
-
-
 def _temp_file_limit_problems(connection: Connection) -> Iterable[CatalogProblem]:
     """An unlimited ``temp_file_limit`` as a user's session would get it."""
+    from quantdesk.store.users import stored_role_settings
+
     database = connection.execute(text("SELECT current_database()")).scalar_one()
     database_value = connection.execute(
         text(
@@ -669,7 +649,7 @@ def _temp_file_limit_problems(connection: Connection) -> Iterable[CatalogProblem
             f"{database_value}) and so fill the server's disk",
             f"as a superuser: ALTER DATABASE {database} SET temp_file_limit = '{TEMP_FILE_LIMIT}'",
         )
-    for name, _, settings in _user_roles(connection):
+    for name, _, settings in stored_role_settings(connection):
         for setting in settings:
             scope, _, assignment = setting.rpartition(": ")
             value = assignment.partition("=")[2]

@@ -792,10 +792,38 @@ def drifted_role_settings(
         _normalized_setting(f"{name}={value}")
         for name, value in platform_role_settings(session_limits).items()
     }
+    drifted: dict[str, list[str]] = {}
+    for name, _, settings in stored_role_settings(connection):
+        stored = {
+            _normalized_setting(setting): setting
+            for setting in settings
+            if setting.rpartition(": ")[2].partition("=")[0] != "temp_file_limit"
+        }
+        if set(stored) != expected:
+            drifted[name] = sorted(
+                setting for normal, setting in stored.items() if normal not in expected
+            )
+    return drifted
+
+
+def stored_role_settings(connection: Connection) -> list[tuple[str, int, list[str]]]:
+    """Each user role's name, connection limit and stored settings.
+
+    Parameters
+    ----------
+    connection
+        Any connection; only ``pg_catalog`` is read.
+
+    Returns
+    -------
+    list of tuple
+        ``(name, connection limit, settings)`` by name; a setting is ``name=value``,
+        prefixed ``database: `` when the role set it for one database only.
+    """
     rows = connection.execute(
         text(
             f"""
-            SELECT r.rolname,
+            SELECT r.rolname, r.rolconnlimit,
                    ARRAY(SELECT coalesce(d.datname || ': ', '') || setting
                          FROM pg_db_role_setting s
                          LEFT JOIN pg_database d ON d.oid = s.setdatabase,
@@ -807,18 +835,7 @@ def drifted_role_settings(
             """
         )
     ).all()
-    drifted: dict[str, list[str]] = {}
-    for name, settings in rows:
-        stored = {
-            _normalized_setting(setting): setting
-            for setting in settings
-            if setting.rpartition(": ")[2].partition("=")[0] != "temp_file_limit"
-        }
-        if set(stored) != expected:
-            drifted[name] = sorted(
-                setting for normal, setting in stored.items() if normal not in expected
-            )
-    return drifted
+    return [(name, limit, list(settings)) for name, limit, settings in rows]
 
 
 def _normalized_setting(setting: str) -> str:

@@ -175,16 +175,11 @@ PRIVATE_FUNCTIONS = [
     DECLARE
         found_key {SCHEMA}.api_keys;
     BEGIN
-        IF own_key_of.id IS NULL THEN
-            SELECT stored.* INTO found_key FROM {SCHEMA}.api_keys AS stored
-            WHERE stored.owner = caller AND stored.provider = own_key_of.provider
-                AND stored.label = own_key_of.label
-            FOR UPDATE;
-        ELSE
-            SELECT stored.* INTO found_key FROM {SCHEMA}.api_keys AS stored
-            WHERE stored.owner = caller AND stored.id = own_key_of.id
-            FOR UPDATE;
-        END IF;
+        SELECT stored.* INTO found_key FROM {SCHEMA}.api_keys AS stored
+        WHERE stored.owner = caller AND CASE WHEN own_key_of.id IS NULL
+            THEN stored.provider = own_key_of.provider AND stored.label = own_key_of.label
+            ELSE stored.id = own_key_of.id END
+        FOR UPDATE;
         RETURN found_key;
     END
     $function$""",
