@@ -104,3 +104,53 @@ def test_an_existing_name_and_an_unknown_name_name_the_fix(
     unknown = users_cli("rotate", name + "x")
     assert unknown.returncode == 2
     assert f"did you mean '{name}'" in unknown.stderr
+
+
+def connection_limit_of(postgres_server: Any, name: str) -> int:
+    with psycopg.connect(
+        postgres_server.admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    ) as session:
+        row = session.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (name,))
+        found = row.fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+def test_add_takes_its_connection_limit_from_the_option_or_the_setting(
+    postgres_server: Any, tmp_path: Path, name: str
+) -> None:
+    url = postgres_server.admin_url.set(drivername="postgresql")
+    environment = {
+        "QUANTDESK_ADMIN_DATABASE_URL": url.render_as_string(hide_password=False),
+        "QUANTDESK_USER_CONNECTION_LIMIT": "3",
+    }
+    from_setting = run_quantdesk(
+        "users", "add", name, data_dir=tmp_path, extra_environment=environment
+    )
+    assert from_setting.returncode == 0, from_setting.stderr
+    assert connection_limit_of(postgres_server, name) == 3
+    remove_user(postgres_server.admin_url, name, purge=True)
+
+    chosen = run_quantdesk(
+        "users",
+        "add",
+        name,
+        "--connection-limit",
+        "2",
+        data_dir=tmp_path,
+        extra_environment=environment,
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert connection_limit_of(postgres_server, name) == 2
+
+    refused = run_quantdesk(
+        "users",
+        "add",
+        f"{name}_x",
+        "--connection-limit",
+        "0",
+        data_dir=tmp_path,
+        extra_environment=environment,
+    )
+    assert refused.returncode != 0
+    assert "--connection-limit" in refused.stderr

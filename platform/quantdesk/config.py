@@ -38,6 +38,8 @@ DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 600.0
 DEFAULT_LOCK_TIMEOUT_SECONDS = 60.0
 DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS = 10.0
 """The defaults of the database timeouts; :mod:`quantdesk.store.session_limits` says why."""
+DEFAULT_USER_CONNECTION_LIMIT = 10
+"""Sessions a user may hold at once: enough for a kernel, a dashboard and a few workers."""
 MAXIMUM_TIMEOUT_SECONDS = (2**31 - 1) / 1000
 """PostgreSQL's timeouts are whole milliseconds in a 32-bit integer (about 24.8 days)."""
 TimeoutSeconds = Annotated[float, Field(ge=0.001, le=MAXIMUM_TIMEOUT_SECONDS)]
@@ -80,6 +82,8 @@ class Settings(BaseSettings):
     - ``user_statement_timeout_seconds``, ``user_idle_in_transaction_timeout_seconds``,
       ``user_lock_timeout_seconds``: the limits every user's role gets (see
       :mod:`quantdesk.store.session_limits`); applied by ``users add`` and ``users rotate``.
+    - ``user_connection_limit``: how many sessions a new user's role may hold
+      at once (``users add`` and ``quantdesk up``), so no user takes every slot.
     - ``migration_lock_timeout_seconds``: how long a migration's DDL waits for
       a table lock before it fails, naming the sessions that hold it.
     - ``watchdog_blocking_seconds``: the database watchdog ends a user's session
@@ -111,6 +115,7 @@ class Settings(BaseSettings):
         DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS
     )
     user_lock_timeout_seconds: TimeoutSeconds = DEFAULT_LOCK_TIMEOUT_SECONDS
+    user_connection_limit: int = Field(default=DEFAULT_USER_CONNECTION_LIMIT, ge=1, le=10_000)
     migration_lock_timeout_seconds: TimeoutSeconds = DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS
     watchdog_blocking_seconds: float = Field(
         default=DEFAULT_WATCHDOG_BLOCKING_SECONDS, ge=0, allow_inf_nan=False

@@ -29,12 +29,26 @@ def users() -> None:
 @users.command("add")
 @click.argument("name")
 @click.option("--admin", is_flag=True, help="Let the user read every user's rows (never write).")
+@click.option(
+    "--connection-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Sessions the user may hold at once [default: user_connection_limit, 10].",
+)
 @json_option
-def add_command(name: str, admin: bool, as_json: bool) -> None:
+def add_command(name: str, admin: bool, connection_limit: int | None, as_json: bool) -> None:
     """Create user NAME and print their database URL (shown only this once)."""
+    from quantdesk.config import Settings
     from quantdesk.store.users import add_user
 
-    credentials = add_user(_admin_url(), name, admin=admin, session_limits=_session_limits())
+    settings = Settings.load()
+    credentials = add_user(
+        _admin_url(),
+        name,
+        admin=admin,
+        connection_limit=connection_limit or settings.user_connection_limit,
+        session_limits=_session_limits(),
+    )
     url = credentials.revealed_url()
     role = "admin user" if admin else "user"
     text = "\n".join(

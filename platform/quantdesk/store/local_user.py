@@ -117,7 +117,13 @@ def ensure_local_user(settings: Settings) -> LocalUser:
     credentials = (
         rotate_password(manager, name, session_limits=limits)
         if name in existing
-        else add_user(manager, name, admin=True, session_limits=limits)
+        else add_user(
+            manager,
+            name,
+            admin=True,
+            connection_limit=settings.user_connection_limit,
+            session_limits=limits,
+        )
     )
     _write_credentials(settings, credentials)
     return LocalUser(name=name, created=True)

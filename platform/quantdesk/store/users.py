@@ -28,6 +28,7 @@ from psycopg import sql
 from sqlalchemy import URL, Connection, CursorResult, text
 from sqlalchemy.exc import DBAPIError
 
+from quantdesk.config import DEFAULT_USER_CONNECTION_LIMIT
 from quantdesk.errors import InvalidInputError, StoreError, UnknownUserError, describe_miss
 from quantdesk.store.connection import (
     DRIVER,
@@ -59,7 +60,7 @@ RESERVED_NAMES = frozenset(
     }
 )
 PASSWORD_BYTES = 32
-DEFAULT_CONNECTION_LIMIT = 10
+DEFAULT_CONNECTION_LIMIT = DEFAULT_USER_CONNECTION_LIMIT
 """Sessions one user may hold at once unless an admin chooses otherwise."""
 USER_SEARCH_PATH = (SCHEMA, "public")
 """Each user's default search_path, so their own SQL can name tables without the schema."""
