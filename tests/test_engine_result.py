@@ -21,6 +21,7 @@ from quantdesk.engine import (
     run_backtest,
 )
 from quantdesk.engine.stats import annualisation, drawdown_periods, profit_factor
+from quantdesk.errors import UnknownNameError
 from quantdesk.strategies.signals import Signals
 from tests.frames import bars_from_closes
 
@@ -139,6 +140,11 @@ def test_plot_has_price_equity_and_drawdown_panels(result: BacktestResult) -> No
     assert any(isinstance(element, holoviews.Scatter) for element in price)
     assert isinstance(equity, holoviews.Curve)
     assert isinstance(drawdown, holoviews.Area)
+
+
+def test_an_unknown_plotter_is_named_with_the_installed_ones(result: BacktestResult) -> None:
+    with pytest.raises(UnknownNameError, match="holoviews"):
+        result.plot(plotter="holoview")
 
 
 def test_plot_thins_long_series() -> None:

@@ -25,6 +25,12 @@ RESULT_STORES_GROUP = "quantdesk.result_stores"
 DEFAULT_RESULT_STORE = "postgres"
 """The store :meth:`BacktestResult.save` uses unless told: quantdesk's database."""
 
+RESULT_PLOTTERS_GROUP = "quantdesk.result_plotters"
+"""The entry-point group of the functions :meth:`BacktestResult.plot` draws a result with."""
+
+DEFAULT_RESULT_PLOTTER = "holoviews"
+"""The plotter :meth:`BacktestResult.plot` uses unless told: :mod:`quantdesk.charts`."""
+
 TRADE_COLUMNS: tuple[str, ...] = (
     "size",
     "entry_bar",
@@ -219,38 +225,54 @@ class BacktestResult:
         UnknownNameError
             If none is installed under the name ``store``.
         """
-        from importlib.metadata import entry_points
+        return _installed(RESULT_STORES_GROUP, "result store", store)(self, **options)
 
-        stores = {point.name: point for point in entry_points(group=RESULT_STORES_GROUP)}
-        if not stores:
-            raise ConfigurationError(
-                f"no result store is installed (entry-point group {RESULT_STORES_GROUP!r}); "
-                "reinstall quantdesk with 'pip install quantdesk' or 'bash .ci/bootstrap'"
-            )
-        if store not in stores:
-            raise UnknownNameError("result store", store, stores)
-        return stores[store].load()(self, **options)
-
-    def plot(self, *, width: int = 900) -> Any:
+    def plot(self, *, width: int = 900, plotter: str = DEFAULT_RESULT_PLOTTER) -> Any:
         """Price with trade markers, equity and drawdown, one panel each.
 
         Long series are thinned to about four thousand points per panel,
         keeping each stretch's highest and lowest value. Needs holoviews (and
         its bokeh backend to display).
 
+        Plotters register in the entry-point group :data:`RESULT_PLOTTERS_GROUP`,
+        so the engine imports no UI package; quantdesk's own, ``holoviews``, is
+        :func:`quantdesk.charts.backtest.plot_result`.
+
         Parameters
         ----------
         width
             Width of each panel in pixels.
+        plotter
+            The plotter's entry-point name.
 
         Returns
         -------
         holoviews.Layout
             Three panels in one column: price, equity, drawdown (percent).
-        """
-        from quantdesk.engine.plotting import plot_result
 
-        return plot_result(self, width=width)
+        Raises
+        ------
+        ConfigurationError
+            If no plotter is installed.
+        UnknownNameError
+            If none is installed under the name ``plotter``.
+        """
+        return _installed(RESULT_PLOTTERS_GROUP, "result plotter", plotter)(self, width=width)
+
+
+def _installed(group: str, kind: str, name: str) -> Any:
+    """The function registered as ``name`` in the entry-point ``group``, loaded."""
+    from importlib.metadata import entry_points
+
+    installed = {point.name: point for point in entry_points(group=group)}
+    if not installed:
+        raise ConfigurationError(
+            f"no {kind} is installed (entry-point group {group!r}); "
+            "reinstall quantdesk with 'pip install quantdesk' or 'bash .ci/bootstrap'"
+        )
+    if name not in installed:
+        raise UnknownNameError(kind, name, installed)
+    return installed[name].load()
 
 
 def data_fingerprint(frame: pd.DataFrame) -> str:

@@ -1,7 +1,7 @@
 """The picture of a backtest: price with trades, equity and drawdown.
 
-holoviews is imported inside :func:`plot_result` only, so the engine loads
-without it.
+holoviews is imported inside :func:`plot_result` only, so importing this
+module stays cheap.
 """
 
 from __future__ import annotations
