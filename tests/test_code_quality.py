@@ -1,12 +1,15 @@
-"""The project's standing rules, checked by the tools CI relies on."""
+"""The project's standing rules that are not a lint.
+
+ruff, ruff format, mypy and import-linter run as their own steps of
+``.ci/run``, before pytest; ``tests/test_import_contracts.py`` shows the
+import contracts fail when broken.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -16,25 +19,6 @@ def run_tool(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
     )
-
-
-@pytest.mark.slow
-def test_ruff_finds_nothing() -> None:
-    result = run_tool(str(BIN / "ruff"), "check", "platform", "tests", "benchmarks", "notebooks")
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.mark.slow
-def test_mypy_strict_passes_on_the_library() -> None:
-    result = run_tool(str(BIN / "mypy"))
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.mark.slow
-def test_import_layers_hold() -> None:
-    result = run_tool(str(BIN / "lint-imports"))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 broken" in result.stdout
 
 
 def test_platform_stays_the_standard_library() -> None:

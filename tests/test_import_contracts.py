@@ -1,6 +1,6 @@
 """The import contracts bite: every module sits in a layer, and a planted import breaks each.
 
-``tests/test_code_quality.py`` shows the real tree keeps every contract. Here a
+``.ci/run`` checks that the real tree keeps every contract. Here a
 copy of the library gets one forbidden import per contract (the issue's own
 example among them: ``import holoviews, ccxt`` in ``core/gaps.py``), and
 import-linter, run on the copy, must report every contract broken.
