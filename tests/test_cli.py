@@ -1,4 +1,8 @@
-"""The quantdesk command, run as a user runs it: the installed console script in a subprocess."""
+"""The quantdesk command, run as a user runs it.
+
+Most tests run the CLI in process (:func:`tests.command_line.run_quantdesk`);
+the smoke tests below run the installed console script as its own process.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import pytest
 from quantdesk import __version__
 from quantdesk.store.local_user import local_user_name
 from quantdesk.store.users import list_users, remove_user
-from tests.command_line import run_quantdesk
+from tests.command_line import run_quantdesk, run_quantdesk_process
 
 FETCH = ["data", "fetch", "sample:BTC/USDT", "--timeframe", "1h"]
 
@@ -70,6 +74,15 @@ def test_sources_lists_the_built_in_sources(tmp_path: Path) -> None:
     assert {"sample", "csv"} <= names
     text = quantdesk("data", "sources", data_dir=tmp_path).stdout
     assert "sample" in text
+
+
+def test_the_installed_script_runs_as_its_own_process(tmp_path: Path) -> None:
+    version = run_quantdesk_process("--version", data_dir=tmp_path)
+    assert (version.returncode, version.stdout.strip()) == (0, f"quantdesk {__version__}")
+    refused = run_quantdesk_process(*FETCH, "--start", "x", data_dir=tmp_path)
+    assert refused.returncode == 2
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert refused.stderr.startswith("quantdesk: error: ")
 
 
 @pytest.mark.parametrize(

@@ -173,10 +173,11 @@ def test_the_background_watchdog_ends_a_user_who_blocks_another_and_logs_it(
         assert inserted.result(timeout=120) == [("after the lock",)]
         with pytest.raises(psycopg.OperationalError):
             holding.execute("SELECT 1")
+    # The watchdog may still be writing its line: stopping it waits for it to finish.
+    assert "watchdog stopped" in db_cli("down").stdout
     log = (server_base / "pg" / "watchdog.log").read_text()
     assert f"of {alice.name}: it blocked {bob.name} (pid " in log
     assert "LOCK TABLE" not in log
-    assert "watchdog stopped" in db_cli("down").stdout
 
 
 def test_the_server_listens_on_loopback_and_a_socket_with_passwords_only(
