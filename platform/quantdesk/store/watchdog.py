@@ -504,7 +504,22 @@ class BackgroundWatchdog:
                     f"cannot start the database watchdog in {self.directory} ({error.strerror}); "
                     "set QUANTDESK_DATABASE_DIR to a writable directory"
                 ) from None
+            self._wait_until_recognisable(process)
             return process.pid
+
+    def _wait_until_recognisable(self, process: subprocess.Popen[bytes]) -> None:
+        """Return once ``process`` shows its watchdog command line, so a check right after
+        the start (this ``up`` or the next) does not take it for a stale pid file's process."""
+        deadline = time.monotonic() + _STOP_TIMEOUT_SECONDS
+        while not is_background_watchdog(process.pid):
+            if process.poll() is not None:
+                raise ConfigurationError(
+                    f"the database watchdog exited at once (status {process.returncode}); "
+                    f"see {self.log_path}"
+                )
+            if time.monotonic() > deadline:
+                return
+            time.sleep(_STOP_POLL_SECONDS)
 
     def stop(self) -> bool:
         """Stop the watchdog if it runs.
