@@ -217,7 +217,7 @@ def _require(condition: bool, name: str, rule: str, value: object) -> None:
 
 
 _TYPE_HINTS = {
-    "float_type": "give a number such as 0.001, not text",
+    "float_type": "give an int or a float, not text or a bool",
     "bool_type": "give True or False",
 }
 
