@@ -65,6 +65,44 @@ def test_cli_reproduces_backtesting_py_on_goog(goog_csv: Path, tmp_path: Path) -
     }
 
 
+def test_cli_engine_options_take_effect(goog_csv: Path, tmp_path: Path) -> None:
+    from backtesting.test import GOOG
+
+    result = run_cli(
+        "backtest",
+        "sma_cross",
+        "--data",
+        f"csv:{goog_csv}",
+        "--slippage",
+        "0.001",
+        "--sizing",
+        "units",
+        "--size",
+        "3",
+        "--stop-loss",
+        "0.02",
+        "--fixed-fee",
+        "1",
+        "--trade-on-close",
+        "--json",
+        data_dir=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    trades = json.loads(result.stdout)["trades"]
+    assert trades
+    closes = GOOG["Close"].to_numpy()
+    for trade in trades:
+        assert trade["size"] == 3
+        assert trade["commission"] == 2.0  # the fixed fee at entry and at exit, no rate
+        # Filled at the signal bar's close, 0.1 % worse for a buy.
+        assert trade["entry_price"] == pytest.approx(closes[trade["entry_bar"]] * 1.001)
+    stopped = [trade for trade in trades if trade["exit_reason"] == "stop_loss"]
+    assert stopped
+    for trade in stopped:
+        # At the 2 % level or a gap below it, then 0.1 % worse for a sell.
+        assert trade["exit_price"] <= trade["entry_price"] * 0.98 * 0.999 * (1 + 1e-12)
+
+
 def test_cli_text_output_and_strategy_listing(goog_csv: Path, tmp_path: Path) -> None:
     text = run_cli("backtest", "sma_cross", "--data", f"csv:{goog_csv}", data_dir=tmp_path)
     assert text.returncode == 0, text.stderr
@@ -87,6 +125,9 @@ def test_cli_text_output_and_strategy_listing(goog_csv: Path, tmp_path: Path) ->
         (["sma_cross", "-p", "fast"], "NAME=VALUE"),
         (["sma_cross", "-p", "slow=300"], "needs at least"),
         (["sma_cross", "--commission", "-1"], "commission"),
+        (["sma_cross", "--sizing", "kelly"], "Input should be 'all_in', 'units'"),
+        (["sma_cross", "--size", "3"], "only used with sizing='units'"),
+        (["sma_cross", "--stop-loss", "1.5"], "BacktestConfig.stop_loss is a fraction"),
     ],
 )
 def test_cli_bad_input_is_one_line(

@@ -278,7 +278,7 @@ def test_the_nearer_of_stop_loss_and_trailing_stop_names_the_exit() -> None:
     assert trade["exit_price"] == 110.0
 
 
-def test_distances_from_the_signals_win_over_the_config() -> None:
+def test_finite_distances_from_the_signals_win_over_the_config() -> None:
     stop_distances = np.full(5, np.nan)
     stop_distances[0] = 1.0
     distant = signals(5, long_entries=[0], stop_distances=stop_distances)
@@ -286,9 +286,47 @@ def test_distances_from_the_signals_win_over_the_config() -> None:
     trade = result.trades.iloc[0]
     assert trade["exit_reason"] == "stop_loss"
     assert trade["exit_price"] == 99.0  # 1 below the entry at 100, read on the signal bar
-    none_given = signals(5, long_entries=[0], stop_distances=np.full(5, np.nan))
-    kept = run_backtest(STOP_BARS, none_given, BacktestConfig(stop_loss=0.02))
-    assert kept.trades.empty
+
+
+@pytest.mark.parametrize(
+    ("kind", "option", "expected"),
+    [
+        # Entry at bar 1's open, 100; bar 2's low 98 reaches 100 * (1 - 0.02).
+        ("stop_distances", {"stop_loss": 0.02}, ("stop_loss", 2, 98.0)),
+        # Bar 1's high 101 reaches 100 * (1 + 0.005) on the entry bar.
+        ("target_distances", {"take_profit": 0.005}, ("take_profit", 1, 100.5)),
+        # On bar 2 the best price so far is bar 1's high 101; 101 - 0.02 * 100 = 99.
+        ("trailing_distances", {"trailing_stop": 0.02}, ("trailing_stop", 2, 99.0)),
+    ],
+)
+def test_all_nan_distances_mean_none_and_the_config_applies(
+    kind: str, option: dict[str, float], expected: tuple[str, int, float]
+) -> None:
+    none_given = signals(5, long_entries=[0], **{kind: np.full(5, np.nan)})
+    trade = run_backtest(STOP_BARS, none_given, BacktestConfig(**option)).trades.iloc[0]
+    assert (trade["exit_reason"], trade["exit_bar"], trade["exit_price"]) == expected
+    assert trade["pnl"] == pytest.approx(trade["size"] * (expected[2] - 100.0), rel=1e-12)
+
+
+def test_a_nan_distance_on_one_entry_falls_back_to_the_config_on_that_entry_only() -> None:
+    frame = ohlc(
+        [
+            (100, 101, 99, 100),
+            (100, 100.2, 99.8, 100),  # first entry fills at 100; its own stop 0.5 below
+            (100, 100, 99, 99.2),  # low 99 passes 99.5; the config's 90 is far away
+            (99.2, 99.2, 99.2, 99.2),
+            (100, 100, 100, 100),  # second entry fills at 100, its distance NaN
+            (100, 100, 89, 89),  # low 89 passes the config's 10 %: 100 * 0.9 = 90
+            (89, 89, 89, 89),
+        ]
+    )
+    stop_distances = np.full(7, np.nan)
+    stop_distances[0] = 0.5
+    both = signals(7, long_entries=[0, 3], stop_distances=stop_distances)
+    trades = run_backtest(frame, both, BacktestConfig(stop_loss=0.1)).trades
+    assert list(trades["exit_reason"]) == ["stop_loss", "stop_loss"]
+    assert list(trades["entry_bar"]) == [1, 4]
+    assert list(trades["exit_price"]) == [99.5, 90.0]
 
 
 @pytest.mark.parametrize("trade_on_close", [False, True])

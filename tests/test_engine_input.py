@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -85,6 +86,75 @@ def test_bad_values_are_refused_in_one_line(values: dict[str, object], expected:
     with pytest.raises(ConfigurationError) as error:
         BacktestConfig(**values)
     assert expected in one_line(error)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"cash": "1e4"}, "BacktestConfig.cash: Input should be a valid number; got '1e4'"),
+        ({"commission": "0.001"}, "BacktestConfig.commission: Input should be a valid number"),
+        ({"cash": True}, "BacktestConfig.cash: Input should be a valid number; got True"),
+        ({"trade_on_close": "yes"}, "BacktestConfig.trade_on_close: Input should be a valid"),
+        ({"finalize_trades": 1}, "BacktestConfig.finalize_trades: Input should be a valid"),
+        ({"stop_loss": "0.05"}, "BacktestConfig.stop_loss: Input should be a valid number"),
+    ],
+)
+def test_values_are_not_coerced(values: dict[str, object], expected: str) -> None:
+    with pytest.raises(ConfigurationError) as error:
+        BacktestConfig(**values)
+    assert expected in one_line(error)
+
+
+def test_numbers_of_any_kind_are_taken() -> None:
+    config = BacktestConfig(
+        cash=np.int64(5_000), stop_loss=np.float64(0.05), trade_on_close=np.True_
+    )
+    assert (config.cash, config.stop_loss, config.trade_on_close) == (5_000.0, 0.05, True)
+    assert type(config.cash) is float
+    assert type(config.trade_on_close) is bool
+
+
+@pytest.mark.parametrize(
+    ("update", "expected"),
+    [
+        (
+            {"cash": -1, "bogus": 3, "sizing": "martingale"},
+            "unknown BacktestConfig field 'bogus'",
+        ),
+        ({"cash": -1}, "BacktestConfig.cash must be positive; got -1"),
+        ({"sizing": "martingale"}, "BacktestConfig.sizing: Input should be 'all_in', 'units'"),
+        ({"sizing": "units"}, "sizing='units' needs a size"),
+        ({"comission": 0.001}, "did you mean 'commission'?"),
+        ({"trade_on_close": "yes"}, "BacktestConfig.trade_on_close: Input should be a valid"),
+    ],
+)
+def test_a_copy_is_validated_like_a_new_config(update: dict[str, object], expected: str) -> None:
+    with pytest.raises(ConfigurationError) as error:
+        BacktestConfig().model_copy(update=update)
+    assert expected in one_line(error)
+
+
+def test_no_way_around_validation() -> None:
+    with pytest.raises(ConfigurationError, match=re.escape("BacktestConfig.cash must be positive")):
+        BacktestConfig.model_construct(cash=-1.0)
+    with pytest.raises(ConfigurationError, match="unknown BacktestConfig field 'bogus'"):
+        BacktestConfig.model_construct(bogus=3)
+    with pytest.raises(
+        ConfigurationError, match=re.escape("BacktestConfig.slippage is a fraction")
+    ):
+        BacktestConfig().__replace__(slippage=2.0)  # what copy.replace calls
+    with pytest.raises(ValueError, match="sizing"):
+        BacktestConfig.model_validate({"sizing": "martingale"})
+
+
+def test_a_valid_copy_keeps_the_other_fields_and_runs() -> None:
+    base = BacktestConfig(commission=0.001, stop_loss=0.05)
+    changed = base.model_copy(update={"sizing": "units", "size": 3})
+    assert changed == BacktestConfig(commission=0.001, stop_loss=0.05, sizing="units", size=3.0)
+    assert changed.model_copy() == changed
+    position = run_backtest(FRAME, SIGNALS, changed).open_position
+    assert position is not None
+    assert position.size == 3.0
 
 
 def test_signals_of_another_length_are_refused() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -12,19 +13,22 @@ from quantdesk.core.time_range import TimeLike
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.data.loader import LoadResult, load_bars
 from quantdesk.engine import BacktestConfig, BacktestResult, run_backtest
-from quantdesk.errors import InvalidInputError
-from quantdesk.strategies import Strategy, get_strategy
+from quantdesk.errors import InvalidInputError, UnknownNameError
+from quantdesk.strategies import Strategy, get_strategy, strategy_class
 
 CONFIG_FIELDS = frozenset(BacktestConfig.model_fields)
+LOADING_KEYWORDS = ("timeframe", "start", "end", "settings")
 
 
 def backtest(
     strategy: str | type[Strategy] | Strategy,
     data: pd.DataFrame | str,
     *,
-    cash: float = 10_000.0,
-    commission: float = 0.0,
-    lot_size: float = 1.0,
+    params: Mapping[str, object] | None = None,
+    config: BacktestConfig | None = None,
+    cash: float | None = None,
+    commission: float | None = None,
+    lot_size: float | None = None,
     timeframe: Timeframe | str | None = None,
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -32,6 +36,13 @@ def backtest(
     **options: Any,
 ) -> BacktestResult:
     """Backtest a strategy with backtesting.py's fill model.
+
+    Every keyword has one meaning. ``params`` holds strategy parameters and
+    ``config`` engine options, always. Any other keyword is a
+    :class:`~quantdesk.engine.BacktestConfig` field or a parameter of the
+    strategy, whichever of the two has that name; a name that is both is
+    refused (pass it in ``params`` or ``config`` instead), and a name that is
+    neither is refused with the close matches from both.
 
     Parameters
     ----------
@@ -41,19 +52,25 @@ def backtest(
     data
         A canonical OHLCV frame, or a ``SOURCE:SYMBOL`` address loaded
         through the cache with ``timeframe``, ``start`` and ``end``.
+    params
+        Strategy parameters by name, whatever their names.
+    config
+        The engine options; ``BacktestConfig()`` when None. Engine options
+        given as keywords change it (the result is validated again).
     cash, commission, lot_size
         Starting cash, commission rate per side, and the smallest tradable
-        quantity (1 for stocks, e.g. ``1e-8`` for crypto).
+        quantity (1 for stocks, e.g. ``1e-8`` for crypto); the config's own
+        (10,000, 0 and 1 by default) when None.
     timeframe, start, end
         Which bars to load when ``data`` is an address.
     settings
         quantdesk's settings, for loading by address; read from the
         environment when None.
     **options
-        Other :class:`~quantdesk.engine.BacktestConfig` fields (``fixed_fee``,
-        ``slippage``, ``sizing``, ``size``, ``trade_on_close``,
-        ``finalize_trades``, ``stop_loss``, ``take_profit``, ``trailing_stop``,
-        ``periods_per_year``); every other keyword is a strategy parameter.
+        Other ``BacktestConfig`` fields (``fixed_fee``, ``slippage``,
+        ``sizing``, ``size``, ``trade_on_close``, ``finalize_trades``,
+        ``stop_loss``, ``take_profit``, ``trailing_stop``,
+        ``periods_per_year``) and strategy parameters (``fast=10``).
 
     Returns
     -------
@@ -63,18 +80,25 @@ def backtest(
     Raises
     ------
     InvalidInputError
-        For an unknown strategy or parameter, a bad setting, bad data, or data
-        too short for the strategy; one line naming the fix.
+        For an unknown strategy or keyword, a name with two meanings, a bad
+        setting, bad data, or data too short for the strategy; one line
+        naming the fix.
     """
-    config_options = {key: value for key, value in options.items() if key in CONFIG_FIELDS}
-    parameters = {key: value for key, value in options.items() if key not in CONFIG_FIELDS}
+    chosen_class = strategy_class(strategy)
+    given = {"cash": cash, "commission": commission, "lot_size": lot_size}
+    keywords = {name: value for name, value in given.items() if value is not None} | options
+    loading = {"timeframe": timeframe, "start": start, "end": end, "settings": settings}
+    _refuse_loading_clashes(
+        chosen_class, [name for name, value in loading.items() if value is not None]
+    )
+    engine_options, parameters = _split_keywords(chosen_class, keywords, params)
     chosen = _strategy_with(strategy, parameters)
-    config = BacktestConfig(cash=cash, commission=commission, lot_size=lot_size, **config_options)
+    engine_config = _engine_config(config, engine_options)
     frame, loaded = _frame(data, timeframe=timeframe, start=start, end=end, settings=settings)
     return run_backtest(
         frame,
         chosen.signals(frame),
-        config,
+        engine_config,
         parameters=chosen.parameters,
         strategy_name=chosen.name,
         data_address=None if loaded is None else str(loaded.address),
@@ -82,8 +106,87 @@ def backtest(
     )
 
 
+def _split_keywords(
+    chosen_class: type[Strategy],
+    keywords: Mapping[str, object],
+    params: Mapping[str, object] | None,
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The engine options and the strategy parameters, each name given one meaning."""
+    definitions = chosen_class.parameter_definitions()
+    label = chosen_class.display_name()
+    explicit = _checked_params(params, label, definitions)
+    engine_options: dict[str, object] = {}
+    parameters = dict(explicit)
+    for name, value in keywords.items():
+        in_config = name in CONFIG_FIELDS
+        if in_config and name in definitions:
+            raise InvalidInputError(
+                f"{name!r} is both a BacktestConfig field and a {label} parameter "
+                f"({definitions[name].description or 'no description'}); pass "
+                f"params={{{name!r}: ...}} for the strategy or "
+                f"config=BacktestConfig({name}=...) for the engine"
+            )
+        if in_config:
+            engine_options[name] = value
+        elif name in definitions:
+            if name in explicit:
+                raise InvalidInputError(
+                    f"{label} parameter {name!r} is given twice, as {name}= and in params; "
+                    "give it once"
+                )
+            parameters[name] = value
+        else:
+            raise UnknownNameError(
+                f"{label} parameter or BacktestConfig field",
+                name,
+                [*definitions, *CONFIG_FIELDS, *LOADING_KEYWORDS, "params", "config"],
+            )
+    return engine_options, parameters
+
+
+def _checked_params(
+    params: Mapping[str, object] | None, label: str, definitions: Mapping[str, object]
+) -> dict[str, object]:
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise InvalidInputError(
+            f"params must be a dict of {label} parameters, got {type(params).__name__}; "
+            "e.g. params={'fast': 10}"
+        )
+    for name in params:
+        if name not in definitions and name in CONFIG_FIELDS:
+            raise InvalidInputError(
+                f"params holds {name!r}, which {label} does not take; it is a BacktestConfig "
+                f"field, pass {name}=... as a keyword or in config="
+            )
+    return dict(params)
+
+
+def _refuse_loading_clashes(chosen_class: type[Strategy], given: list[str]) -> None:
+    definitions = chosen_class.parameter_definitions()
+    for name in given:
+        if name in definitions:
+            raise InvalidInputError(
+                f"{name!r} is both a loading keyword of quantdesk.backtest and a "
+                f"{chosen_class.display_name()} parameter; {name}= chooses the bars, so pass "
+                f"the parameter as params={{{name!r}: ...}}"
+            )
+
+
+def _engine_config(config: BacktestConfig | None, options: Mapping[str, object]) -> BacktestConfig:
+    if config is None:
+        return BacktestConfig(**options)
+    if not isinstance(config, BacktestConfig):
+        raise InvalidInputError(
+            f"config must be a BacktestConfig, got {type(config).__name__}; "
+            "build one with quantdesk.BacktestConfig(cash=..., commission=...)"
+        )
+    return config.model_copy(update=options) if options else config
+
+
 def _strategy_with(
-    strategy: str | type[Strategy] | Strategy, parameters: dict[str, Any]
+    strategy: str | type[Strategy] | Strategy, parameters: dict[str, object]
 ) -> Strategy:
     if isinstance(strategy, Strategy):
         return strategy.with_parameters(**parameters) if parameters else strategy

@@ -46,6 +46,56 @@ from quantdesk.cli.output import (
     show_default=True,
     help="Smallest tradable quantity: 1 for stocks, e.g. 1e-8 for crypto.",
 )
+@click.option(
+    "--fixed-fee", type=float, default=None, help="Fee in cash on every filled order (default 0)."
+)
+@click.option(
+    "--slippage",
+    type=float,
+    default=None,
+    help="Fraction of price every market fill is worse by, e.g. 0.0005 (default 0).",
+)
+@click.option(
+    "--sizing",
+    default=None,
+    help="How entries are sized: all_in (default), units, cash or equity_fraction (with --size).",
+)
+@click.option(
+    "--size",
+    type=float,
+    default=None,
+    help="Units, cash or equity fraction per entry, for --sizing units, cash or equity_fraction.",
+)
+@click.option(
+    "--trade-on-close", is_flag=True, help="Fill orders at the signal bar's close, not next open."
+)
+@click.option(
+    "--finalize-trades", is_flag=True, help="Close a position still open at the last close."
+)
+@click.option(
+    "--stop-loss",
+    type=float,
+    default=None,
+    help="Stop-loss as a fraction of the entry price, e.g. 0.05, where the strategy sets none.",
+)
+@click.option(
+    "--take-profit",
+    type=float,
+    default=None,
+    help="Take-profit as a fraction of the entry price, e.g. 0.1, where the strategy sets none.",
+)
+@click.option(
+    "--trailing-stop",
+    type=float,
+    default=None,
+    help="Trailing stop as a fraction of the entry price, where the strategy sets none.",
+)
+@click.option(
+    "--periods-per-year",
+    type=float,
+    default=None,
+    help="Return periods per year for annualised stats (default 365 crypto, 252 stocks).",
+)
 @click.option("--save", is_flag=True, help="Save the run in the database and print its id.")
 @click.option("--name", default=None, help="A label for the saved run (implies --save).")
 @json_option
@@ -56,27 +106,31 @@ def backtest_command(
     start: str | None,
     end: str | None,
     assignments: tuple[str, ...],
-    cash: float,
-    commission: float,
-    lot_size: float,
     save: bool,
     name: str | None,
     as_json: bool,
+    **engine_options: Any,
 ) -> None:
-    """Backtest STRATEGY (a name from 'quantdesk strategies' or module:Class) on --data."""
+    """Backtest STRATEGY (a name from 'quantdesk strategies' or module:Class) on --data.
+
+    The engine options (--cash through --periods-per-year) are BacktestConfig
+    fields; strategy parameters are given with -p, so the two never mix.
+    """
     from quantdesk.api.backtest import backtest
     from quantdesk.config import Settings
+    from quantdesk.engine import BacktestConfig
     from quantdesk.strategies import parse_assignments, strategy_class
 
     settings = Settings.load()
     configure_logging(settings.log_level)
     chosen = strategy_class(strategy).from_text_parameters(parse_assignments(assignments))
+    config = BacktestConfig(
+        **{option: value for option, value in engine_options.items() if value is not None}
+    )
     result = backtest(
         chosen,
         address,
-        cash=cash,
-        commission=commission,
-        lot_size=lot_size,
+        config=config,
         timeframe=timeframe,
         start=start,
         end=end,

@@ -1,16 +1,23 @@
 """How a backtest trades: cash, costs, position sizing, fills, stops and annualisation.
 
-:class:`BacktestConfig` is frozen and refuses unknown fields; every problem is
-raised as a one-line :class:`~quantdesk.errors.ConfigurationError` (an
-``InvalidInputError``) that names the field and the fix.
+:class:`BacktestConfig` is frozen, strict and refuses unknown fields; every
+problem is raised as a one-line :class:`~quantdesk.errors.ConfigurationError`
+(an ``InvalidInputError``) that names the field and the fix. Strict means no
+coercion: a number field takes a number (an int, a float or a NumPy scalar),
+never text such as ``"1e4"``, and a switch takes ``True`` or ``False``, never
+``"yes"``. Every way to make one, ``model_copy(update=...)``,
+``copy.replace`` and ``model_construct`` included, validates it, so a config the runner
+cannot run cannot be built.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from quantdesk.errors import ConfigurationError, describe_miss
 
@@ -19,7 +26,10 @@ SIZING_MODES: tuple[str, ...] = ("all_in", "units", "cash", "equity_fraction")
 
 
 class BacktestConfig(BaseModel):
-    """The trading rules of one backtest; frozen, and unknown fields are refused.
+    """The trading rules of one backtest; frozen and strict, and unknown fields are refused.
+
+    Copies are checked like new configs: ``config.model_copy(update={"cash": -1})``
+    raises, as ``BacktestConfig(cash=-1)`` does.
 
     Fields
     ------
@@ -52,8 +62,9 @@ class BacktestConfig(BaseModel):
         Close a position still open on the last bar at that bar's close (exit
         reason ``"end"``) instead of reporting it as open.
     stop_loss, take_profit, trailing_stop
-        Fractions of the entry fill price, applied to every position unless the
-        strategy's ``Signals`` carry distances of that kind. ``stop_loss=0.05``
+        Fractions of the entry fill price, applied to every position whose
+        strategy gives no finite distance of that kind on the entry signal's
+        bar (NaN distances, or none, mean the config's). ``stop_loss=0.05``
         exits a long 5 % below its entry. The trailing stop trails the best
         price since entry at a fixed distance of ``trailing_stop * entry price``.
     periods_per_year
@@ -63,7 +74,7 @@ class BacktestConfig(BaseModel):
         does not (stocks) and 52 for weekly bars.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     cash: float = 10_000.0
     commission: float = 0.0
@@ -91,6 +102,51 @@ class BacktestConfig(BaseModel):
             raise ConfigurationError(_one_line(error)) from None
         except ValueError as error:
             raise ConfigurationError(str(error)) from None
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Return a copy with the fields in ``update`` changed, validated like a new config.
+
+        Parameters
+        ----------
+        update
+            New values by field name; unknown names and bad values are refused.
+        deep
+            Accepted for pydantic's signature; every field is immutable, so
+            shallow and deep copies are the same.
+
+        Returns
+        -------
+        BacktestConfig
+            The new config.
+
+        Raises
+        ------
+        ConfigurationError
+            One line naming the field and the fix.
+        """
+        return type(self)(**{**self.model_dump(), **(update or {})})
+
+    @classmethod
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
+        """Build a config from ``values``, validated: there is no unchecked way in.
+
+        Returns
+        -------
+        BacktestConfig
+            The config.
+
+        Raises
+        ------
+        ConfigurationError
+            One line naming the field and the fix.
+        """
+        return cls(**values)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _python_scalar(cls, value: object) -> object:
+        """A NumPy scalar as the Python value it holds, so values from arrays are taken."""
+        return value.item() if isinstance(value, np.generic) else value
 
     @model_validator(mode="after")
     def _check_values(self) -> BacktestConfig:
@@ -160,6 +216,12 @@ def _require(condition: bool, name: str, rule: str, value: object) -> None:
         raise ValueError(f"BacktestConfig.{name} {rule}; got {value!r}")
 
 
+_TYPE_HINTS = {
+    "float_type": "give an int or a float, not text or a bool",
+    "bool_type": "give True or False",
+}
+
+
 def _one_line(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
@@ -168,5 +230,7 @@ def _one_line(error: ValidationError) -> str:
             message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
             problems.append(message)
         else:
-            problems.append(f"BacktestConfig.{location}: {item['msg']}; got {item['input']!r}")
+            problem = f"BacktestConfig.{location}: {item['msg']}; got {item['input']!r}"
+            hint = _TYPE_HINTS.get(item["type"])
+            problems.append(problem if hint is None else f"{problem}; {hint}")
     return "; ".join(problems)

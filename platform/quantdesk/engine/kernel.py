@@ -205,9 +205,15 @@ def _record_exit_nb(
 def _protective_distance_nb(
     distances: np.ndarray, signal_bar: int, fraction: float, entry_price: float
 ) -> float:
-    """A stop, target or trail distance: the signal bar's own, else the fraction of entry."""
+    """A stop, target or trail distance: the signal bar's own when finite, else the config's.
+
+    A NaN distance means the strategy sets none, so the config's fraction of
+    the entry price applies (NaN too when the config sets none).
+    """
     if distances.shape[0] > 0:
-        return float(distances[signal_bar])
+        distance = float(distances[signal_bar])
+        if not np.isnan(distance):
+            return distance
     return fraction * entry_price
 
 
@@ -374,8 +380,9 @@ def simulate_nb(
     long_entries, long_exits, short_entries, short_exits
         bool signals, one per bar, decided on that bar's close.
     stop_distances, target_distances, trailing_distances
-        float64 price distances per bar, read on the entry signal's bar (NaN
-        for none), or empty arrays to use the matching fraction instead.
+        float64 price distances per bar, read on the entry signal's bar, or
+        empty arrays; where a distance is NaN or missing the matching
+        fraction applies instead.
     stop_fraction, target_fraction, trailing_fraction
         Fractions of the entry fill price for every position; NaN for none.
     maximum_bars_held

@@ -17,8 +17,10 @@ Rules the engine applies on each bar, in this order:
 
 Exits the engine makes on its own, per position, come from the optional
 per-bar arrays ``stop_distances``, ``target_distances`` and
-``trailing_distances`` (price units, NaN for none), read on the bar whose
-signal opened the position and measured from the entry fill price, and from
+``trailing_distances`` (price units), read on the bar whose signal opened
+the position and measured from the entry fill price (where a distance is NaN
+the strategy sets none, and a stop of that kind in ``BacktestConfig``
+applies), and from
 ``maximum_bars_held`` (a time exit after that many bars). Stops are checked
 intrabar against high and low and are gap-aware.
 
