@@ -75,6 +75,16 @@ def validate_ohlcv(
         raise DataValidationError(
             f"expected a pandas DataFrame of OHLCV bars, got {type(frame).__name__}"
         )
+    converted = _with_nanosecond_index(frame)
+    if converted is not None:
+        _check_values(converted)
+        warnings.warn(
+            f"repaired the OHLCV frame: converted the time index from "
+            f"{frame.index.dtype} to datetime64[ns, UTC] (build it with unit='ns' to skip this)",
+            DataRepairWarning,
+            stacklevel=2,
+        )
+        return converted
     repairs: list[str] = []
     frame = _with_time_index(frame, repairs)
     frame = _with_canonical_columns(frame, repairs)
@@ -121,6 +131,31 @@ def is_canonical(frame: pd.DataFrame) -> bool:
         and index.is_monotonic_increasing
         and index.is_unique
     )
+
+
+def _with_nanosecond_index(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """The frame on a nanosecond index when its time unit is all that is not canonical.
+
+    pandas 3 builds ``datetime64[us, UTC]`` indexes by default; only the index
+    is converted then, and the columns are shared, not copied. None otherwise.
+    """
+    index = frame.index
+    if not (
+        isinstance(index, pd.DatetimeIndex)
+        and index.unit != "ns"
+        and str(index.tz) == "UTC"
+        and index.name == INDEX_NAME
+        and tuple(frame.columns) == OHLCV_COLUMNS
+        and all(dtype == np.float64 for dtype in frame.dtypes)
+        and not index.hasnans
+        and _strictly_increasing(index.asi8)
+    ):
+        return None
+    try:
+        nanoseconds = index.as_unit("ns")
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        return None
+    return frame.set_axis(nanoseconds.rename(INDEX_NAME), axis=0)
 
 
 def epoch_nanoseconds(frame: pd.DataFrame) -> np.ndarray:
@@ -219,8 +254,15 @@ def _float_column(series: pd.Series, column: str, repairs: list[str]) -> np.ndar
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _strictly_increasing(epochs: np.ndarray) -> bool:
+    """Sorted and unique in one pass (``is_unique`` would build a hash table)."""
+    return len(epochs) < 2 or bool((epochs[1:] > epochs[:-1]).all())
+
+
 def _check_values(frame: pd.DataFrame) -> None:
     values = {column: frame[column].to_numpy() for column in OHLCV_COLUMNS}
+    if _all_valid(values):
+        return
     for column in OHLCV_COLUMNS:
         _refuse(frame, np.isnan(values[column]), f"NaN in {column!r}", "fill or drop those rows")
         _refuse(frame, np.isinf(values[column]), f"infinite {column!r}", "drop those rows")
@@ -232,6 +274,25 @@ def _check_values(frame: pd.DataFrame) -> None:
     for column in ("open", "close"):
         outside = (values[column] < low) | (values[column] > high)
         _refuse(frame, outside, f"{column!r} outside [low, high]", "fix or drop those rows")
+
+
+def _all_valid(values: dict[str, np.ndarray]) -> bool:
+    """Whether every bar passes every check, in as few passes as the checks allow.
+
+    With ``0 < low <= high`` and open and close within ``[low, high]``, every
+    price is positive; NaN fails every comparison, so only infinities need
+    their own test. The detailed checks run only when this says no, to name
+    the first problem.
+    """
+    high, low = values["high"], values["low"]
+    if not (low > 0).all() or not (high >= low).all() or not np.isfinite(high).all():
+        return False
+    for column in ("open", "close"):
+        column_values = values[column]
+        if not ((column_values >= low) & (column_values <= high)).all():
+            return False
+    volume = values["volume"]
+    return bool((volume >= 0).all() and np.isfinite(volume).all())
 
 
 def _refuse(frame: pd.DataFrame, mask: np.ndarray, problem: str, fix: str) -> None:
