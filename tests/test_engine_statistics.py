@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import quantdesk
+from quantdesk.cli.output import aligned_lines
 from quantdesk.config import Settings
 from quantdesk.engine import BacktestConfig, BacktestResult, run_backtest
 from quantdesk.engine.stats import STAT_KEYS, compute_statistics, upgrade_saved_statistics
@@ -146,6 +147,11 @@ def test_a_run_wiped_out_reports_minus_100_and_ranks_last() -> None:
         assert sorted(runs, key=lambda run: run.stats[key], reverse=True)[-1] is ruined, key
     for key in ("total_return_pct", "cagr_pct", "return_ann_pct"):
         assert (table[key] >= ruined.stats[key]).all(), key
+
+
+def test_the_command_line_shows_ruin_apart_from_undefined_ratios() -> None:
+    lines = aligned_lines({"sharpe": short_into_a_rally(250.0).stats["sharpe"], "sqn": math.nan})
+    assert lines == ["sharpe  -inf", "sqn     n/a"]
 
 
 def test_equity_that_touches_zero_and_recovers_is_still_ruined() -> None:

@@ -53,7 +53,8 @@ def backtest(
         Other :class:`~quantdesk.engine.BacktestConfig` fields (``fixed_fee``,
         ``slippage``, ``sizing``, ``size``, ``trade_on_close``,
         ``finalize_trades``, ``stop_loss``, ``take_profit``, ``trailing_stop``,
-        ``periods_per_year``); every other keyword is a strategy parameter.
+        ``periods_per_year``, ``risk_free_rate``); every other keyword is a
+        strategy parameter.
 
     Returns
     -------

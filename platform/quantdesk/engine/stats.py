@@ -1,6 +1,8 @@
 """Backtest statistics: one small documented function per metric.
 
 Percentages are in percent (``12.5`` is 12.5 %), drawdowns are negative.
+Drawdown and trade statistics follow backtesting.py's definitions; where
+they differ, the docstring says how.
 Trade statistics cover closed trades only; a position still open at the end
 counts in ``exposure_pct`` and ``commissions`` but not in the trade figures.
 
@@ -45,9 +47,9 @@ account at zero cannot trade on, whatever the simulation did afterwards
 and ``cagr_pct`` are -100 and every ratio (``sharpe``, ``sortino``,
 ``calmar`` and their backtesting.py variants) is ``-inf``, so sorting by any
 of them in descending order puts it after every run that survived. Its
-returns and volatilities are measured on the equity up to the period in which
-it reached zero, floored at zero. ``final_equity`` and the drawdowns stay as
-simulated.
+returns and volatilities are measured on the equity up to the first bar at
+or below zero, that bar counted as zero, so the last period return is -100 %.
+``final_equity`` and the drawdowns stay as simulated.
 """
 
 from __future__ import annotations
@@ -261,11 +263,6 @@ def geometric_mean(returns: np.ndarray) -> float:
     if np.any(growth <= 0.0):
         return -1.0
     return float(np.exp(np.log(growth).sum() / len(growth)) - 1.0)
-
-
-def is_ruined(equity: np.ndarray) -> bool:
-    """Whether the equity reaches zero or below on any bar."""
-    return bool(np.any(equity <= 0.0))
 
 
 def risk_free_per_period(risk_free_rate: float, periods_per_year: float) -> float:
@@ -485,7 +482,11 @@ def worst_trade_pct(returns_pct: np.ndarray) -> float:
 
 
 def avg_trade_pct(returns_pct: np.ndarray) -> float:
-    """The geometric mean of the closed-trade returns, in percent; NaN without trades."""
+    """The geometric mean of the closed-trade returns, in percent; NaN without trades.
+
+    -100 when a trade lost all of its entry value or more (backtesting.py
+    reports 0 then).
+    """
     return geometric_mean(returns_pct / 100.0) * 100.0
 
 
