@@ -16,7 +16,7 @@ import pytest
 import quantdesk
 from quantdesk.cli.output import aligned_lines
 from quantdesk.config import Settings
-from quantdesk.engine import BacktestConfig, BacktestResult, run_backtest
+from quantdesk.engine import BacktestConfig, BacktestResult, ranking_value, run_backtest
 from quantdesk.engine.stats import STAT_KEYS, compute_statistics, upgrade_saved_statistics
 from quantdesk.store.run_codec import decode_values, encode_values
 from quantdesk.strategies.signals import Signals
@@ -114,12 +114,15 @@ def test_sharpe_is_mean_over_deviation_on_sample_bitcoin(settings_in: Settings) 
         assert result.stats["sharpe"] != pytest.approx(result.stats["sharpe_backtesting_py"])
 
 
-def short_into_a_rally(peak: float, *, then: float | None = None) -> BacktestResult:
-    """All in short at 100 on day 2, the price climbing to ``peak`` over ten days."""
+def rally(peak: float) -> pd.DataFrame:
+    """Daily bars flat at 100 for three days, climbing to ``peak`` over ten, then flat."""
     closes = [100.0] * 3 + list(np.linspace(100.0, peak, 11)[1:]) + [peak] * 5
-    if then is not None:
-        closes += [then] * 5
-    frame = bars_from_closes(closes, frequency="1D", spread=0.0)
+    return bars_from_closes(closes, frequency="1D", spread=0.0)
+
+
+def short_into_a_rally(peak: float) -> BacktestResult:
+    """All in short at 100 on day 2 of :func:`rally`."""
+    frame = rally(peak)
     entries = np.zeros(len(frame), dtype=bool)
     entries[1] = True
     return run_backtest(
@@ -147,6 +150,23 @@ def test_a_run_wiped_out_reports_minus_100_and_ranks_last() -> None:
         assert sorted(runs, key=lambda run: run.stats[key], reverse=True)[-1] is ruined, key
     for key in ("total_return_pct", "cagr_pct", "return_ann_pct"):
         assert (table[key] >= ruined.stats[key]).all(), key
+
+
+def test_the_ranking_key_puts_ruin_after_runs_whose_ratios_are_undefined() -> None:
+    ruined = short_into_a_rally(250.0)
+    bars = rally(250.0)
+    idle = run_backtest(bars, Signals.from_series(np.zeros(len(bars), dtype=bool)))
+    loser = short_into_a_rally(120.0)
+    assert math.isnan(idle.stats["sharpe"])
+    runs = [ruined, idle, loser]
+    for key in RATIOS:
+        best_first = sorted(runs, key=lambda run: ranking_value(run.stats[key]), reverse=True)
+        assert best_first[-1] is ruined, key
+        table = pd.DataFrame([run.stats for run in runs])
+        ranked = table.sort_values(
+            key, ascending=False, key=lambda column: column.map(ranking_value)
+        )
+        assert ranked.index[-1] == 0, key
 
 
 def test_the_command_line_shows_ruin_apart_from_undefined_ratios() -> None:

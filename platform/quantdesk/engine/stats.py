@@ -55,6 +55,7 @@ or below zero, that bar counted as zero, so the last period return is -100 %.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 
 import numpy as np
@@ -610,6 +611,18 @@ def compute_statistics(
         ),
     }
     return {key: statistics[key] for key in STAT_KEYS}
+
+
+def ranking_value(value: float) -> float:
+    """A statistic as a key for best-first sorting, where ruin always comes last.
+
+    A ruined run's ratios are ``-inf``; an undefined one (NaN, e.g. a run
+    that never traded) becomes the lowest finite float, just above ruin.
+    ``sorted(results, key=lambda r: ranking_value(r.stats["sharpe"]), reverse=True)``
+    ranks best first; with pandas, ``sort_values("sharpe", ascending=False,
+    key=lambda column: column.map(ranking_value))``.
+    """
+    return -sys.float_info.max if math.isnan(value) else float(value)
 
 
 RETURN_STAT_KEYS: tuple[str, ...] = (
