@@ -682,7 +682,8 @@ def return_statistics(
     values = equity.to_numpy(dtype=np.float64)
     rule, detected_periods = annualisation(index)
     periods = detected_periods if periods_per_year is None else float(periods_per_year)
-    ruin_bars = np.flatnonzero(values <= 0.0)
+    survived = len(values) == 0 or bool(values.min() > 0.0)
+    ruin_bars = np.empty(0, dtype=np.int64) if survived else np.flatnonzero(values <= 0.0)
     if len(ruin_bars):
         until_ruin = values[: ruin_bars[0] + 1].copy()
         until_ruin[-1] = 0.0
