@@ -201,3 +201,21 @@ def test_backtest_refuses_what_it_cannot_use() -> None:
         quantdesk.backtest("sma_cross", frame, start="2024-01-01")
     with pytest.raises(UnknownNameError, match="did you mean"):
         quantdesk.backtest("sma_crosss", "sample:BTC/USDT")
+
+
+def test_every_engine_option_has_a_cli_option() -> None:
+    from quantdesk.cli.backtest_commands import backtest_command
+    from quantdesk.engine import BacktestConfig
+
+    options = {parameter.name for parameter in backtest_command.params}
+    assert set(BacktestConfig.model_fields) - options == set()
+
+
+def test_the_cli_risk_free_rate_reaches_the_ratios(goog_csv: Path, tmp_path: Path) -> None:
+    def sharpe(*words: str) -> float:
+        words_run = ("backtest", "sma_cross", "--data", f"csv:{goog_csv}", *words, "--json")
+        result = run_cli(*words_run, data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return float(json.loads(result.stdout)["stats"]["sharpe"])
+
+    assert sharpe("--risk-free-rate", "0.2") < sharpe()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from backtesting import Backtest, Strategy
+from backtesting._stats import compute_stats
 from backtesting.lib import crossover
 from backtesting.test import GOOG, SMA
 
@@ -126,11 +127,11 @@ STATS_DEFINED_ALIKE = {
     "final_equity": "Equity Final [$]",
     "total_return_pct": "Return [%]",
     "return_ann_pct": "Return (Ann.) [%]",
-    "volatility_ann_pct": "Volatility (Ann.) [%]",
+    "volatility_ann_backtesting_py_pct": "Volatility (Ann.) [%]",
     "cagr_pct": "CAGR [%]",
-    "sharpe": "Sharpe Ratio",
-    "sortino": "Sortino Ratio",
-    "calmar": "Calmar Ratio",
+    "sharpe_backtesting_py": "Sharpe Ratio",
+    "sortino_backtesting_py": "Sortino Ratio",
+    "calmar_backtesting_py": "Calmar Ratio",
     "max_drawdown_pct": "Max. Drawdown [%]",
     "avg_drawdown_pct": "Avg. Drawdown [%]",
     "n_trades": "# Trades",
@@ -196,6 +197,24 @@ def test_equity_fraction_sizing_matches_backtesting_py(goog: pd.DataFrame) -> No
 
     assert_same_trades(ours.trades, reference["_trades"])
     assert_same_equity(ours, reference)
+
+
+def test_risk_free_rate_matches_backtesting_py_variants(goog: pd.DataFrame) -> None:
+    reference = run_reference(GOOG, SmaCross, commission=0.002)
+    with_rate = compute_stats(
+        trades=reference["_trades"],
+        equity=reference["_equity_curve"]["Equity"].to_numpy(),
+        ohlc_data=GOOG,
+        strategy_instance=None,
+        risk_free_rate=0.03,
+    )
+    config = BacktestConfig(commission=0.002, risk_free_rate=0.03)
+    ours = run_backtest(goog, reversal_signals(goog), config)
+
+    for key in ("sharpe_backtesting_py", "sortino_backtesting_py"):
+        reference_key = STATS_DEFINED_ALIKE[key]
+        assert ours.stats[key] == pytest.approx(with_rate[reference_key], rel=RELATIVE), key
+        assert ours.stats[key] < reference[reference_key], key
 
 
 def test_exposure_and_buy_and_hold_differ_only_where_documented(goog: pd.DataFrame) -> None:

@@ -323,3 +323,25 @@ def test_a_wrong_password_is_a_one_line_store_error(user: Any) -> None:
         list_runs(settings=Settings.load(database_url=wrong))
     assert "\n" not in str(caught.value)
     assert "not-the-password" not in str(caught.value)
+
+
+def test_a_run_saved_with_the_old_statistics_keys_loads_in_todays(
+    user: Any, postgres_server: Any
+) -> None:
+    result = small_result(6)
+    info = save_run(result, name="saved before sharpe_backtesting_py", settings=user.settings)
+    stats = dict(result.stats)
+    for old, explicit in (
+        ("volatility_ann_pct", "volatility_ann_backtesting_py_pct"),
+        ("sharpe", "sharpe_backtesting_py"),
+        ("sortino", "sortino_backtesting_py"),
+        ("calmar", "calmar_backtesting_py"),
+    ):
+        stats[old] = stats.pop(explicit)
+    document = json.dumps(encode_values(stats), allow_nan=False)
+    with engine_for(postgres_server.superuser_url).begin() as connection:
+        connection.execute(
+            text("UPDATE quantdesk.backtests SET stats = CAST(:stats AS jsonb) WHERE id = :id"),
+            {"stats": document, "id": info.id},
+        )
+    assert_run_matches(load_run(info.id, settings=user.settings), result)

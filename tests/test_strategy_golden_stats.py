@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import quantdesk
@@ -91,3 +92,42 @@ def test_stats_match_the_golden_file(settings_in: Settings, request: pytest.Fixt
                 else:
                     assert actual[name] == expected, where
             assert stats["n_trades"] > 0, f"{case} {strategy} should trade at least once"
+
+
+PERIODS_PER_YEAR = {"BTC/USDT 1h 2024H1": 365, "AAPL 1d 2018-2024": 252}
+
+
+def independent_return_statistics(equity: Any, cash: float, periods: int) -> dict[str, float]:
+    """The standard ratios from the equity curve with numpy, as the README defines them."""
+    daily = equity.resample("D").last().dropna().to_numpy()
+    returns = daily[1:] / daily[:-1] - 1
+    values = equity.to_numpy()
+    years = (equity.index[-1] - equity.index[0]).total_seconds() / 86_400 / 365.25
+    cagr = (values[-1] / cash) ** (1 / years) - 1
+    deepest = np.min(values / np.maximum(np.maximum.accumulate(values), cash) - 1)
+    downside = np.sqrt(np.mean(np.minimum(returns, 0) ** 2))
+    return {
+        "volatility_ann_pct": returns.std(ddof=1) * np.sqrt(periods) * 100,
+        "cagr_pct": cagr * 100,
+        "sharpe": returns.mean() / returns.std(ddof=1) * np.sqrt(periods),
+        "sortino": returns.mean() / downside * np.sqrt(periods),
+        "calmar": cagr / abs(deepest),
+    }
+
+
+def test_golden_ratios_are_the_defined_ones(settings_in: Settings) -> None:
+    golden = json.loads(GOLDEN.read_text())
+    for case, arguments in CASES.items():
+        options = dict(arguments)
+        data = options.pop("data")
+        for strategy in BUILT_IN:
+            result = quantdesk.backtest(strategy, data, settings=settings_in, **options)
+            expected = independent_return_statistics(
+                result.equity, result.config.cash, PERIODS_PER_YEAR[case]
+            )
+            for name, value in expected.items():
+                assert golden[case][strategy][name] == pytest.approx(value, rel=1e-9), (
+                    case,
+                    strategy,
+                    name,
+                )

@@ -70,7 +70,8 @@ def backtest(
         Other ``BacktestConfig`` fields (``fixed_fee``, ``slippage``,
         ``sizing``, ``size``, ``trade_on_close``, ``finalize_trades``,
         ``stop_loss``, ``take_profit``, ``trailing_stop``,
-        ``periods_per_year``) and strategy parameters (``fast=10``).
+        ``periods_per_year``, ``risk_free_rate``) and strategy parameters
+        (``fast=10``).
 
     Returns
     -------

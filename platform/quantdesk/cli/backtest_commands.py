@@ -96,6 +96,12 @@ from quantdesk.cli.output import (
     default=None,
     help="Return periods per year for annualised stats (default 365 crypto, 252 stocks).",
 )
+@click.option(
+    "--risk-free-rate",
+    type=float,
+    default=None,
+    help="Annual risk-free rate for the Sharpe and Sortino ratios, e.g. 0.04 [default: 0].",
+)
 @click.option("--save", is_flag=True, help="Save the run in the database and print its id.")
 @click.option("--name", default=None, help="A label for the saved run (implies --save).")
 @json_option
@@ -113,7 +119,7 @@ def backtest_command(
 ) -> None:
     """Backtest STRATEGY (a name from 'quantdesk strategies' or module:Class) on --data.
 
-    The engine options (--cash through --periods-per-year) are BacktestConfig
+    The engine options (--cash through --risk-free-rate) are BacktestConfig
     fields; strategy parameters are given with -p, so the two never mix.
     """
     from quantdesk.api.backtest import backtest

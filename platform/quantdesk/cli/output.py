@@ -62,7 +62,10 @@ def plain_value(value: Any) -> Any:
 
 
 def shown_value(value: Any) -> str:
-    """A value as a person reads it: floats with four decimals, missing ones as ``n/a``.
+    """A value as a person reads it: floats with four decimals, ``inf`` or ``-inf``, NaN as ``n/a``.
+
+    A ruined run's ratios are ``-inf`` (see :mod:`quantdesk.engine.stats`),
+    which must read differently from an undefined one.
 
     Parameters
     ----------
@@ -75,7 +78,7 @@ def shown_value(value: Any) -> str:
         Its text.
     """
     if isinstance(value, float):
-        return f"{value:,.4f}" if math.isfinite(value) else "n/a"
+        return "n/a" if math.isnan(value) else f"{value:,.4f}"
     return "n/a" if value is None else str(value)
 
 

@@ -34,7 +34,7 @@ from quantdesk.engine.runner import (
     simulate,
     simulate_equity,
 )
-from quantdesk.engine.stats import STAT_KEYS
+from quantdesk.engine.stats import STAT_KEYS, ranking_value
 
 __all__ = [
     "ENGINE_VERSION",
@@ -49,6 +49,7 @@ __all__ = [
     "data_fingerprint",
     "final_equity",
     "prepare_prices",
+    "ranking_value",
     "run_backtest",
     "simulate",
     "simulate_equity",

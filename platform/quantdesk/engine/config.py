@@ -72,6 +72,11 @@ class BacktestConfig(BaseModel):
         measured per calendar day (per week for weekly bars); unset, the engine
         uses 365 for data that trades at weekends (crypto), 252 for data that
         does not (stocks) and 52 for weekly bars.
+    risk_free_rate
+        The annual risk-free rate the Sharpe and Sortino ratios measure excess
+        returns against, e.g. ``0.04`` for 4 % a year; in ``(-1, 1)``, default
+        0. Per return period it is ``(1 + risk_free_rate) ** (1 / N) - 1``
+        with ``N`` periods a year (see :mod:`quantdesk.engine.stats`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -89,6 +94,7 @@ class BacktestConfig(BaseModel):
     take_profit: float | None = None
     trailing_stop: float | None = None
     periods_per_year: float | None = None
+    risk_free_rate: float = 0.0
 
     def __init__(self, **values: Any) -> None:
         for name in values:
@@ -191,6 +197,12 @@ class BacktestConfig(BaseModel):
                 "must be positive, e.g. 252 or 365",
                 self.periods_per_year,
             )
+        _require(
+            -1 < self.risk_free_rate < 1,
+            "risk_free_rate",
+            "is an annual rate in (-1, 1), e.g. 0.04 for 4 % a year",
+            self.risk_free_rate,
+        )
         return self
 
     def _check_size(self) -> None:

@@ -176,6 +176,7 @@ class BacktestResult:
             open_entry_bar=None if position is None else position.entry_bar,
             open_commission=0.0 if position is None else position.commission,
             periods_per_year=self.config.periods_per_year,
+            risk_free_rate=self.config.risk_free_rate,
         )
 
     @cached_property

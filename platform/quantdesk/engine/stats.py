@@ -1,22 +1,62 @@
 """Backtest statistics: one small documented function per metric.
 
-The definitions follow backtesting.py's where that is reasonable, so results
-can be checked against it; where they differ, the docstring says how.
 Percentages are in percent (``12.5`` is 12.5 %), drawdowns are negative.
-
+Drawdown and trade statistics follow backtesting.py's definitions; where
+they differ, the docstring says how.
 Trade statistics cover closed trades only; a position still open at the end
 counts in ``exposure_pct`` and ``commissions`` but not in the trade figures.
 
-Annualised figures are built from returns per calendar day (UTC), or per
-week, month or year when the bars are that long, compounded over
-``periods_per_year`` periods: 52 for weekly bars, else 365 when the data
-trades at weekends (crypto) and 252 when it does not (stocks). The risk-free
-rate is zero.
+Return periods. The return-based figures use simple returns of the last
+equity in each calendar day (UTC), or in each week, month or year when the
+bars are that long, and ``N = periods_per_year`` of them make a year: 52 for
+weekly bars, else 365 when the data trades at weekends (crypto) and 252 when
+it does not (stocks).
+
+Risk-free rate. ``risk_free_rate`` is an annual rate (``0.04`` is 4 % a
+year, default 0). Per period it is the rate that compounds to it over a
+year, ``r_f = (1 + risk_free_rate) ** (1 / N) - 1``; excess returns are
+``r - r_f``.
+
+The ratios researchers expect:
+
+- ``sharpe``: ``mean(r - r_f) / std(r - r_f) * sqrt(N)``, the sample
+  standard deviation (``ddof=1``); NaN with fewer than two returns or when
+  they never vary.
+- ``sortino``: ``mean(r - r_f) / DD * sqrt(N)`` with the downside deviation
+  ``DD = sqrt(mean(min(r - r_f, 0) ** 2))`` over every period (the target is
+  the risk-free rate); infinite when no period falls below it and the mean is
+  positive, NaN when none does and it is not.
+- ``volatility_ann_pct``: ``std(r) * sqrt(N)``, the Sharpe ratio's
+  denominator.
+- ``cagr_pct``: ``(final equity / starting cash) ** (1 / years) - 1``, years
+  being the time from the first bar to the last over 365.25 days.
+- ``calmar``: CAGR over the depth of the maximum drawdown, both fractions.
+
+backtesting.py's definitions are kept under their own names, so results can
+be checked against it: ``return_ann_pct`` (the geometric mean period return
+compounded over ``N`` periods), ``volatility_ann_backtesting_py_pct`` (the
+spread of a year of compounded periods), ``sharpe_backtesting_py``
+(``return_ann_pct`` less the risk-free rate, over that volatility),
+``sortino_backtesting_py`` (the same numerator over the downside deviation
+below zero times ``sqrt(N)``) and ``calmar_backtesting_py``
+(``return_ann_pct`` over the maximum drawdown).
+
+Ruin. A run whose equity reaches zero or below on any bar is ruined: an
+account at zero cannot trade on, whatever the simulation did afterwards
+(there is no margin model). Its ``total_return_pct``, ``return_ann_pct``
+and ``cagr_pct`` are -100 and every ratio (``sharpe``, ``sortino``,
+``calmar`` and their backtesting.py variants) is ``-inf``, so sorting by any
+of them in descending order puts it after every run that survived. Its
+returns and volatilities are measured on the equity up to the first bar at
+or below zero, that bar counted as zero, so the last period return is -100 %.
+``final_equity`` and the drawdowns stay as simulated.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -40,6 +80,10 @@ STAT_KEYS: tuple[str, ...] = (
     "sharpe",
     "sortino",
     "calmar",
+    "volatility_ann_backtesting_py_pct",
+    "sharpe_backtesting_py",
+    "sortino_backtesting_py",
+    "calmar_backtesting_py",
     "max_drawdown_pct",
     "avg_drawdown_pct",
     "max_drawdown_duration",
@@ -209,28 +253,46 @@ def _last_of_each_day(equity: pd.Series) -> np.ndarray | None:
 
 
 def geometric_mean(returns: np.ndarray) -> float:
-    """The per-period return that compounds to the same total; 0 if any return is <= -100 %."""
+    """The per-period return that compounds to the same total.
+
+    NaN returns count as 0; -1 (all is lost) when any return is <= -100 %,
+    since the product of the growth factors is then zero; NaN without returns.
+    """
     growth = np.nan_to_num(returns, nan=0.0) + 1.0
     if len(growth) == 0:
         return math.nan
     if np.any(growth <= 0.0):
-        return 0.0
+        return -1.0
     return float(np.exp(np.log(growth).sum() / len(growth)) - 1.0)
 
 
+def risk_free_per_period(risk_free_rate: float, periods_per_year: float) -> float:
+    """The per-period rate that compounds to the annual ``risk_free_rate`` over a year."""
+    return float((1.0 + risk_free_rate) ** (1.0 / periods_per_year) - 1.0)
+
+
 def return_ann_pct(returns: np.ndarray, periods_per_year: float) -> float:
-    """The geometric mean period return compounded over a year, in percent."""
+    """The geometric mean period return compounded over a year, in percent (backtesting.py's)."""
     mean = geometric_mean(returns)
     return float(((1.0 + mean) ** periods_per_year - 1.0) * 100.0) if len(returns) else 0.0
 
 
 def volatility_ann_pct(returns: np.ndarray, periods_per_year: float) -> float:
-    """The annual standard deviation of compounded returns, in percent.
+    """``std(returns) * sqrt(periods_per_year)``, in percent; NaN with fewer than two.
+
+    The standard deviation is the sample one (``ddof=1``).
+    """
+    if len(returns) < 2:
+        return math.nan
+    return float(np.std(returns, ddof=1) * math.sqrt(periods_per_year) * 100.0)
+
+
+def volatility_ann_backtesting_py_pct(returns: np.ndarray, periods_per_year: float) -> float:
+    """The annual standard deviation of compounded returns, in percent, as backtesting.py's.
 
     For period returns with mean ``m`` (geometric) and variance ``v``
     (sample), ``sqrt((v + (1 + m)^2)^N - (1 + m)^(2N))`` with ``N`` periods:
-    the spread of a year of independent periods, compounded, as backtesting.py
-    computes it.
+    the spread of a year of independent periods, compounded.
     """
     if len(returns) < 2:
         return math.nan
@@ -244,42 +306,97 @@ def volatility_ann_pct(returns: np.ndarray, periods_per_year: float) -> float:
 def cagr_pct(equity: np.ndarray, initial_cash: float, duration: pd.Timedelta) -> float:
     """Compound annual growth rate over the calendar span of the data, in percent.
 
-    Years are the time from the first bar to the last over 365.25 days.
+    ``(final equity / starting cash) ** (1 / years) - 1`` with years the time
+    from the first bar to the last over 365.25 days; -100 when the final
+    equity is zero or below, NaN over no time.
     """
     years = duration.total_seconds() / 86_400 / _DAYS_PER_YEAR
     if years <= 0:
         return math.nan
     ratio = float(equity[-1] / initial_cash)
-    if ratio < 0:
-        return math.nan
+    if ratio <= 0:
+        return -100.0
     return float((ratio ** (1.0 / years) - 1.0) * 100.0)
 
 
-def sharpe(return_ann: float, volatility_ann: float) -> float:
-    """Annualised return over annualised volatility (risk-free rate 0); NaN when flat."""
-    return return_ann / volatility_ann if volatility_ann else math.nan
+def sharpe(returns: np.ndarray, periods_per_year: float, risk_free_rate: float = 0.0) -> float:
+    """``mean(excess) / std(excess) * sqrt(periods_per_year)``, excess returns per period.
+
+    Excess returns are ``returns - r_f`` with ``r_f`` from
+    :func:`risk_free_per_period`; the standard deviation is the sample one.
+    NaN with fewer than two returns or when they never vary.
+    """
+    if len(returns) < 2:
+        return math.nan
+    excess = returns - risk_free_per_period(risk_free_rate, periods_per_year)
+    deviation = float(np.std(excess, ddof=1))
+    if deviation == 0.0:
+        return math.nan
+    return float(np.mean(excess)) / deviation * math.sqrt(periods_per_year)
 
 
-def sortino(returns: np.ndarray, periods_per_year: float) -> float:
-    """Annualised return over annualised downside deviation (risk-free rate 0).
+def sortino(returns: np.ndarray, periods_per_year: float, risk_free_rate: float = 0.0) -> float:
+    """``mean(excess) / downside deviation * sqrt(periods_per_year)``, both per period.
 
-    Downside deviation is the root mean square of the period returns below
-    zero (others count as zero), times ``sqrt(periods_per_year)``; infinite
-    when no period lost.
+    The downside deviation is ``sqrt(mean(min(excess, 0) ** 2))`` over every
+    period, the target being the risk-free rate. Infinite when no period falls
+    below it and the mean excess is positive; NaN when none does and it is
+    not, or without returns.
     """
     if len(returns) == 0:
         return math.nan
-    annual_return = return_ann_pct(returns, periods_per_year) / 100.0
+    excess = returns - risk_free_per_period(risk_free_rate, periods_per_year)
+    mean = float(np.mean(excess))
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    if downside == 0.0:
+        return math.inf if mean > 0 else math.nan
+    return mean / downside * math.sqrt(periods_per_year)
+
+
+def calmar(cagr: float, max_drawdown: float) -> float:
+    """CAGR over the maximum drawdown's depth, both fractions; NaN without a drawdown."""
+    return cagr / abs(max_drawdown) if max_drawdown else math.nan
+
+
+def sharpe_backtesting_py(
+    return_ann: float, volatility_ann: float, risk_free_rate: float = 0.0
+) -> float:
+    """backtesting.py's Sharpe ratio: annual return less the risk-free rate over volatility.
+
+    ``return_ann`` is :func:`return_ann_pct`, ``volatility_ann``
+    :func:`volatility_ann_backtesting_py_pct`, both in percent; NaN when flat.
+    """
+    if not volatility_ann:
+        return math.nan
+    return (return_ann - risk_free_rate * 100.0) / volatility_ann
+
+
+def sortino_backtesting_py(
+    returns: np.ndarray, periods_per_year: float, risk_free_rate: float = 0.0
+) -> float:
+    """backtesting.py's Sortino ratio: compounded annual excess return over a sqrt(N) deviation.
+
+    The numerator is :func:`return_ann_pct` (a fraction) less the annual
+    risk-free rate; the denominator the root mean square of the period
+    returns below zero (others count as zero) times ``sqrt(periods_per_year)``.
+    Infinite when no period lost and the numerator is positive.
+    """
+    if len(returns) == 0:
+        return math.nan
+    annual_excess = return_ann_pct(returns, periods_per_year) / 100.0 - risk_free_rate
     downside = math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2))) * math.sqrt(
         periods_per_year
     )
     if downside == 0.0:
-        return math.inf if annual_return > 0 else math.nan
-    return annual_return / downside
+        return math.inf if annual_excess > 0 else math.nan
+    return annual_excess / downside
 
 
-def calmar(return_ann: float, max_drawdown: float) -> float:
-    """Annualised return over the maximum drawdown's depth; NaN without a drawdown."""
+def calmar_backtesting_py(return_ann: float, max_drawdown: float) -> float:
+    """backtesting.py's Calmar ratio: :func:`return_ann_pct` over the maximum drawdown's depth.
+
+    Both fractions; NaN without a drawdown.
+    """
     return return_ann / abs(max_drawdown) if max_drawdown else math.nan
 
 
@@ -366,7 +483,11 @@ def worst_trade_pct(returns_pct: np.ndarray) -> float:
 
 
 def avg_trade_pct(returns_pct: np.ndarray) -> float:
-    """The geometric mean of the closed-trade returns, in percent; NaN without trades."""
+    """The geometric mean of the closed-trade returns, in percent; NaN without trades.
+
+    -100 when a trade lost all of its entry value or more (backtesting.py
+    reports 0 then).
+    """
     return geometric_mean(returns_pct / 100.0) * 100.0
 
 
@@ -418,6 +539,7 @@ def compute_statistics(
     open_entry_bar: int | None,
     open_commission: float,
     periods_per_year: float | None,
+    risk_free_rate: float = 0.0,
 ) -> dict[str, StatValue]:
     """Every statistic of :data:`STAT_KEYS` for one backtest.
 
@@ -437,6 +559,8 @@ def compute_statistics(
         That position's entry commission, 0 without one.
     periods_per_year
         Overrides the detected return periods per year.
+    risk_free_rate
+        The annual risk-free rate, e.g. ``0.04``.
 
     Returns
     -------
@@ -447,13 +571,16 @@ def compute_statistics(
     index = equity.index
     if not isinstance(index, pd.DatetimeIndex):
         index = pd.DatetimeIndex(index)
+        equity = pd.Series(equity.to_numpy(), index=index)
     values = equity.to_numpy(dtype=np.float64)
-    rule, detected_periods = annualisation(index)
-    periods = detected_periods if periods_per_year is None else float(periods_per_year)
-    returns = period_returns(equity, rule)
     deepest, depths, durations = _drawdown_summary(values, initial_cash, index)
-    annual_return_pct = return_ann_pct(returns, periods)
-    annual_volatility_pct = volatility_ann_pct(returns, periods)
+    by_returns = return_statistics(
+        equity,
+        initial_cash=initial_cash,
+        max_drawdown=deepest,
+        periods_per_year=periods_per_year,
+        risk_free_rate=risk_free_rate,
+    )
 
     entry_bars = trades["entry_bar"].to_numpy(dtype=np.int64)
     exit_bars = trades["exit_bar"].to_numpy(dtype=np.int64)
@@ -465,14 +592,8 @@ def compute_statistics(
 
     statistics: dict[str, StatValue] = {
         "final_equity": final_equity(values),
-        "total_return_pct": total_return_pct(values, initial_cash),
         "buy_hold_return_pct": buy_hold_return_pct(close),
-        "return_ann_pct": annual_return_pct,
-        "volatility_ann_pct": annual_volatility_pct,
-        "cagr_pct": cagr_pct(values, initial_cash, index[-1] - index[0]),
-        "sharpe": sharpe(annual_return_pct, annual_volatility_pct),
-        "sortino": sortino(returns, periods),
-        "calmar": calmar(annual_return_pct / 100.0, deepest / 100.0),
+        **by_returns,
         "max_drawdown_pct": deepest,
         "avg_drawdown_pct": avg_drawdown_pct(depths),
         "max_drawdown_duration": max_drawdown_duration(durations),
@@ -489,6 +610,109 @@ def compute_statistics(
             trades["commission"].to_numpy(dtype=np.float64), open_commission
         ),
     }
+    return {key: statistics[key] for key in STAT_KEYS}
+
+
+def ranking_value(value: float) -> float:
+    """A statistic as a key for best-first sorting, where ruin always comes last.
+
+    A ruined run's ratios are ``-inf``; an undefined one (NaN, e.g. a run
+    that never traded) becomes the lowest finite float, just above ruin.
+    ``sorted(results, key=lambda r: ranking_value(r.stats["sharpe"]), reverse=True)``
+    ranks best first; with pandas, ``sort_values("sharpe", ascending=False,
+    key=lambda column: column.map(ranking_value))``.
+    """
+    return -sys.float_info.max if math.isnan(value) else float(value)
+
+
+RETURN_STAT_KEYS: tuple[str, ...] = (
+    "total_return_pct",
+    "return_ann_pct",
+    "volatility_ann_pct",
+    "cagr_pct",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "volatility_ann_backtesting_py_pct",
+    "sharpe_backtesting_py",
+    "sortino_backtesting_py",
+    "calmar_backtesting_py",
+)
+"""The statistics :func:`return_statistics` computes from the equity alone."""
+
+_RATIO_KEYS = (
+    "sharpe",
+    "sortino",
+    "calmar",
+    "sharpe_backtesting_py",
+    "sortino_backtesting_py",
+    "calmar_backtesting_py",
+)
+
+
+def return_statistics(
+    equity: pd.Series,
+    *,
+    initial_cash: float,
+    max_drawdown: float,
+    periods_per_year: float | None,
+    risk_free_rate: float = 0.0,
+) -> dict[str, float]:
+    """The statistics of :data:`RETURN_STAT_KEYS`, ruin included (see the module docstring).
+
+    Parameters
+    ----------
+    equity
+        Equity at each close, on a ``DatetimeIndex``.
+    initial_cash
+        The starting cash.
+    max_drawdown
+        The deepest drawdown in percent, from :func:`max_drawdown_pct`.
+    periods_per_year
+        Overrides the detected return periods per year.
+    risk_free_rate
+        The annual risk-free rate.
+
+    Returns
+    -------
+    dict
+        Floats keyed by :data:`RETURN_STAT_KEYS`.
+    """
+    index = pd.DatetimeIndex(equity.index)
+    values = equity.to_numpy(dtype=np.float64)
+    rule, detected_periods = annualisation(index)
+    periods = detected_periods if periods_per_year is None else float(periods_per_year)
+    survived = len(values) == 0 or bool(values.min() > 0.0)
+    ruin_bars = np.empty(0, dtype=np.int64) if survived else np.flatnonzero(values <= 0.0)
+    if len(ruin_bars):
+        until_ruin = values[: ruin_bars[0] + 1].copy()
+        until_ruin[-1] = 0.0
+        returns = period_returns(pd.Series(until_ruin, index=index[: len(until_ruin)]), rule)
+    else:
+        returns = period_returns(equity, rule)
+    annual_return_pct = return_ann_pct(returns, periods)
+    cagr = cagr_pct(values, initial_cash, index[-1] - index[0])
+    compounded_volatility_pct = volatility_ann_backtesting_py_pct(returns, periods)
+    statistics = {
+        "total_return_pct": total_return_pct(values, initial_cash),
+        "return_ann_pct": annual_return_pct,
+        "volatility_ann_pct": volatility_ann_pct(returns, periods),
+        "cagr_pct": cagr,
+        "sharpe": sharpe(returns, periods, risk_free_rate),
+        "sortino": sortino(returns, periods, risk_free_rate),
+        "calmar": calmar(cagr / 100.0, max_drawdown / 100.0),
+        "volatility_ann_backtesting_py_pct": compounded_volatility_pct,
+        "sharpe_backtesting_py": sharpe_backtesting_py(
+            annual_return_pct, compounded_volatility_pct, risk_free_rate
+        ),
+        "sortino_backtesting_py": sortino_backtesting_py(returns, periods, risk_free_rate),
+        "calmar_backtesting_py": calmar_backtesting_py(
+            annual_return_pct / 100.0, max_drawdown / 100.0
+        ),
+    }
+    if len(ruin_bars):
+        statistics.update(total_return_pct=-100.0, return_ann_pct=-100.0, cagr_pct=-100.0)
+        statistics.update(dict.fromkeys(_RATIO_KEYS, -math.inf))
     return statistics
 
 
@@ -513,3 +737,50 @@ def _drawdown_summary(
         depths,
         (times[ends] - times[starts]).astype("timedelta64[ns]"),
     )
+
+
+def upgrade_saved_statistics(
+    statistics: Mapping[str, StatValue],
+    equity: pd.Series,
+    *,
+    initial_cash: float,
+    periods_per_year: float | None,
+    risk_free_rate: float = 0.0,
+) -> dict[str, StatValue]:
+    """Statistics saved under the old definitions, in today's keys and definitions.
+
+    Runs saved before ``sharpe_backtesting_py`` existed stored backtesting.py's
+    volatility, Sharpe, Sortino and Calmar under the plain names, and a ruined
+    run's ratios as 0. Their return statistics (:data:`RETURN_STAT_KEYS`) are
+    computed again from the saved equity; statistics already in today's keys
+    come back unchanged.
+
+    Parameters
+    ----------
+    statistics
+        The statistics as saved.
+    equity
+        The saved equity at each close.
+    initial_cash, periods_per_year, risk_free_rate
+        From the saved run's configuration.
+
+    Returns
+    -------
+    dict
+        The statistics in :data:`STAT_KEYS` order, then any others as saved.
+    """
+    max_drawdown = statistics.get("max_drawdown_pct")
+    if "sharpe_backtesting_py" in statistics or not isinstance(max_drawdown, int | float):
+        return dict(statistics)
+    upgraded = dict(statistics)
+    upgraded.update(
+        return_statistics(
+            equity,
+            initial_cash=initial_cash,
+            max_drawdown=float(max_drawdown),
+            periods_per_year=periods_per_year,
+            risk_free_rate=risk_free_rate,
+        )
+    )
+    ordered = {key: upgraded.pop(key) for key in STAT_KEYS if key in upgraded}
+    return {**ordered, **upgraded}

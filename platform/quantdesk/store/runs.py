@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, insert, select
 from quantdesk.config import Settings
 from quantdesk.data.source import SourceAddress
 from quantdesk.engine import STAT_KEYS, BacktestConfig, BacktestResult, OpenPosition
-from quantdesk.engine.stats import StatValue, drawdown_fraction
+from quantdesk.engine.stats import StatValue, drawdown_fraction, upgrade_saved_statistics
 from quantdesk.errors import (
     DatabaseUnavailableError,
     InvalidInputError,
@@ -172,7 +172,9 @@ class SavedRun:
     trades
         Closed trades, as saved (see :class:`quantdesk.BacktestResult`).
     stats
-        The statistics, in :data:`~quantdesk.engine.STAT_KEYS` order.
+        The statistics, in :data:`~quantdesk.engine.STAT_KEYS` order; a run
+        saved under the old definitions comes back in today's (see
+        :func:`~quantdesk.engine.stats.upgrade_saved_statistics`).
     open_position
         The position still open after the last bar, or None.
     config
@@ -356,13 +358,22 @@ def load_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> Sa
     parameters, config, stats, equity, trades = row[listed:]
     trades_frame, extra = decode_trades(trades)
     position = extra["open_position"]
+    saved_config = BacktestConfig(**decode_values(config))
+    saved_equity = decode_equity(equity)
+    saved_stats = upgrade_saved_statistics(
+        decode_values(stats, order=STAT_KEYS),  # type: ignore[arg-type]
+        saved_equity,
+        initial_cash=saved_config.cash,
+        periods_per_year=saved_config.periods_per_year,
+        risk_free_rate=saved_config.risk_free_rate,
+    )
     return SavedRun(
         info=RunInfo.from_row(row[:listed]),
-        equity=decode_equity(equity),
+        equity=saved_equity,
         trades=trades_frame,
-        stats=decode_values(stats, order=STAT_KEYS),  # type: ignore[arg-type]
+        stats=saved_stats,
         open_position=None if position is None else OpenPosition(**decode_values(position)),  # type: ignore[arg-type]
-        config=BacktestConfig(**decode_values(config)),
+        config=saved_config,
         parameters=decode_values(parameters, order=extra["parameter_order"]),
     )
 
