@@ -2,8 +2,8 @@
 
 pandas 3 builds ``datetime64[us, UTC]`` indexes by default (``pd.date_range``),
 so such a frame must not take the validator's full rebuild: only its index is
-converted (the columns are shared), with one warning, and its values are still
-checked exactly as before.
+converted (the columns are shared) and its values are still checked exactly as
+before. ``quantdesk.backtest`` says so once per call, naming the fix.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import quantdesk
 from quantdesk.core.frame import INDEX_NAME, OHLCV_COLUMNS, is_canonical, validate_ohlcv
 from quantdesk.errors import DataRepairWarning, DataValidationError
 from tests.frames import bars_from_closes
@@ -26,15 +27,12 @@ def in_unit(frame: pd.DataFrame, unit: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("unit", ["us", "ms", "s"])
-def test_only_the_index_is_converted_with_one_warning(unit: str) -> None:
+def test_only_the_index_is_converted(unit: str) -> None:
     coarse = in_unit(BARS, unit)
     assert not is_canonical(coarse)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         converted = validate_ohlcv(coarse)
-    repairs = [str(item.message) for item in caught if item.category is DataRepairWarning]
-    assert len(repairs) == 1
-    assert f"datetime64[{unit}, UTC]" in repairs[0]
     assert is_canonical(converted)
     assert converted.index.name == INDEX_NAME
     np.testing.assert_array_equal(converted.index.asi8, BARS.index.asi8)
@@ -43,12 +41,21 @@ def test_only_the_index_is_converted_with_one_warning(unit: str) -> None:
     pd.testing.assert_frame_equal(converted, BARS, check_freq=False)
 
 
-def test_date_range_built_the_pandas_3_way_is_accepted() -> None:
+def test_backtest_on_a_pandas_3_frame_warns_once_and_matches_nanoseconds() -> None:
     index = pd.date_range("2024-01-01", periods=len(BARS), freq="h", tz="UTC", name=INDEX_NAME)
     frame = BARS.set_axis(index, axis=0)
-    with pytest.warns(DataRepairWarning, match="time index"):
-        converted = validate_ohlcv(frame)
-    assert str(converted.index.dtype) == "datetime64[ns, UTC]"
+    assert index.unit == "us"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        coarse = quantdesk.backtest("sma_cross", frame, fast=3, slow=8)
+    repairs = [str(item.message) for item in caught if item.category is DataRepairWarning]
+    assert len(repairs) == 1
+    assert "unit='ns'" in repairs[0]
+    fine = quantdesk.backtest(
+        "sma_cross", frame.set_axis(index.as_unit("ns"), axis=0), fast=3, slow=8
+    )
+    pd.testing.assert_series_equal(coarse.equity, fine.equity)
+    pd.testing.assert_frame_equal(coarse.trades, fine.trades)
 
 
 SPOILERS = (np.nan, np.inf, -np.inf, 0.0, -1.0, 1e9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from quantdesk.core.time_range import TimeLike
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.data.loader import LoadResult, load_bars
 from quantdesk.engine import BacktestConfig, BacktestResult, run_backtest
-from quantdesk.errors import InvalidInputError, UnknownNameError
+from quantdesk.errors import DataRepairWarning, InvalidInputError, UnknownNameError
 from quantdesk.strategies import Strategy, get_strategy, strategy_class
 
 CONFIG_FIELDS = frozenset(BacktestConfig.model_fields)
@@ -215,4 +216,15 @@ def _frame(
         raise InvalidInputError(
             "timeframe, start and end apply to data given by address; slice the frame instead"
         )
-    return (data if is_canonical(data) else validate_ohlcv(data)), None
+    if is_canonical(data):
+        return data, None
+    checked = validate_ohlcv(data)
+    if isinstance(data.index, pd.DatetimeIndex) and data.index.unit != "ns":
+        warnings.warn(
+            f"quantdesk.backtest converted the frame's {data.index.dtype} index to "
+            "datetime64[ns, UTC] on this call; build the frame with unit='ns' (or pass "
+            "quantdesk.validate_ohlcv(frame) once) to skip it on every call",
+            DataRepairWarning,
+            stacklevel=3,
+        )
+    return checked, None

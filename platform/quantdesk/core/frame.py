@@ -78,12 +78,6 @@ def validate_ohlcv(
     converted = _with_nanosecond_index(frame)
     if converted is not None:
         _check_values(converted)
-        warnings.warn(
-            f"repaired the OHLCV frame: converted the time index from "
-            f"{frame.index.dtype} to datetime64[ns, UTC] (build it with unit='ns' to skip this)",
-            DataRepairWarning,
-            stacklevel=2,
-        )
         return converted
     repairs: list[str] = []
     frame = _with_time_index(frame, repairs)
@@ -137,7 +131,8 @@ def _with_nanosecond_index(frame: pd.DataFrame) -> pd.DataFrame | None:
     """The frame on a nanosecond index when its time unit is all that is not canonical.
 
     pandas 3 builds ``datetime64[us, UTC]`` indexes by default; only the index
-    is converted then, and the columns are shared, not copied. None otherwise.
+    is converted then, and the columns are shared, not copied (like any unit
+    conversion, silently: sources build such frames themselves). None otherwise.
     """
     index = frame.index
     if not (
