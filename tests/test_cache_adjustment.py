@@ -252,7 +252,32 @@ def test_a_restated_series_too_old_to_fetch_again_is_refused_naming_data_rm(
 
     message = str(raised.value)
     assert "\n" not in message
-    assert "no longer match" in message
+    assert "no longer match what the source sends" in message
     assert "'quantdesk data rm yfinance:BTC-USD --timeframe 5m'" in message
     pd.testing.assert_frame_equal(store.load(key, recent), bars)  # nothing cached was lost
     assert store.coverage(key) == [old, recent]
+
+
+def test_a_cached_bar_too_old_to_check_is_refused_naming_data_rm(
+    yahoo: FakeYahoo, settings_in: Settings
+) -> None:
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    key = CacheKey.of("yfinance", "BTC-USD", "5m")
+    store = ParquetStore.from_settings(settings_in)
+    day = TimeRange(now - pd.Timedelta(days=3), now - pd.Timedelta(days=2))
+    bars = get_source("yfinance", settings_in).fetch("BTC-USD", "5m", day)
+    shift = pd.Timedelta(days=67)
+    old = TimeRange(day.start - shift, day.end - shift)
+    store.save(key, bars.set_axis(pd.DatetimeIndex(bars.index) - shift), old)  # no basis recorded
+
+    with pytest.raises(FatalSourceError) as raised:
+        load_bars(
+            "yfinance:BTC-USD", timeframe="5m", start=day.start, end=day.end, settings=settings_in
+        )
+
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "cannot be fetched again to check it" in message
+    assert "'quantdesk data rm yfinance:BTC-USD --timeframe 5m'" in message
+    assert store.coverage(key) == [old]
+    assert store.adjustment(key) is None

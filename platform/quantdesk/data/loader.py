@@ -232,15 +232,23 @@ class _CachedSeries:
             return frame
         probe_time = pd.Timestamp(probe.index[0])
         probe_range = TimeRange(probe_time, probe_time + timeframe.timedelta)
-        if probe_range.end < piece.start - self._near or probe_range.start > piece.end + self._near:
-            # Too far to fetch along with the piece: ask for that one bar on its own.
-            frame = self.source.fetch(self.symbol, timeframe, piece)
-            again = self.source.fetch(self.symbol, timeframe, probe_range)
-        else:
-            widened = TimeRange(
-                min(piece.start, probe_range.start), max(piece.end, probe_range.end)
-            )
-            frame = again = self.source.fetch(self.symbol, timeframe, widened)
+        far = (
+            probe_range.end < piece.start - self._near or probe_range.start > piece.end + self._near
+        )
+        # A bar too far to fetch along with the piece is asked for on its own.
+        checked = (
+            probe_range
+            if far
+            else TimeRange(min(piece.start, probe_range.start), max(piece.end, probe_range.end))
+        )
+        try:
+            again = self.source.fetch(self.symbol, timeframe, checked)
+        except FatalSourceError as error:
+            raise self._refusal(
+                f"its bar at {probe_time.isoformat()} cannot be fetched again to check it "
+                f"({_first_line(error)})"
+            ) from None
+        frame = self.source.fetch(self.symbol, timeframe, piece) if far else again
         restated_at = first_restated_bar(probe, again)
         if restated_at is not None:
             logger.warning(
@@ -274,17 +282,22 @@ class _CachedSeries:
         try:
             frame = self.source.fetch(self.symbol, self.key.timeframe, whole)
         except FatalSourceError as error:
-            reason = str(error).splitlines()[0]
-            raise FatalSourceError(
-                f"the cached bars of {self.key} no longer match what source "
-                f"{self.source.name!r} sends (history restated or adjusted on another basis) "
-                f"and the whole series {whole} cannot be fetched again ({reason}); run "
-                f"'quantdesk data rm {self.key.source}:{self.key.symbol} --timeframe "
-                f"{self.key.timeframe}' and load again"
+            raise self._refusal(
+                "they no longer match what the source sends (history restated or adjusted "
+                f"on another basis) and the whole series {whole} cannot be fetched again "
+                f"({_first_line(error)})"
             ) from None
         self.store.replace(self.key, frame, whole, adjustment=self.basis)
         self.verified = True
         return whole
+
+    def _refusal(self, problem: str) -> FatalSourceError:
+        """The one-line refusal to extend the series, naming the command that clears it."""
+        return FatalSourceError(
+            f"cannot extend the cached bars of {self.key} from source {self.source.name!r}: "
+            f"{problem}; run 'quantdesk data rm {self.key.source}:{self.key.symbol} "
+            f"--timeframe {self.key.timeframe}' and load again"
+        )
 
     def _nearest_cached_bar(self, piece: TimeRange) -> pd.DataFrame | None:
         """The cached bar just before ``piece``, else the one just after; None without bars."""
@@ -371,3 +384,8 @@ def _resolve_range(
 
 def _end_of_current_bar(timeframe: Timeframe) -> pd.Timestamp:
     return timeframe.bar_start(pd.Timestamp.now(tz="UTC")) + timeframe.timedelta
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).splitlines()
+    return lines[0] if lines else type(error).__name__
