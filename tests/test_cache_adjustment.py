@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,7 +27,7 @@ from quantdesk.data.cache.inventory import list_cached_series
 from quantdesk.data.loader import load_bars
 from quantdesk.data.source import get_source
 from quantdesk.data.sources.alpaca_source import KEY_VARIABLES
-from quantdesk.errors import FatalSourceError, InvalidInputError
+from quantdesk.errors import CacheError, FatalSourceError, InvalidInputError
 from tests.fake_alpaca import FakeAlpaca, bar_series
 from tests.fake_yahoo import FakeYahoo, serving_fake_yahoo, session_starts, split_adjusted
 from tests.test_source_alpaca import KEY_ID, SECRET, RecordingAlpacaSource, expected_frame
@@ -281,3 +282,28 @@ def test_a_cached_bar_too_old_to_check_is_refused_naming_data_rm(
     assert "'quantdesk data rm yfinance:BTC-USD --timeframe 5m'" in message
     assert store.coverage(key) == [old]
     assert store.adjustment(key) is None
+
+
+def test_a_whole_fetch_that_fails_to_write_leaves_no_mixed_series(
+    alpaca: FakeAlpaca, settings_in: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_aapl(settings_in, "2024-01-02", "2024-01-04")
+    alpaca.dividend("AAPL", EX_DATE, DIVIDEND_FACTOR)
+
+    def full_disk(self: ParquetStore, path: Path, frame: pd.DataFrame) -> None:
+        raise CacheError(f"cannot write cache file {path} (No space left on device)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ParquetStore, "_write_chunk", full_disk)
+        with pytest.raises(CacheError, match="No space left"):
+            load_aapl(settings_in, "2024-01-02", "2024-01-06")
+
+    store = ParquetStore.from_settings(settings_in)
+    assert (
+        store.coverage(AAPL_HOURLY) == []
+    )  # withdrawn before the bars changed, so nothing is trusted
+    recovered = load_aapl(settings_in, "2024-01-02", "2024-01-06")
+    pd.testing.assert_frame_equal(
+        recovered.frame,
+        expected_frame(hours_in(dividend_adjusted(HOURS), "2024-01-02", "2024-01-06")),
+    )
