@@ -307,3 +307,22 @@ def test_a_whole_fetch_that_fails_to_write_leaves_no_mixed_series(
         recovered.frame,
         expected_frame(hours_in(dividend_adjusted(HOURS), "2024-01-02", "2024-01-06")),
     )
+
+
+def test_the_basis_is_written_with_the_coverage_and_a_damaged_one_names_the_fix(
+    settings_in: Settings,
+) -> None:
+    store = ParquetStore.from_settings(settings_in)
+    frame = expected_frame(hours_in(HOURS, "2024-01-02", "2024-01-03"))
+    store.save(AAPL_HOURLY, frame, TimeRange.of("2024-01-02", "2024-01-03"), adjustment="all")
+    coverage_path = store.path(AAPL_HOURLY) / COVERAGE_FILE_NAME
+    document = json.loads(coverage_path.read_text())
+    assert (document["format"], document["adjustment"]) == (1, "all")
+    store.save(AAPL_HOURLY, frame.iloc[:0], TimeRange.of("2024-01-03", "2024-01-04"))
+    assert store.adjustment(AAPL_HOURLY) == "all"  # a save naming no basis keeps the recorded one
+
+    coverage_path.write_text(json.dumps({**document, "adjustment": 7}))
+    with pytest.raises(
+        CacheError, match=r"damaged \('adjustment' is not a name\).*quantdesk data rm"
+    ):
+        store.adjustment(AAPL_HOURLY)

@@ -9,7 +9,8 @@ so another package adds one by declaring, in its ``pyproject.toml``::
 Each source follows the same template: the public :meth:`DataSource.fetch`
 checks the request, calls the source's own ``_fetch``, validates the frame it
 returns and trims it to the requested range. A source implements ``_fetch``
-and nothing else, unless it wants to list its symbols or refuse timeframes.
+and nothing else, unless it wants to list its symbols, refuse timeframes or
+declare that its provider adjusts prices (:meth:`DataSource.adjustment`).
 """
 
 from __future__ import annotations
