@@ -326,3 +326,38 @@ def test_the_basis_is_written_with_the_coverage_and_a_damaged_one_names_the_fix(
         CacheError, match=r"damaged \('adjustment' is not a name\).*quantdesk data rm"
     ):
         store.adjustment(AAPL_HOURLY)
+
+
+LATER_HOURS = bar_series("2024-01-20T00:00Z", 24, "1h", first_price=150.0)
+
+
+def test_a_cached_bar_far_from_the_new_range_is_checked_with_a_request_of_its_own(
+    alpaca: FakeAlpaca, settings_in: Settings
+) -> None:
+    alpaca.add_bars("AAPL", "1Hour", LATER_HOURS)
+    load_aapl(settings_in, "2024-01-02", "2024-01-03")
+    later = load_aapl(settings_in, "2024-01-20", "2024-01-21")
+
+    pd.testing.assert_frame_equal(later.frame, expected_frame(LATER_HOURS))
+    probe, piece = alpaca.bars_requests()[1:]
+    assert pd.Timestamp(probe.parameters["start"]) == pd.Timestamp("2024-01-02T23:00Z")
+    assert pd.Timestamp(piece.parameters["start"]) == pd.Timestamp("2024-01-20", tz="UTC")
+
+
+def test_a_far_cached_bar_found_restated_fetches_the_whole_series_at_once(
+    alpaca: FakeAlpaca, settings_in: Settings
+) -> None:
+    alpaca.add_bars("AAPL", "1Hour", LATER_HOURS)
+    load_aapl(settings_in, "2024-01-02", "2024-01-03")
+    alpaca.dividend("AAPL", EX_DATE, DIVIDEND_FACTOR)
+    later = load_aapl(settings_in, "2024-01-20", "2024-01-21")
+
+    pd.testing.assert_frame_equal(later.frame, expected_frame(LATER_HOURS))
+    probe, whole = alpaca.bars_requests()[1:]  # the piece itself is not fetched on its own
+    assert pd.Timestamp(probe.parameters["start"]) == pd.Timestamp("2024-01-02T23:00Z")
+    assert pd.Timestamp(whole.parameters["start"]) == pd.Timestamp("2024-01-02", tz="UTC")
+    store = ParquetStore.from_settings(settings_in)
+    pd.testing.assert_frame_equal(
+        store.load(AAPL_HOURLY, TimeRange.of("2024-01-02", "2024-01-03")),
+        expected_frame(hours_in(dividend_adjusted(HOURS), "2024-01-02", "2024-01-03")),
+    )

@@ -248,7 +248,6 @@ class _CachedSeries:
                 f"its bar at {probe_time.isoformat()} cannot be fetched again to check it "
                 f"({_first_line(error)})"
             ) from None
-        frame = self.source.fetch(self.symbol, timeframe, piece) if far else again
         restated_at = first_restated_bar(probe, again)
         if restated_at is not None:
             logger.warning(
@@ -260,8 +259,10 @@ class _CachedSeries:
             )
             return None
         self.verified = True
-        index = frame.index
-        return frame[(index >= piece.start) & (index < piece.end)]
+        if far:
+            return self.source.fetch(self.symbol, timeframe, piece)
+        index = again.index
+        return again[(index >= piece.start) & (index < piece.end)]
 
     def fetch_again_whole(self, wanted: TimeRange | None) -> TimeRange:
         """Fetch every range the series covers, plus ``wanted``, and replace the series.
