@@ -12,6 +12,11 @@ It answers what alpaca-py's historical data clients request:
 - ``GET /v2/stocks/bars/latest`` and ``GET /v1beta3/crypto/us/latest/bars``:
   ``{"bars": {SYMBOL: {...}}}`` for the symbols it has bars for.
 
+Stock bars are held as traded; corporate actions added with :meth:`FakeAlpaca.split`
+and :meth:`FakeAlpaca.dividend` restate the bars before their ex-date as
+Alpaca does for ``adjustment=split``, ``dividend`` or ``all`` (``raw`` leaves
+them alone): prices times the action's price factor, volume divided by it.
+
 Stock endpoints want the ``APCA-API-KEY-ID`` and ``APCA-API-SECRET-KEY``
 headers (401 without them, 403 for a wrong pair, bodies as Alpaca's); crypto
 endpoints want none. Errors use Alpaca's JSON bodies, e.g.
@@ -49,6 +54,24 @@ class Failure:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class CorporateAction:
+    """A split or dividend: bars of ``symbol`` before ``ex_date`` get ``price_factor``."""
+
+    symbol: str
+    kind: str
+    ex_date: pd.Timestamp
+    price_factor: float
+
+
+_ADJUSTED_KINDS = {
+    "raw": set(),
+    "split": {"split"},
+    "dividend": {"dividend"},
+    "all": {"split", "dividend"},
+}
 
 
 @dataclass
@@ -92,6 +115,7 @@ class FakeAlpaca:
         self.bars: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.failures: list[Failure] = []
         self.seen: list[SeenRequest] = []
+        self.actions: list[CorporateAction] = []
         bars_path = re.compile(
             rf"^{re.escape(DATA_URL)}/(v2/stocks|v1beta3/crypto/us)/bars(\?.*)?$"
         )
@@ -106,6 +130,14 @@ class FakeAlpaca:
         held = self.bars.setdefault((symbol, timeframe), [])
         held.extend(bars)
         held.sort(key=lambda bar: bar["t"])
+
+    def split(self, symbol: str, ex_date: str, ratio: float) -> None:
+        """A ``ratio``-for-one split of ``symbol`` effective at ``ex_date``."""
+        self.actions.append(CorporateAction(symbol, "split", _time(ex_date), 1.0 / ratio))
+
+    def dividend(self, symbol: str, ex_date: str, price_factor: float) -> None:
+        """A dividend of ``symbol``: earlier prices are multiplied by ``price_factor`` (< 1)."""
+        self.actions.append(CorporateAction(symbol, "dividend", _time(ex_date), price_factor))
 
     def fail(self, *failures: Failure) -> None:
         """Serve these answers, in order, to the next bars requests."""
@@ -182,15 +214,32 @@ class FakeAlpaca:
         size = min(limit, self.page_size)
         page = selected[first : first + size]
         following = selected[first + size] if first + size < len(selected) else None
+        kinds = (
+            _ADJUSTED_KINDS[query.get("adjustment", "raw")] if "/stocks/" in seen.path else set()
+        )
         grouped: dict[str, list[dict[str, Any]]] = {}
         for symbol, bar in page:
-            grouped.setdefault(symbol, []).append(bar)
+            grouped.setdefault(symbol, []).append(self._adjusted(symbol, bar, kinds))
         token = (
             None
             if following is None
             else base64.b64encode(f"{following[0]}|{following[1]['t']}".encode()).decode()
         )
         return _json(200, {"bars": grouped, "next_page_token": token})
+
+    def _adjusted(self, symbol: str, bar: dict[str, Any], kinds: set[str]) -> dict[str, Any]:
+        factor = 1.0
+        for action in self.actions:
+            if (
+                action.symbol == symbol
+                and action.kind in kinds
+                and _time(bar["t"]) < action.ex_date
+            ):
+                factor *= action.price_factor
+        if factor == 1.0:
+            return bar
+        prices = {name: bar[name] * factor for name in ("o", "h", "l", "c", "vw")}
+        return {**bar, **prices, "v": bar["v"] / factor}
 
     def _answer_latest(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         seen = self._record(request)

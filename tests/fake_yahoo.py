@@ -111,6 +111,7 @@ class FakeYahoo:
     dropped: dict[str, set[int]] = field(default_factory=dict)
     nulled: dict[str, set[int]] = field(default_factory=dict)
     spill_before: int = 0
+    splits: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     failures: deque[tuple[int, dict[str, str], str] | Exception] = field(default_factory=deque)
 
     def fail_next(
@@ -139,6 +140,15 @@ class FakeYahoo:
     def null(self, symbol: str, *starts: pd.Timestamp) -> None:
         """Send the bars starting at ``starts`` with null prices and volume, as Yahoo does."""
         self.nulled.setdefault(symbol, set()).update(int(start.timestamp()) for start in starts)
+
+    def split(self, symbol: str, moment: pd.Timestamp, ratio: float) -> None:
+        """A ``ratio``-for-one split at ``moment``: Yahoo restates every earlier bar.
+
+        Yahoo's open, high, low and close (not only its adjusted close) are
+        split-adjusted, so earlier prices are divided by ``ratio`` and
+        volumes multiplied by it.
+        """
+        self.splits.setdefault(symbol, []).append((int(moment.timestamp()), ratio))
 
     def register(self) -> None:
         """Add the fake's endpoints to the mock."""
@@ -262,7 +272,10 @@ class FakeYahoo:
             "volume": [],
         }
         for moment in starts:
-            values = bar_values(market.symbol, moment, step_minutes)
+            values = split_adjusted(
+                bar_values(market.symbol, moment, step_minutes),
+                [ratio for when, ratio in self.splits.get(market.symbol, []) if moment < when],
+            )
             for name, value in zip(columns, values, strict=True):
                 columns[name].append(None if moment in nulled else value)
         if starts:
@@ -303,6 +316,19 @@ def bar_values(
     low = round(min(open_, close) * 0.9985, 4)
     volume = (1_000 + (moment // 60) % 997) * step_minutes
     return open_, high, low, close, volume
+
+
+def split_adjusted(
+    values: tuple[float, float, float, float, int], ratios: list[float]
+) -> tuple[float, float, float, float, float]:
+    """A bar's values after the splits of ``ratios``: prices divided, volume multiplied."""
+    open_, high, low, close, volume = values
+    factor = 1.0
+    for ratio in ratios:
+        factor *= ratio
+    if factor == 1.0:
+        return open_, high, low, close, volume
+    return open_ / factor, high / factor, low / factor, close / factor, volume * factor
 
 
 def expected_bars(

@@ -5,6 +5,14 @@ cache first. A full hit never calls the source; a partial hit asks the source
 only for the missing ranges, stores them, and then reads the whole range back
 from the cache. Bars that may still be forming (the current bar and later) are
 fetched but never stored, so the cache holds only settled bars.
+
+Adjusted prices are restated by the provider at every split or dividend, so
+when a series' adjustment basis may be restated (or was never recorded), the
+first fetch that extends it reaches one cached bar further and compares that
+bar. When the provider sent it differently, or the series was cached on
+another basis, the whole series is fetched again and replaces the cached one;
+when that is impossible the load is refused, naming ``quantdesk data rm``.
+Old and new history are never mixed.
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ import pandas as pd
 from quantdesk.config import Settings
 from quantdesk.core.time_range import TimeLike, TimeRange, to_utc_timestamp
 from quantdesk.core.timeframe import Timeframe
+from quantdesk.data.adjustment import first_restated_bar, may_be_restated
 from quantdesk.data.cache import CacheKey, OHLCVStore, ParquetStore
 from quantdesk.data.source import DataSource, SourceAddress, get_source
-from quantdesk.errors import InvalidInputError
+from quantdesk.errors import FatalSourceError, InvalidInputError
 
 logger = logging.getLogger(__name__)
 
@@ -137,21 +146,188 @@ def load_bars(
     store = store if store is not None else ParquetStore.from_settings(settings)
     key = CacheKey(parsed.source, source.cache_symbol(parsed.symbol), step)
     settled_end = source.settled_before(step, pd.Timestamp.now(tz="UTC").as_unit("ns"))
+    series = _CachedSeries(store, key, source, parsed.symbol)
+    settled = (
+        TimeRange(time_range.start, min(time_range.end, settled_end))
+        if time_range.start < settled_end
+        else None
+    )
+    forming = (
+        TimeRange(max(time_range.start, settled_end), time_range.end)
+        if time_range.end > settled_end
+        else None
+    )
     fetched: list[TimeRange] = []
-    pieces: list[pd.DataFrame] = []
-    if time_range.start < settled_end:
-        settled = TimeRange(time_range.start, min(time_range.end, settled_end))
+    restated = series.on_another_basis()
+    if not restated and settled is not None:
         for piece in store.missing(key, settled):
             logger.info("fetching %s %s %s from source %r", parsed.symbol, step, piece, source.name)
-            store.save(key, source.fetch(parsed.symbol, step, piece), piece)
+            bars = series.fetch_checked(piece)
+            if bars is None:
+                restated = True
+                break
+            store.save(key, bars, piece, adjustment=series.basis)
             fetched.append(piece)
+    forming_frame = None
+    if not restated and forming is not None:
+        forming_frame = series.fetch_checked(forming)
+        restated = forming_frame is None
+    if restated:
+        fetched.append(series.fetch_again_whole(settled))
+        if forming is not None:
+            forming_frame = source.fetch(parsed.symbol, step, forming)
+    pieces: list[pd.DataFrame] = []
+    if settled is not None:
         pieces.append(store.load(key, settled))
-    if time_range.end > settled_end:
-        forming = TimeRange(max(time_range.start, settled_end), time_range.end)
-        pieces.append(source.fetch(parsed.symbol, step, forming))
+    if forming is not None and forming_frame is not None:
+        pieces.append(forming_frame)
         fetched.append(forming)
     frame = pieces[0] if len(pieces) == 1 else pd.concat(pieces)
     return LoadResult(frame, parsed, step, time_range, not fetched, store.path(key), tuple(fetched))
+
+
+class _CachedSeries:
+    """One cached series and its source, checked for restated history as it is extended."""
+
+    def __init__(self, store: OHLCVStore, key: CacheKey, source: DataSource, symbol: str) -> None:
+        self.store = store
+        self.key = key
+        self.source = source
+        self.symbol = symbol
+        self.basis = source.adjustment(symbol)
+        self.recorded = store.adjustment(key)
+        # One agreeing bar per load shows the cached history matches the provider's.
+        self.verified = not (may_be_restated(self.basis) or self.recorded is None)
+
+    def on_another_basis(self) -> bool:
+        """Whether the cached bars were recorded with a basis other than the source's."""
+        if self.recorded is None or self.recorded == self.basis:
+            return False
+        if not self.store.coverage(self.key):
+            return False
+        logger.warning(
+            "the cached bars of %s are adjusted on basis %r but source %r sends %r; "
+            "fetching the whole series again",
+            self.key,
+            self.recorded,
+            self.source.name,
+            self.basis,
+        )
+        return True
+
+    def fetch_checked(self, piece: TimeRange) -> pd.DataFrame | None:
+        """Fetch ``piece``, reaching one cached bar further to compare it when unverified.
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            The bars of ``piece``; None when the provider restated the cached bar.
+        """
+        timeframe = self.key.timeframe
+        probe = None if self.verified else self._nearest_cached_bar(piece)
+        if probe is None:
+            frame = self.source.fetch(self.symbol, timeframe, piece)
+            # Nothing cached to disagree with: from here on the series is this fetch's.
+            self.verified = True
+            return frame
+        probe_time = pd.Timestamp(probe.index[0])
+        probe_range = TimeRange(probe_time, probe_time + timeframe.timedelta)
+        far = (
+            probe_range.end < piece.start - self._near or probe_range.start > piece.end + self._near
+        )
+        # A bar too far to fetch along with the piece is asked for on its own.
+        checked = (
+            probe_range
+            if far
+            else TimeRange(min(piece.start, probe_range.start), max(piece.end, probe_range.end))
+        )
+        try:
+            again = self.source.fetch(self.symbol, timeframe, checked)
+        except FatalSourceError as error:
+            raise self._refusal(
+                f"its bar at {probe_time.isoformat()} cannot be fetched again to check it "
+                f"({_first_line(error)})"
+            ) from None
+        restated_at = first_restated_bar(probe, again)
+        if restated_at is not None:
+            logger.warning(
+                "source %r restated the history of %s (the bar at %s changed since it was "
+                "cached, as after a split or dividend); fetching the whole series again",
+                self.source.name,
+                self.key,
+                restated_at.isoformat(),
+            )
+            return None
+        self.verified = True
+        if far:
+            return self.source.fetch(self.symbol, timeframe, piece)
+        index = again.index
+        return again[(index >= piece.start) & (index < piece.end)]
+
+    def fetch_again_whole(self, wanted: TimeRange | None) -> TimeRange:
+        """Fetch every range the series covers, plus ``wanted``, and replace the series.
+
+        Returns
+        -------
+        TimeRange
+            The range fetched.
+
+        Raises
+        ------
+        FatalSourceError
+            When the source cannot serve the whole range again; the message
+            names the ``quantdesk data rm`` command that clears the series.
+        """
+        known = [*self.store.coverage(self.key), *([wanted] if wanted is not None else [])]
+        whole = TimeRange(min(piece.start for piece in known), max(piece.end for piece in known))
+        try:
+            frame = self.source.fetch(self.symbol, self.key.timeframe, whole)
+        except FatalSourceError as error:
+            raise self._refusal(
+                "they no longer match what the source sends (history restated or adjusted "
+                f"on another basis) and the whole series {whole} cannot be fetched again "
+                f"({_first_line(error)})"
+            ) from None
+        self.store.replace(self.key, frame, whole, adjustment=self.basis)
+        self.verified = True
+        return whole
+
+    def _refusal(self, problem: str) -> FatalSourceError:
+        """The one-line refusal to extend the series, naming the command that clears it."""
+        return FatalSourceError(
+            f"cannot extend the cached bars of {self.key} from source {self.source.name!r}: "
+            f"{problem}; run 'quantdesk data rm {self.key.source}:{self.key.symbol} "
+            f"--timeframe {self.key.timeframe}' and load again"
+        )
+
+    def _nearest_cached_bar(self, piece: TimeRange) -> pd.DataFrame | None:
+        """The cached bar just before ``piece``, else the one just after; None without bars."""
+        coverage = self.store.coverage(self.key)
+        if not coverage:
+            return None
+        earliest, latest = coverage[0].start, coverage[-1].end
+        reach = self._near
+        start = piece.start
+        while start > earliest:
+            start = max(earliest, piece.start - reach)
+            before = self.store.load(self.key, TimeRange(start, piece.start))
+            if not before.empty:
+                return before.iloc[-1:]
+            reach *= 2
+        reach = self._near
+        end = piece.end
+        while end < latest:
+            end = min(latest, piece.end + reach)
+            after = self.store.load(self.key, TimeRange(piece.end, end))
+            if not after.empty:
+                return after.iloc[:1]
+            reach *= 2
+        return None
+
+    @property
+    def _near(self) -> pd.Timedelta:
+        """How far from a fetch a cached bar may lie to be fetched along with it."""
+        return max(pd.Timedelta(days=7), 10 * self.key.timeframe.timedelta)
 
 
 def load(
@@ -209,3 +385,8 @@ def _resolve_range(
 
 def _end_of_current_bar(timeframe: Timeframe) -> pd.Timestamp:
     return timeframe.bar_start(pd.Timestamp.now(tz="UTC")) + timeframe.timedelta
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -9,7 +9,8 @@ so another package adds one by declaring, in its ``pyproject.toml``::
 Each source follows the same template: the public :meth:`DataSource.fetch`
 checks the request, calls the source's own ``_fetch``, validates the frame it
 returns and trims it to the requested range. A source implements ``_fetch``
-and nothing else, unless it wants to list its symbols or refuse timeframes.
+and nothing else, unless it wants to list its symbols, refuse timeframes or
+declare that its provider adjusts prices (:meth:`DataSource.adjustment`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from quantdesk.config import Settings
 from quantdesk.core.frame import empty_ohlcv, validate_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
+from quantdesk.data.adjustment import NONE
 from quantdesk.data.retry import RetryClock, RetryPolicy, call_with_retries
 from quantdesk.errors import FatalSourceError, InvalidInputError, UnknownNameError
 
@@ -83,7 +85,7 @@ class DataSource(ABC):
 
     Subclasses set :attr:`name` and :attr:`description`, implement
     :meth:`_fetch`, and may override :meth:`symbols`,
-    :meth:`check_request` and :attr:`cacheable`.
+    :meth:`check_request`, :meth:`adjustment` and :attr:`cacheable`.
     """
 
     name: ClassVar[str]
@@ -177,6 +179,27 @@ class DataSource(ABC):
     def cache_symbol(self, symbol: str) -> str:
         """The symbol as it is named in the cache; sources may normalise it."""
         return symbol
+
+    def adjustment(self, symbol: str) -> str:
+        """The adjustment basis of the prices this source returns for ``symbol``.
+
+        The default, ``"none"``, says the source never restates its history.
+        A source whose provider adjusts prices for splits or dividends returns
+        ``"split"``, ``"dividend"`` or ``"all"`` (``"raw"`` for unadjusted
+        stock prices), so the loader checks a cached bar before it extends the
+        series; see :mod:`quantdesk.data.adjustment`.
+
+        Parameters
+        ----------
+        symbol
+            The symbol as this source names it.
+
+        Returns
+        -------
+        str
+            One of :data:`~quantdesk.data.adjustment.ADJUSTMENT_BASES`.
+        """
+        return NONE
 
     @abstractmethod
     def _fetch(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> pd.DataFrame:

@@ -58,6 +58,9 @@ class CachedSeries:
         ranges without bars (a weekend).
     path
         The series' directory.
+    adjustment
+        The recorded adjustment basis of its bars (``"all"``, ``"split"``,
+        ...); None when it was cached before bases were recorded.
     """
 
     key: CacheKey
@@ -69,6 +72,7 @@ class CachedSeries:
     last_written: pd.Timestamp | None
     coverage: tuple[TimeRange, ...]
     path: Path
+    adjustment: str | None = None
 
     @property
     def address(self) -> str:
@@ -83,7 +87,8 @@ class CachedSeries:
         dict
             ``source``, ``symbol``, ``timeframe``, ``rows``, ``first``,
             ``last``, ``chunk_files``, ``size_bytes``, ``last_written``,
-            ``coverage`` (pairs of ``[start, end)``) and ``path``.
+            ``coverage`` (pairs of ``[start, end)``), ``path`` and
+            ``adjustment`` (the recorded basis, None when unknown).
         """
         return {
             "source": self.key.source,
@@ -99,6 +104,7 @@ class CachedSeries:
                 [piece.start.isoformat(), piece.end.isoformat()] for piece in self.coverage
             ],
             "path": str(self.path),
+            "adjustment": self.adjustment,
         }
 
 
@@ -197,6 +203,7 @@ def list_cached_series(
                 last_written=last_written,
                 coverage=entry.coverage,
                 path=directory,
+                adjustment=entry.adjustment,
             )
         )
     return found

@@ -36,7 +36,12 @@ from quantdesk.data.cache.atomic import (
     write_atomically,
 )
 from quantdesk.data.cache.chunks import Chunk, ChunkPeriod
-from quantdesk.data.cache.coverage import COVERAGE_FILE_NAME, decode_coverage, encode_coverage
+from quantdesk.data.cache.coverage import (
+    COVERAGE_FILE_NAME,
+    CoverageRecord,
+    decode_coverage,
+    encode_coverage,
+)
 from quantdesk.data.cache.key import CacheKey
 from quantdesk.data.cache.layout import series_directories, series_directory
 from quantdesk.data.cache.store import OHLCVStore, SeriesStatistics
@@ -134,20 +139,22 @@ class ParquetStore(OHLCVStore):
                 merged = _merge_keeping_new(_frame_from_table(cached), piece)
             self._write_chunk(path, merged)
 
-    def _read_coverage(self, key: CacheKey) -> list[TimeRange]:
+    def _read_coverage(self, key: CacheKey) -> CoverageRecord:
         path = self._location(key) / COVERAGE_FILE_NAME
         try:
             content = path.read_bytes()
         except FileNotFoundError:
-            return []
+            return CoverageRecord(())
         except OSError as error:
             raise CacheError(
                 f"cannot read coverage file {path} ({_reason(error)}); {self._fix_hint(key)}"
             ) from None
         return decode_coverage(content, path, self._fix_hint(key))
 
-    def _write_coverage(self, key: CacheKey, ranges: list[TimeRange]) -> None:
-        content = encode_coverage(ranges)
+    def _write_coverage(
+        self, key: CacheKey, ranges: list[TimeRange], adjustment: str | None
+    ) -> None:
+        content = encode_coverage(ranges, adjustment)
 
         def write_content(handle: BinaryIO) -> None:
             handle.write(content)

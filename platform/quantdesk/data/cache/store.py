@@ -19,6 +19,8 @@ import pandas as pd
 
 from quantdesk.core.frame import empty_ohlcv, is_canonical, validate_ohlcv
 from quantdesk.core.time_range import TimeRange, merge_ranges
+from quantdesk.data.adjustment import checked_basis
+from quantdesk.data.cache.coverage import CoverageRecord
 from quantdesk.data.cache.key import CacheKey
 from quantdesk.errors import CacheError, InvalidInputError
 
@@ -39,7 +41,8 @@ class CacheEntry:
 
     ``first`` and ``last`` are the start times of the first and last bars,
     None when the series holds no bars; ``coverage`` lists the ranges known,
-    merged and sorted, which may include ranges without bars.
+    merged and sorted, which may include ranges without bars; ``adjustment``
+    is the recorded adjustment basis of the bars, None when unknown.
     """
 
     key: CacheKey
@@ -48,6 +51,7 @@ class CacheEntry:
     last: pd.Timestamp | None
     size_bytes: int
     coverage: tuple[TimeRange, ...]
+    adjustment: str | None = None
 
 
 class OHLCVStore(ABC):
@@ -56,7 +60,9 @@ class OHLCVStore(ABC):
     Bars are kept apart from coverage: :meth:`save` stores the bars it is
     given and records the whole range they were fetched for as covered, so
     :meth:`missing` tells the loader what remains to fetch, even for ranges
-    that hold no bars.
+    that hold no bars. Each series also records the adjustment basis of its
+    bars (:mod:`quantdesk.data.adjustment`), and bars of one basis are never
+    saved into a series recorded with another.
     """
 
     def load(self, key: CacheKey, time_range: TimeRange) -> pd.DataFrame:
@@ -93,7 +99,14 @@ class OHLCVStore(ABC):
         stop_row = int(index.searchsorted(time_range.end, side="left"))
         return frame.iloc[first_row:stop_row]
 
-    def save(self, key: CacheKey, frame: pd.DataFrame, covered: TimeRange) -> None:
+    def save(
+        self,
+        key: CacheKey,
+        frame: pd.DataFrame,
+        covered: TimeRange,
+        *,
+        adjustment: str | None = None,
+    ) -> None:
         """Store bars, merging them into the series, and record ``covered`` as known.
 
         Rows whose timestamp is already cached replace the cached rows.
@@ -107,24 +120,49 @@ class OHLCVStore(ABC):
             be empty, which records a range known to hold no bars.
         covered
             The range the bars were fetched for.
+        adjustment
+            The adjustment basis of the bars; it becomes the series' recorded
+            basis. None keeps the recorded one.
 
         Raises
         ------
         InvalidInputError
-            When the frame is not canonical or has a bar outside ``covered``.
+            When the frame is not canonical or has a bar outside ``covered``,
+            or when the series holds bars recorded with another basis.
         CacheError
             When the cache cannot be written.
         """
         _check_key(key)
         _check_time_range(covered, name="covered")
+        if adjustment is not None:
+            checked_basis(adjustment)
         frame = _checked_frame(frame, covered)
         with self._writer_lock(key):
+            record = self._read_coverage(key)
+            recorded = record.adjustment
+            if adjustment is not None and recorded not in (None, adjustment) and record.ranges:
+                raise InvalidInputError(
+                    f"the cached bars of {key} are adjusted on basis {recorded!r}, not "
+                    f"{adjustment!r}, and must not be mixed; replace the whole series or run "
+                    f"{self._remove_command(key)}"
+                )
             if not frame.empty:
                 self._append(key, frame)
             # Coverage goes last: a crash before this line costs a re-fetch, never a gap.
-            self._write_coverage(key, merge_ranges([*self._read_coverage(key), covered]))
+            self._write_coverage(
+                key,
+                merge_ranges([*record.ranges, covered]),
+                adjustment if adjustment is not None else recorded,
+            )
 
-    def replace(self, key: CacheKey, frame: pd.DataFrame, covered: TimeRange) -> None:
+    def replace(
+        self,
+        key: CacheKey,
+        frame: pd.DataFrame,
+        covered: TimeRange,
+        *,
+        adjustment: str | None = None,
+    ) -> None:
         """Replace the whole series by ``frame``, with ``covered`` as its only coverage.
 
         Parameters
@@ -135,6 +173,9 @@ class OHLCVStore(ABC):
             A canonical frame; every bar must start inside ``covered``.
         covered
             The range the bars were fetched for.
+        adjustment
+            The adjustment basis of the bars, recorded with the new coverage;
+            None when it is unknown.
 
         Raises
         ------
@@ -145,12 +186,14 @@ class OHLCVStore(ABC):
         """
         _check_key(key)
         _check_time_range(covered, name="covered")
+        if adjustment is not None:
+            checked_basis(adjustment)
         frame = _checked_frame(frame, covered)
         with self._writer_lock(key):
             # Coverage is withdrawn before the bars change and restored after.
-            self._write_coverage(key, [])
+            self._write_coverage(key, [], None)
             self._write(key, frame)
-            self._write_coverage(key, [covered])
+            self._write_coverage(key, [covered], adjustment)
 
     def coverage(self, key: CacheKey) -> list[TimeRange]:
         """The ranges of ``key`` known to the cache, merged and sorted.
@@ -166,7 +209,24 @@ class OHLCVStore(ABC):
             Disjoint ranges in time order; empty for an unknown series.
         """
         _check_key(key)
-        return merge_ranges(self._read_coverage(key))
+        return list(self._read_coverage(key).ranges)
+
+    def adjustment(self, key: CacheKey) -> str | None:
+        """The recorded adjustment basis of the bars of ``key``.
+
+        Parameters
+        ----------
+        key
+            The series.
+
+        Returns
+        -------
+        str or None
+            A name from :data:`~quantdesk.data.adjustment.ADJUSTMENT_BASES`;
+            None for an unknown series or one cached before bases were recorded.
+        """
+        _check_key(key)
+        return self._read_coverage(key).adjustment
 
     def missing(self, key: CacheKey, time_range: TimeRange) -> list[TimeRange]:
         """The parts of ``time_range`` the cache does not cover for ``key``.
@@ -217,7 +277,8 @@ class OHLCVStore(ABC):
         """
         entries = []
         for key in self._keys():
-            coverage = tuple(merge_ranges(self._read_coverage(key)))
+            record = self._read_coverage(key)
+            coverage = record.ranges
             statistics = self._statistics(key)
             if statistics.rows or coverage:
                 entries.append(
@@ -228,6 +289,7 @@ class OHLCVStore(ABC):
                         last=statistics.last,
                         size_bytes=statistics.size_bytes,
                         coverage=coverage,
+                        adjustment=record.adjustment,
                     )
                 )
         return entries
@@ -245,16 +307,16 @@ class OHLCVStore(ABC):
             return
         with self._writer_lock(key):
             # Coverage is withdrawn first, so a crash midway never leaves it claiming lost bars.
-            self._write_coverage(key, [])
+            self._write_coverage(key, [], None)
             self._delete(key)
 
     def _fix_hint(self, key: CacheKey) -> str:
         """What to tell the user when the files of ``key`` are damaged."""
-        return (
-            f"delete {self._location(key)} or run "
-            f"'quantdesk data rm {key.source}:{key.symbol} --timeframe {key.timeframe}' "
-            "and load again"
-        )
+        return f"delete {self._location(key)} or run {self._remove_command(key)} and load again"
+
+    def _remove_command(self, key: CacheKey) -> str:
+        """The command that removes the series ``key``, quoted for a message."""
+        return f"'quantdesk data rm {key.source}:{key.symbol} --timeframe {key.timeframe}'"
 
     @abstractmethod
     def _read(self, key: CacheKey, time_range: TimeRange) -> pd.DataFrame:
@@ -269,12 +331,14 @@ class OHLCVStore(ABC):
         """Merge ``frame`` into the bars of ``key``; on equal timestamps its rows win."""
 
     @abstractmethod
-    def _read_coverage(self, key: CacheKey) -> list[TimeRange]:
-        """The recorded coverage of ``key``; empty when none is recorded."""
+    def _read_coverage(self, key: CacheKey) -> CoverageRecord:
+        """The recorded coverage and adjustment basis of ``key``; empty when none is recorded."""
 
     @abstractmethod
-    def _write_coverage(self, key: CacheKey, ranges: list[TimeRange]) -> None:
-        """Record ``ranges`` as the whole coverage of ``key``, atomically."""
+    def _write_coverage(
+        self, key: CacheKey, ranges: list[TimeRange], adjustment: str | None
+    ) -> None:
+        """Record ``ranges`` and ``adjustment`` as the whole coverage of ``key``, atomically."""
 
     @abstractmethod
     def _writer_lock(self, key: CacheKey) -> AbstractContextManager[object]:

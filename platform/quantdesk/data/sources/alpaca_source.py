@@ -14,9 +14,10 @@ Units and conventions of the frames this source returns:
   dividends (Alpaca's ``adjustment=all``) unless the source is built with
   ``adjustment="raw"`` (or ``"split"``, ``"dividend"``). Adjusted history is
   the one a backtest needs across a split, but Alpaca restates it after every
-  corporate action: bars cached before a later split or dividend do not line
-  up with bars fetched after it, so run ``quantdesk data rm alpaca:SYMBOL``
-  after a split to fetch the series afresh.
+  corporate action, so :meth:`AlpacaSource.adjustment` declares the basis and
+  the loader checks a cached bar again whenever it extends a series; when
+  Alpaca restated it, the whole series is fetched afresh. Crypto prices are
+  never adjusted.
 - Volume is in shares for stocks and in units of the base currency (coins)
   for crypto.
 - Times are bar starts in UTC. Minute and hour bars are Alpaca's own, on
@@ -62,6 +63,7 @@ from quantdesk.core.frame import INDEX_NAME, OHLCV_COLUMNS, empty_ohlcv, epoch_n
 from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
+from quantdesk.data.adjustment import NONE
 from quantdesk.data.credentials import ApiKey, find_api_key
 from quantdesk.data.provider_errors import provider_message, retry_after_seconds, without_secrets
 from quantdesk.data.retry import RetryClock, RetryPolicy
@@ -143,7 +145,7 @@ class AlpacaSource(RemoteSource):
         super().__init__(settings, retry_policy=retry_policy, retry_clock=retry_clock)
         feed_text = feed if feed is not None else os.environ.get(FEED_VARIABLE, DEFAULT_FEED)
         self.feed = _checked_option("feed", feed_text, STOCK_FEEDS, FEED_VARIABLE)
-        self.adjustment = _checked_option("adjustment", adjustment, ADJUSTMENTS, None)
+        self.adjustment_basis = _checked_option("adjustment", adjustment, ADJUSTMENTS, None)
         self._clients: dict[Market, RESTClient] = {}
         self._api_key: ApiKey | None = None
         self._known_symbols: dict[tuple[Market, str], bool] = {}
@@ -182,11 +184,23 @@ class AlpacaSource(RemoteSource):
             f"{option}={value}"
             for option, value, default in (
                 ("feed", self.feed, DEFAULT_FEED),
-                ("adjustment", self.adjustment, DEFAULT_ADJUSTMENT),
+                ("adjustment", self.adjustment_basis, DEFAULT_ADJUSTMENT),
             )
             if value != default
         ]
         return ";".join([normalized, *options])
+
+    def adjustment(self, symbol: str) -> str:
+        """The ``adjustment`` asked of Alpaca for a stock; ``"none"`` for a crypto pair.
+
+        Returns
+        -------
+        str
+            ``"all"``, ``"split"``, ``"dividend"`` or ``"raw"`` for stocks.
+        """
+        if _market_of(_normalized(symbol)) == "crypto":
+            return NONE
+        return self.adjustment_basis
 
     def _fetch(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> pd.DataFrame:
         normalized = _normalized(symbol)
@@ -257,7 +271,7 @@ class AlpacaSource(RemoteSource):
         if market == "crypto":
             return "/crypto/us/bars", CryptoBarsRequest(**common).to_request_fields()
         request = StockBarsRequest(
-            **common, adjustment=Adjustment(self.adjustment), feed=DataFeed(self.feed)
+            **common, adjustment=Adjustment(self.adjustment_basis), feed=DataFeed(self.feed)
         )
         return "/stocks/bars", request.to_request_fields()
 

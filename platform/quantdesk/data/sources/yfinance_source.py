@@ -32,6 +32,7 @@ from quantdesk.core.frame import OHLCV_COLUMNS, PRICE_COLUMNS, empty_ohlcv
 from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
+from quantdesk.data.adjustment import SPLIT
 from quantdesk.data.provider_errors import provider_message, retry_after_seconds
 from quantdesk.data.retry import RetryClock, RetryPolicy
 from quantdesk.data.source import RemoteSource, settled_exchange_bars_before
@@ -125,11 +126,11 @@ class YfinanceSource(RemoteSource):
         They are Yahoo's own open, high, low and close (``auto_adjust=False``):
         adjusted for splits, since Yahoo rewrites its history at each split,
         but not for dividends. Dividend adjustment would rescale every cached
-        bar at each dividend, so cached pieces fetched at different times
-        would not join up; after a split, remove the entry (``quantdesk data
-        rm``) and fetch again. Volume is as Yahoo reports it: shares for
-        stocks and funds, the quote currency for crypto pairs, often zero for
-        currencies and indices.
+        bar at each dividend; splits still restate history, so the basis is
+        declared ``"split"`` and the loader checks a cached bar again before
+        it extends a series, fetching the series afresh after a split. Volume
+        is as Yahoo reports it: shares for stocks and funds, the quote
+        currency for crypto pairs, often zero for currencies and indices.
 
     Times
         Intraday bars are stamped with their start in UTC, as Yahoo stamps
@@ -210,6 +211,10 @@ class YfinanceSource(RemoteSource):
     def cache_symbol(self, symbol: str) -> str:
         """Yahoo's symbols are case-insensitive; the cache names them in upper case."""
         return symbol.upper()
+
+    def adjustment(self, symbol: str) -> str:
+        """Yahoo's prices (``auto_adjust=False``) are split-adjusted: ``"split"``."""
+        return SPLIT
 
     def available_range(self, symbol: str, timeframe: Timeframe) -> TimeRange | None:
         """For intraday timeframes, the span Yahoo still keeps; None for daily and weekly.
