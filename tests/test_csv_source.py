@@ -239,10 +239,17 @@ def test_weekly_file_at_new_york_midnight_across_daylight_saving_loads_as_1w(
     assert list(result.frame.index) == expected
 
 
+@pytest.mark.parametrize(
+    "months",
+    [
+        [f"2024-{month:02d}-01" for month in range(1, 13)],
+        ["2024-01-31", "2024-02-29", "2024-03-28", "2024-04-30", "2024-05-31", "2024-06-28"],
+    ],
+    ids=["first-of-month", "last-business-day"],
+)
 def test_monthly_file_is_refused_in_months_not_seconds(
-    tmp_path: Path, settings_in: Settings
+    tmp_path: Path, settings_in: Settings, months: list[str]
 ) -> None:
-    months = [f"2024-{month:02d}-01" for month in range(1, 13)]
     path = write(tmp_path / "monthly.csv", OHLCV_HEADER, bar_lines(months))
     message = refusal(path, settings_in)
     assert "holds monthly bars" in message

@@ -12,14 +12,15 @@ Times may be written three ways:
   are UTC. A file that mixes the two is refused.
 - Whole numbers from 19000101 to 21001231 that are calendar dates: ``YYYYMMDD``.
 - Epoch numbers, their unit told by magnitude: seconds from 1e8 up to 1e10,
-  milliseconds from 1e11, microseconds from 1e14 and nanoseconds from 1e17,
-  each up to a thousand times its start (1973-03-03 to 2262-04-11 in every
-  unit). A number between these ranges, or a file mixing units, is refused.
+  milliseconds from 1e11 up to 1e13, microseconds from 1e14 up to 1e16 and
+  nanoseconds from 1e17 up to 9.2e18, so from 1973-03-03 in every unit, and
+  until 2262-04-11, the latest time pandas holds. A number outside these
+  ranges, or a file mixing units, is refused.
 
 The file's own timeframe is inferred from its most common bar spacing, from
 1m to 1w; a coarser timeframe that is a multiple of it is served by
-resampling. Monthly files are refused, as timeframes end at a week. Files are
-read afresh each time, never cached.
+resampling. Monthly files (bars 25 to 35 days apart) are refused, as
+timeframes end at a week. Files are read afresh each time, never cached.
 """
 
 from __future__ import annotations
@@ -52,11 +53,12 @@ _EPOCH_UNITS: tuple[tuple[str, Literal["s", "ms", "us", "ns"], float, float], ..
 )
 _EPOCH_RANGES_TEXT = (
     "seconds (1e8 to 1e10), milliseconds (1e11 to 1e13), "
-    "microseconds (1e14 to 1e16) or nanoseconds (1e17 and up)"
+    "microseconds (1e14 to 1e16) or nanoseconds (1e17 to 9.2e18)"
 )
 _OFFSET_PATTERN = r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)\s*$"
 _SECONDS_PER_DAY = 86_400
-_DAYS_IN_MONTH = (28, 31)
+# Monthly bars dated on a month's last business day can lie 25 to 35 days apart.
+_MONTHLY_SPACING_DAYS = (25, 35)
 
 
 class CsvSource(DataSource):
@@ -182,9 +184,8 @@ def _to_canonical(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def _timeframe_of_spacing(seconds: int) -> Timeframe:
-    shortest_month, longest_month = (days * _SECONDS_PER_DAY for days in _DAYS_IN_MONTH)
-    # An hour either way allows for a daylight saving change between two bars.
-    if shortest_month - 3_600 <= seconds <= longest_month + 3_600:
+    shortest_month, longest_month = (days * _SECONDS_PER_DAY for days in _MONTHLY_SPACING_DAYS)
+    if shortest_month <= seconds <= longest_month:
         raise FatalSourceError(
             "holds monthly bars, and timeframes go up to 1w; give a file of daily or weekly bars"
         )
@@ -234,18 +235,20 @@ def _parse_numbers(column: pd.Series, path: Path) -> pd.DatetimeIndex:
     unreadable = unit_codes < 0
     if unreadable.any():
         row = _data_row(unreadable)
+        value = _number_text(column.iloc[row - 1])
         raise FatalSourceError(
-            f"{path}: time {_number_text(values[row - 1])} in data row {row} is neither a YYYYMMDD "
-            f"date nor epoch {_EPOCH_RANGES_TEXT}; write it in one of these forms or as ISO text"
+            f"{path}: time {value} in data row {row} is neither a YYYYMMDD date nor epoch "
+            f"{_EPOCH_RANGES_TEXT}; write it in one of these forms or as ISO text"
         )
     first_unit = int(unit_codes[0])
     other_unit = unit_codes != first_unit
     if other_unit.any():
         row = _data_row(other_unit)
+        first, other = _number_text(column.iloc[0]), _number_text(column.iloc[row - 1])
+        first_name, other_name = (_EPOCH_UNITS[int(unit_codes[at])][0] for at in (0, row - 1))
         raise FatalSourceError(
-            f"{path}: times mix epoch units ({_number_text(values[0])} in data row 1 is "
-            f"{_EPOCH_UNITS[first_unit][0]}, {_number_text(values[row - 1])} in data row {row} is "
-            f"{_EPOCH_UNITS[int(unit_codes[row - 1])][0]}); write every time in one unit"
+            f"{path}: times mix epoch units ({first} in data row 1 is {first_name}, {other} "
+            f"in data row {row} is {other_name}); write every time in one unit"
         )
     unit_name, unit = _EPOCH_UNITS[first_unit][:2]
     numbers = values if not whole.all() else column.to_numpy(dtype=np.int64)
@@ -306,5 +309,7 @@ def _data_row(flags: np.ndarray) -> int:
     return int(np.flatnonzero(flags)[0]) + 1
 
 
-def _number_text(value: float) -> str:
-    return str(int(value)) if value == np.floor(value) else repr(float(value))
+def _number_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
