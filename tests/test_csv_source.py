@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import warnings
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +153,140 @@ def test_one_load_reads_the_file_once(
     assert source.read_file(str(path))["high"].iloc[1] == 103.5
     path.write_text(path.read_text().replace("101.0,103.5", "101.0,103.75"))
     assert source.read_file(str(path))["high"].iloc[1] == 103.75
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+OHLCV_HEADER = "Date,Open,High,Low,Close,Volume"
+
+
+def bar_lines(times: list[str]) -> list[str]:
+    return [f"{time},10,11,9,10.5,5" for time in times]
+
+
+def refusal(path: Path, settings: Settings) -> str:
+    with pytest.raises(FatalSourceError) as caught:
+        CsvSource(settings).read_file(str(path))
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_iso_times_whose_offset_changes_for_daylight_saving_are_read_as_utc(
+    tmp_path: Path, settings_in: Settings
+) -> None:
+    opens = ["2024-03-07T09:30:00-05:00", "2024-03-08T09:30:00-05:00"]
+    opens += ["2024-03-11T09:30:00-04:00", "2024-03-12T09:30:00-04:00"]
+    path = write(tmp_path / "dst.csv", OHLCV_HEADER, bar_lines(opens))
+    frame = read(path, settings_in)
+    assert is_canonical(frame)
+    assert list(frame.index) == [
+        datetime(2024, 3, 7, 14, 30, tzinfo=UTC),
+        datetime(2024, 3, 8, 14, 30, tzinfo=UTC),
+        datetime(2024, 3, 11, 13, 30, tzinfo=UTC),
+        datetime(2024, 3, 12, 13, 30, tzinfo=UTC),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("unit", "per_second"),
+    [("seconds", 1), ("milliseconds", 10**3), ("microseconds", 10**6), ("nanoseconds", 10**9)],
+)
+def test_epoch_numbers_are_read_in_the_unit_their_magnitude_shows(
+    tmp_path: Path, settings_in: Settings, unit: str, per_second: int
+) -> None:
+    times = [datetime(2024, 3, 1, tzinfo=UTC) + timedelta(hours=hour) for hour in range(4)]
+    numbers = [int((time - EPOCH).total_seconds()) * per_second for time in times]
+    path = write(
+        tmp_path / f"{unit}.csv",
+        "timestamp,open,high,low,close,volume",
+        bar_lines([str(number) for number in numbers]),
+    )
+    frame = read(path, settings_in)
+    assert is_canonical(frame)
+    assert list(frame.index) == times
+    assert str(CsvSource(settings_in).file_timeframe(frame)) == "1h"
+
+
+def test_eight_digit_integers_are_yyyymmdd_dates(tmp_path: Path, settings_in: Settings) -> None:
+    path = write(
+        tmp_path / "ymd.csv", OHLCV_HEADER, bar_lines(["20231229", "20240102", "20240103"])
+    )
+    frame = read(path, settings_in)
+    assert list(frame.index) == [
+        datetime(2023, 12, 29, tzinfo=UTC),
+        datetime(2024, 1, 2, tzinfo=UTC),
+        datetime(2024, 1, 3, tzinfo=UTC),
+    ]
+    assert str(CsvSource(settings_in).file_timeframe(frame)) == "1d"
+
+
+def test_weekly_file_at_new_york_midnight_across_daylight_saving_loads_as_1w(
+    tmp_path: Path, settings_in: Settings
+) -> None:
+    mondays = [datetime(2024, 2, 19) + timedelta(weeks=week) for week in range(6)]
+    spring_forward = datetime(2024, 3, 10)
+    local = [
+        f"{monday:%Y-%m-%d}T00:00:00{'-04:00' if monday > spring_forward else '-05:00'}"
+        for monday in mondays
+    ]
+    path = write(tmp_path / "weekly.csv", OHLCV_HEADER, bar_lines(local))
+    result = load_bars(f"csv:{path}", settings=settings_in)
+    assert str(result.timeframe) == "1w"
+    expected = [
+        monday.replace(tzinfo=UTC) + timedelta(hours=4 if monday > spring_forward else 5)
+        for monday in mondays
+    ]
+    assert list(result.frame.index) == expected
+
+
+@pytest.mark.parametrize(
+    "months",
+    [
+        [f"2024-{month:02d}-01" for month in range(1, 13)],
+        ["2024-01-31", "2024-02-29", "2024-03-28", "2024-04-30", "2024-05-31", "2024-06-28"],
+    ],
+    ids=["first-of-month", "last-business-day"],
+)
+def test_monthly_file_is_refused_in_months_not_seconds(
+    tmp_path: Path, settings_in: Settings, months: list[str]
+) -> None:
+    path = write(tmp_path / "monthly.csv", OHLCV_HEADER, bar_lines(months))
+    message = refusal(path, settings_in)
+    assert "holds monthly bars" in message
+    assert "give a file of daily or weekly bars" in message
+    with pytest.raises(FatalSourceError, match="holds monthly bars"):
+        load_bars(f"csv:{path}", settings=settings_in)
+
+
+@pytest.mark.parametrize(
+    ("times", "expected"),
+    [
+        (["1709251200", "1709254800000"], "times mix epoch units .* write every time in one unit"),
+        (["50000000000", "50000003600"], "neither a YYYYMMDD date nor epoch seconds"),
+        (["12345", "15945"], "12345 in data row 1 is neither a YYYYMMDD date"),
+        (["20240229", "20240230"], "20240230 in data row 2 is not a calendar date in YYYYMMDD"),
+        (["9999999999", "9999999998"], "reach past 2262-04-11"),
+        (["2024-03-08T09:30:00-05:00", "2024-03-11T09:30:00"], "give every time an offset"),
+        (["2024-01-02", "", "2024-01-04"], "data row 2 has no time; fill it in or delete the row"),
+        (["2024-01-02", "soon"], r"'soon' \(data row 2\); write ISO 8601 times"),
+        (["2024-01-02T00:00:00", "2024-01-02T00:00:30"], "30 seconds apart.* 1-minute or coarser"),
+        (["2024-01-01", "2024-01-15", "2024-01-29"], "14 days apart.* daily or weekly bars"),
+    ],
+    ids=[
+        "mixed-epoch-units",
+        "between-seconds-and-milliseconds",
+        "too-small-for-an-epoch",
+        "not-a-calendar-date",
+        "beyond-2262",
+        "offset-and-naive-mixed",
+        "missing-time",
+        "unreadable-text",
+        "sub-minute-bars",
+        "fortnightly-bars",
+    ],
+)
+def test_time_refusals_are_one_line_naming_the_fix(
+    tmp_path: Path, settings_in: Settings, times: list[str], expected: str
+) -> None:
+    path = write(tmp_path / "bad-times.csv", OHLCV_HEADER, bar_lines(times))
+    assert re.search(expected, refusal(path, settings_in))
