@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -301,14 +300,6 @@ def test_a_store_can_be_passed_instead_of_settings(tmp_path: Path, settings_in: 
 # What the loader stores -----------------------------------------------------------------
 
 
-def wait_out_the_end_of_the_hour(margin_seconds: float = 5.0) -> None:
-    """Sleep past the next hour when it is close, so a test's loads fall in one hour."""
-    now = pd.Timestamp.now(tz="UTC")
-    left = (now.floor("h") + pd.Timedelta(hours=1) - now).total_seconds()
-    if left < margin_seconds:
-        time.sleep(left + 0.5)
-
-
 def only(listed: list[CachedSeries]) -> CachedSeries:
     assert len(listed) == 1
     return listed[0]
@@ -317,12 +308,19 @@ def only(listed: list[CachedSeries]) -> CachedSeries:
 def test_the_forming_bar_is_served_but_never_stored(
     settings_in: Settings, test_sources: None
 ) -> None:
-    wait_out_the_end_of_the_hour()
-    forming = pd.Timestamp.now(tz="UTC").floor("h")
+    now = pd.Timestamp("2024-05-01 10:59:59", tz="UTC")
+    forming = now.floor("h")
     start, end = forming - pd.Timedelta(hours=6), forming + pd.Timedelta(hours=1)
 
     def load() -> LoadResult:
-        return load_bars("recording:X", timeframe="1h", start=start, end=end, settings=settings_in)
+        return load_bars(
+            "recording:X",
+            timeframe="1h",
+            start=start,
+            end=end,
+            settings=settings_in,
+            clock=lambda: now,
+        )
 
     first = load()
 

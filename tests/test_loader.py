@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 import numpy as np
@@ -156,11 +155,15 @@ def test_forming_bars_are_fetched_but_never_stored(
 ) -> None:
     monkeypatch.setitem(source_module._registered_sources, "recent", RecentBarsSource)
     monkeypatch.setattr(RecentBarsSource, "requests", [])
-    if pd.Timestamp.now(tz="UTC").minute == 59:
-        time.sleep(61 - pd.Timestamp.now(tz="UTC").second)  # keep both loads in one hour
-    now = pd.Timestamp.now(tz="UTC")
+    now = pd.Timestamp("2024-05-01 10:59:59.5", tz="UTC")  # both loads in one hour
     start, end = (now - pd.Timedelta(hours=6)).floor("h"), now.floor("h") + pd.Timedelta(hours=1)
-    arguments = {"timeframe": "1h", "start": start, "end": end, "settings": settings_in}
+    arguments = {
+        "timeframe": "1h",
+        "start": start,
+        "end": end,
+        "settings": settings_in,
+        "clock": lambda: now,
+    }
     first = load_bars("recent:X", **arguments)
     second = load_bars("recent:X", **arguments)
     assert first.frame.index[-1] == now.floor("h")

@@ -18,6 +18,7 @@ Old and new history are never mixed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ from quantdesk.data.adjustment import first_restated_bar, may_be_restated
 from quantdesk.data.cache import CacheKey, OHLCVStore, ParquetStore
 from quantdesk.data.source import DataSource, SourceAddress, get_source
 from quantdesk.errors import FatalSourceError, InvalidInputError
+
+Clock = Callable[[], pd.Timestamp]
+"""Returns the current time; tests pass a fixed one instead of waiting for the wall clock."""
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +110,7 @@ def load_bars(
     settings: Settings | None = None,
     use_cache: bool = True,
     store: OHLCVStore | None = None,
+    clock: Clock | None = None,
 ) -> LoadResult:
     """Load the bars at ``address`` for ``[start, end)``, using the cache.
 
@@ -126,6 +131,9 @@ def load_bars(
         Set False to call the source and leave the cache alone.
     store
         The cache to use; defaults to the Parquet cache under the settings' cache dir.
+    clock
+        Returns the current time (UTC); the wall clock when None. It decides
+        which bars have settled (and may be cached) and where an open range ends.
 
     Returns
     -------
@@ -138,14 +146,15 @@ def load_bars(
     if timeframe is None:
         timeframe = source.native_timeframe(parsed.symbol) or settings.default_timeframe
     step = Timeframe.parse(timeframe)
-    time_range = _resolve_range(source, parsed.symbol, step, start, end)
+    now = utc_now() if clock is None else to_utc_timestamp(clock(), name="clock()")
+    time_range = _resolve_range(source, parsed.symbol, step, start, end, now)
     source.check_request(parsed.symbol, step, time_range)
     if not (use_cache and source.cacheable):
         frame = source.fetch(parsed.symbol, step, time_range)
         return LoadResult(frame, parsed, step, time_range, False, None, (time_range,))
     store = store if store is not None else ParquetStore.from_settings(settings)
     key = CacheKey(parsed.source, source.cache_symbol(parsed.symbol), step)
-    settled_end = source.settled_before(step, pd.Timestamp.now(tz="UTC").as_unit("ns"))
+    settled_end = source.settled_before(step, now.as_unit("ns"))
     series = _CachedSeries(store, key, source, parsed.symbol)
     settled = (
         TimeRange(time_range.start, min(time_range.end, settled_end))
@@ -366,6 +375,7 @@ def _resolve_range(
     timeframe: Timeframe,
     start: TimeLike | None,
     end: TimeLike | None,
+    now: pd.Timestamp,
 ) -> TimeRange:
     if start is not None and end is not None:
         return TimeRange.of(start, end)
@@ -376,15 +386,24 @@ def _resolve_range(
                 f"source {source.name!r} cannot tell where {symbol}'s history begins: give a "
                 "start, e.g. --start 2024-01-01 (the end defaults to now)"
             )
-        span = TimeRange(to_utc_timestamp(start, name="start"), _end_of_current_bar(timeframe))
+        span = TimeRange(
+            to_utc_timestamp(start, name="start"), timeframe.bar_start(now) + timeframe.timedelta
+        )
     return TimeRange(
         to_utc_timestamp(start, name="start") if start is not None else span.start,
         to_utc_timestamp(end, name="end") if end is not None else span.end,
     )
 
 
-def _end_of_current_bar(timeframe: Timeframe) -> pd.Timestamp:
-    return timeframe.bar_start(pd.Timestamp.now(tz="UTC")) + timeframe.timedelta
+def utc_now() -> pd.Timestamp:
+    """The wall clock's time in UTC: the loader's clock unless one is passed.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Now, tz-aware UTC.
+    """
+    return pd.Timestamp.now(tz="UTC")
 
 
 def _first_line(error: BaseException) -> str:
