@@ -17,20 +17,18 @@ import quantdesk
 from quantdesk.cli.output import aligned_lines
 from quantdesk.config import Settings
 from quantdesk.engine import BacktestConfig, BacktestResult, ranking_value, run_backtest
-from quantdesk.engine.stats import STAT_KEYS, compute_statistics, upgrade_saved_statistics
+from quantdesk.engine.stats import (
+    RATIO_KEYS,
+    STAT_KEYS,
+    compute_statistics,
+    upgrade_saved_statistics,
+)
 from quantdesk.store.run_codec import decode_values, encode_values
 from quantdesk.strategies.signals import Signals
 from tests.frames import bars_from_closes
 from tests.saved_runs import assert_same_values, small_result
 
-RATIOS = (
-    "sharpe",
-    "sortino",
-    "calmar",
-    "sharpe_backtesting_py",
-    "sortino_backtesting_py",
-    "calmar_backtesting_py",
-)
+RATIOS = RATIO_KEYS
 NO_TRADES = pd.DataFrame(
     {"entry_bar": [], "exit_bar": [], "pnl": [], "return_pct": [], "commission": []}
 )

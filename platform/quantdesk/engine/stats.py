@@ -70,10 +70,18 @@ from quantdesk.engine.scans import (
 
 StatValue = float | int | pd.Timedelta
 
-STAT_KEYS: tuple[str, ...] = (
-    "final_equity",
+RATIO_KEYS: tuple[str, ...] = (
+    "sharpe",
+    "sortino",
+    "calmar",
+    "sharpe_backtesting_py",
+    "sortino_backtesting_py",
+    "calmar_backtesting_py",
+)
+"""The ratios; ``-inf`` for a ruined run."""
+
+RETURN_STAT_KEYS: tuple[str, ...] = (
     "total_return_pct",
-    "buy_hold_return_pct",
     "return_ann_pct",
     "volatility_ann_pct",
     "cagr_pct",
@@ -84,6 +92,14 @@ STAT_KEYS: tuple[str, ...] = (
     "sharpe_backtesting_py",
     "sortino_backtesting_py",
     "calmar_backtesting_py",
+)
+"""The statistics :func:`return_statistics` computes from the equity alone."""
+
+STAT_KEYS: tuple[str, ...] = (
+    "final_equity",
+    RETURN_STAT_KEYS[0],
+    "buy_hold_return_pct",
+    *RETURN_STAT_KEYS[1:],
     "max_drawdown_pct",
     "avg_drawdown_pct",
     "max_drawdown_duration",
@@ -625,31 +641,6 @@ def ranking_value(value: float) -> float:
     return -sys.float_info.max if math.isnan(value) else float(value)
 
 
-RETURN_STAT_KEYS: tuple[str, ...] = (
-    "total_return_pct",
-    "return_ann_pct",
-    "volatility_ann_pct",
-    "cagr_pct",
-    "sharpe",
-    "sortino",
-    "calmar",
-    "volatility_ann_backtesting_py_pct",
-    "sharpe_backtesting_py",
-    "sortino_backtesting_py",
-    "calmar_backtesting_py",
-)
-"""The statistics :func:`return_statistics` computes from the equity alone."""
-
-_RATIO_KEYS = (
-    "sharpe",
-    "sortino",
-    "calmar",
-    "sharpe_backtesting_py",
-    "sortino_backtesting_py",
-    "calmar_backtesting_py",
-)
-
-
 def return_statistics(
     equity: pd.Series,
     *,
@@ -712,7 +703,7 @@ def return_statistics(
     }
     if len(ruin_bars):
         statistics.update(total_return_pct=-100.0, return_ann_pct=-100.0, cagr_pct=-100.0)
-        statistics.update(dict.fromkeys(_RATIO_KEYS, -math.inf))
+        statistics.update(dict.fromkeys(RATIO_KEYS, -math.inf))
     return statistics
 
 
