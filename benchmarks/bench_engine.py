@@ -248,16 +248,44 @@ def case_single_quantdesk(frame: pd.DataFrame, plan: Plan) -> dict[str, Any]:
         return float(simulate(prices, sma_cross_signals(frame, FAST, SLOW), config).equity[-1])
 
     lean_seconds = median_seconds(lean, plan.single_repeats)
+    public_ns, public_us = public_call_seconds(frame, plan, config)
     prices = prepare_prices(frame)
     signals = sma_cross_signals(frame, FAST, SLOW)
     kernel_seconds = median_seconds(lambda: simulate(prices, signals, config), plan.single_repeats)
     return {
         "seconds": seconds,
         "lean_seconds": lean_seconds,
+        "public_ns_seconds": public_ns,
+        "public_us_seconds": public_us,
         "kernel_seconds": kernel_seconds,
         "baseline_bytes": baseline,
         **outcome_fields(ours_sma_cross(frame, FAST, SLOW, RULES)),
     }
+
+
+def public_call_seconds(frame: pd.DataFrame, plan: Plan, config: Any) -> tuple[float, float]:
+    """``quantdesk.backtest`` on the frame as is (ns) and as pandas 3 builds it (us)."""
+    import warnings
+
+    import quantdesk
+    from quantdesk.errors import DataRepairWarning
+
+    microseconds = frame.set_axis(frame.index.as_unit("us"), axis=0)
+
+    def public(data: pd.DataFrame) -> Callable[[], object]:
+        return lambda: (
+            quantdesk.backtest(
+                "sma_cross", data, fast=FAST, slow=SLOW, short=True, config=config
+            ).equity
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataRepairWarning)
+        public(frame.iloc[:5_000])()
+        return (
+            median_seconds(public(frame), plan.single_repeats),
+            median_seconds(public(microseconds), plan.single_repeats),
+        )
 
 
 def case_single_vectorbt(frame: pd.DataFrame, plan: Plan) -> dict[str, Any]:
@@ -651,9 +679,23 @@ def report(
             f"`run_backtest` (equity, trades, statistics); {ours_single['trades']:,} trades; "
             f"{float(ours_single['seconds']) / floor:,.0f}x the measured floor. Lean path "
             f"(`prepare_prices` + signals + `simulate`): "
-            f"{format_seconds(float(ours_single['lean_seconds']))}; kernel alone "
+            f"{format_seconds(float(ours_single['lean_seconds']))}; public "
+            f"`quantdesk.backtest`: {format_seconds(float(ours_single['public_ns_seconds']))} "
+            f"on an ns index, {format_seconds(float(ours_single['public_us_seconds']))} on "
+            "pandas 3's default us index; kernel alone "
             f"(`simulate`): {format_seconds(float(ours_single['kernel_seconds']))}"
         )
+        vectorbt_single = results["single-vectorbt"]
+        lean = float(ours_single["lean_seconds"])
+        for unit in ("ns", "us"):
+            public = float(ours_single[f"public_{unit}_seconds"])
+            ratios = f"; public ({unit}) / lean {public / lean:.2f}x (target <= 1.25x)"
+            if describe(vectorbt_single) is None:
+                ratios += (
+                    f", / vectorbt {public / float(vectorbt_single['seconds']):.2f}x "
+                    "(target <= 0.2x)"
+                )
+            ours_note += ratios
     add(single_case, "quantdesk", ours_single, ours_single, ours_note)
     add(
         single_case,
