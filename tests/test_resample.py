@@ -161,6 +161,27 @@ def test_a_24_7_day_missing_its_first_minutes_keeps_the_epoch_grid() -> None:
     assert (hourly.index.minute == 0).all()
 
 
+def test_a_24_7_series_that_begins_mid_day_can_keep_the_epoch_grid(
+    settings_in: Settings,
+) -> None:
+    window = {"start": "2024-01-01 06:00", "end": "2024-01-03", "settings": settings_in}
+    hourly = quantdesk.load("sample:BTC/USDT", timeframe="1h", **window)
+    direct = quantdesk.load("sample:BTC/USDT", timeframe="4h", **window)
+    by_session = resample_ohlcv(hourly, "4h", source_timeframe="1h")
+    assert by_session.index[:2].tolist() == [
+        pd.Timestamp("2024-01-01 06:00", tz="UTC"),
+        pd.Timestamp("2024-01-01 10:00", tz="UTC"),
+    ]
+    by_epoch = resample_ohlcv(hourly, "4h", source_timeframe="1h", anchor="epoch")
+    assert by_epoch.index[0] == pd.Timestamp("2024-01-01 04:00", tz="UTC")
+    pd.testing.assert_frame_equal(by_epoch.iloc[1:], direct, check_exact=True, check_freq=False)
+
+
+def test_an_unknown_anchor_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="anchor must be 'session' or 'epoch'"):
+        resample_ohlcv(empty_ohlcv(), "1h", anchor="midnight")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("target", "fix"), [("5h", "use '4h' or '6h'"), ("7m", "use '6m' or '8m'")]
 )

@@ -9,7 +9,9 @@ The anchoring rule:
   stock's ``4h`` bars start at its session open (14:30 UTC, 13:30 in New York
   summer time), and a 24/7 market keeps the epoch grid even when the day's
   00:00 bar is missing. A session that crosses 00:00 UTC is cut there, and a
-  day whose bars of the first quarter hour are missing is anchored later;
+  day whose bars of the first quarter hour are missing (a range that starts
+  mid-session) is anchored later. ``anchor="epoch"`` buckets on the plain
+  epoch grid instead, for a 24/7 series that begins mid-day;
 - a daily bar is the UTC day, stamped 00:00 UTC, as sources stamp daily bars;
 - a longer timeframe must be a whole number of weeks, which start on Monday
   00:00 UTC. Others (``3d``) are refused, as are those that do not divide a
@@ -19,6 +21,7 @@ The anchoring rule:
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +42,9 @@ _SECONDS_PER_WEEK = 7 * _SECONDS_PER_DAY
 _NANOSECONDS_PER_SECOND = 1_000_000_000
 _NANOSECONDS_PER_DAY = _SECONDS_PER_DAY * _NANOSECONDS_PER_SECOND
 _SESSION_OPEN_GRID_SECONDS = 15 * 60
+_ANCHORS = ("session", "epoch")
+
+Anchor = Literal["session", "epoch"]
 
 
 def resampling_timeframe(timeframe: Timeframe | str) -> Timeframe:
@@ -76,8 +82,11 @@ def resampling_timeframe(timeframe: Timeframe | str) -> Timeframe:
     return target
 
 
-def session_bucket_starts(
-    times_nanoseconds: npt.NDArray[np.int64], timeframe: Timeframe | str
+def resample_bucket_starts(
+    times_nanoseconds: npt.NDArray[np.int64],
+    timeframe: Timeframe | str,
+    *,
+    anchor: Anchor = "session",
 ) -> npt.NDArray[np.int64]:
     """The start of the target bar each bar falls in, anchored at its session's open.
 
@@ -87,6 +96,9 @@ def session_bucket_starts(
         Ascending bar start times, as int64 nanoseconds since the epoch (UTC).
     timeframe
         The target timeframe; see :func:`resampling_timeframe` for those allowed.
+    anchor
+        ``"session"`` (the rule of :mod:`quantdesk.core.resample`) or
+        ``"epoch"``: intraday buckets on the epoch grid, whatever the sessions.
 
     Returns
     -------
@@ -99,15 +111,17 @@ def session_bucket_starts(
     Raises
     ------
     InvalidInputError
-        When the times are not ascending, or the timeframe is refused.
+        When the times are not ascending, the anchor is unknown or the
+        timeframe is refused.
     """
     target = resampling_timeframe(timeframe)
+    _check_anchor(anchor)
     times = np.asarray(times_nanoseconds, dtype=np.int64)
     if times.size > 1 and bool((np.diff(times) <= 0).any()):
         raise InvalidInputError(
             "session buckets need strictly ascending bar times; sort the frame and drop duplicates"
         )
-    if target.seconds >= _SECONDS_PER_DAY or times.size == 0:
+    if target.seconds >= _SECONDS_PER_DAY or times.size == 0 or anchor == "epoch":
         return target.bucket_starts(times)
     days = np.floor_divide(times, _NANOSECONDS_PER_DAY)
     opens_a_day = np.r_[True, days[1:] != days[:-1]]
@@ -124,6 +138,7 @@ def resample_ohlcv(
     timeframe: Timeframe | str,
     *,
     source_timeframe: Timeframe | str | None = None,
+    anchor: Anchor = "session",
 ) -> pd.DataFrame:
     """Aggregate bars into coarser bars bucketed from the start of each session.
 
@@ -146,6 +161,9 @@ def resample_ohlcv(
         The frame's own timeframe. When given, the target must be a whole
         multiple of it and no source bar may reach past the end of its target
         bar.
+    anchor
+        ``"session"``, or ``"epoch"`` for intraday buckets on the epoch grid
+        (a 24/7 series that begins mid-day).
 
     Returns
     -------
@@ -155,11 +173,13 @@ def resample_ohlcv(
     Raises
     ------
     InvalidInputError
-        When the frame is not canonical, the target does not divide a day or a
+        When the frame is not canonical, the anchor is unknown, the target
+        does not divide a day or a
         week, the target is finer than or not a multiple of the source
         timeframe, or a source bar would straddle two target bars.
     """
     target = resampling_timeframe(timeframe)
+    _check_anchor(anchor)
     if not is_canonical(frame):
         raise InvalidInputError(
             "resample_ohlcv needs a canonical OHLCV frame; pass it through validate_ohlcv first"
@@ -173,7 +193,7 @@ def resample_ohlcv(
     if frame.empty:
         return empty_ohlcv()
     times = epoch_nanoseconds(frame)
-    starts = session_bucket_starts(times, target)
+    starts = resample_bucket_starts(times, target, anchor=anchor)
     if source is not None:
         _refuse_straddling_bars(times, starts, source, target)
     opens, highs, lows, closes, volumes = (frame[column].to_numpy() for column in OHLCV_COLUMNS)
@@ -192,6 +212,11 @@ def resample_ohlcv(
     )
 
 
+def _check_anchor(anchor: str) -> None:
+    if anchor not in _ANCHORS:
+        raise InvalidInputError(f"anchor must be 'session' or 'epoch', got {anchor!r}")
+
+
 def _refuse_straddling_bars(
     times: npt.NDArray[np.int64],
     starts: npt.NDArray[np.int64],
@@ -206,8 +231,8 @@ def _refuse_straddling_bars(
     bucket = pd.Timestamp(int(starts[first]), tz="UTC")
     raise InvalidInputError(
         f"the {source} bar at {where} would straddle the {target} bar starting {bucket} "
-        f"({straddling.size} such bars); bars must start on a {source} grid from their "
-        "session's open on the quarter hour, so pass the frame's real source_timeframe"
+        f"({straddling.size} such bars); pass the frame's real source_timeframe, or "
+        f"resample bars that start on one {source} grid"
     )
 
 

@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from quantdesk.core.frame import INDEX_NAME, OHLCV_COLUMNS, empty_ohlcv
-from quantdesk.core.resample import session_bucket_starts
+from quantdesk.core.resample import resample_bucket_starts
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.synthetic.bars import (
@@ -117,7 +117,7 @@ def generate_sample_bars(
         return empty_ohlcv()
     bars = _simulate(spec, path, bar_layout(spec.asset_class, plan.bar_seconds), plan, first, stop)
     if plan.session_buckets:
-        bars = _aggregate(bars, session_bucket_starts(bars.times, timeframe), volume_decimals=None)
+        bars = _aggregate(bars, resample_bucket_starts(bars.times, timeframe), volume_decimals=None)
     elif plan.aggregate:
         bars = _aggregate(bars, timeframe.bucket_starts(bars.times), spec.volume_decimals)
     keep = (bars.times >= start) & (bars.times < end)
