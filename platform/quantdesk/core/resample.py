@@ -4,18 +4,19 @@ The anchoring rule:
 
 - a timeframe shorter than a day must divide 24 hours. Each UTC day is taken
   as a session, opening at its first bar rounded down to the quarter hour (to
-  the target's grid when that is finer than 15 minutes), since exchanges open
-  on a quarter hour. The day's buckets step by the timeframe from there: a US
-  stock's ``4h`` bars start at its session open (14:30 UTC, 13:30 in New York
-  summer time), and a 24/7 market keeps the epoch grid even when the day's
-  00:00 bar is missing. A session that crosses 00:00 UTC is cut there, and a
-  day whose bars of the first quarter hour are missing (a range that starts
-  mid-session) is anchored later. ``anchor="epoch"`` buckets on the plain
-  epoch grid instead, for a 24/7 series that begins mid-day;
+  the largest grid that both 15 minutes and the target are multiples of, 5
+  minutes for ``10m``), since exchanges open on a quarter hour. The day's
+  buckets step by the timeframe from there: a US stock's ``4h`` bars start at
+  its session open (14:30 UTC, 13:30 in New York summer time), and a 24/7
+  market keeps the epoch grid even when the day's 00:00 bar is missing. A
+  session that crosses 00:00 UTC is cut there, and a day whose bars of the
+  first quarter hour are missing (a range that starts mid-session) is anchored
+  later. ``anchor="epoch"`` buckets on the plain epoch grid instead, for a
+  24/7 series that begins mid-day;
 - a daily bar is the UTC day, stamped 00:00 UTC, as sources stamp daily bars;
-- a longer timeframe must be a whole number of weeks, which start on Monday
-  00:00 UTC. Others (``3d``) are refused, as are those that do not divide a
-  day (``5h``), with a one-line error naming timeframes that work.
+- a longer timeframe must be ``1w`` (weeks start on Monday 00:00 UTC). Others
+  (``3d``) are refused, as are those that do not divide a day (``5h``), with a
+  one-line error naming timeframes that work.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ def resample_bucket_starts(
     numpy.ndarray
         The bucket start of every bar, in the same units. Within a UTC day,
         buckets step by the timeframe from the day's first bar, rounded down
-        to the quarter hour (or the target's finer grid); daily and
+        to the quarter hour (or the finer grid a target like ``10m`` needs);
+        daily and
         weekly buckets are the UTC day and the week from Monday 00:00 UTC.
 
     Raises
