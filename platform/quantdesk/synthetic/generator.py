@@ -153,7 +153,9 @@ def market_regimes(symbol: str) -> pd.Series:
 def _plan(spec: MarketSpec, timeframe: Timeframe) -> _Plan:
     seconds = timeframe.seconds
     if SECONDS_PER_HOUR < seconds < SECONDS_PER_DAY and _divides_a_day_in_hours(seconds):
-        return _Plan(SECONDS_PER_HOUR, True, anchored_at_session_open=True, session_buckets=True)
+        return _Plan(
+            SECONDS_PER_HOUR, aggregate=True, anchored_at_session_open=True, session_buckets=True
+        )
     if spec.asset_class == "crypto":
         bar_seconds = math.gcd(seconds, SECONDS_PER_DAY)
         return _Plan(bar_seconds, bar_seconds != seconds, anchored_at_session_open=True)
