@@ -1,6 +1,8 @@
-"""Resampling to coarser bars: invariants checked with hypothesis, plus the edges."""
+"""Resampling to coarser bars: session anchoring, invariants checked with hypothesis, the edges."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -9,6 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import quantdesk
+from quantdesk.config import Settings
 from quantdesk.core.frame import empty_ohlcv, is_canonical, validate_ohlcv
 from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.timeframe import Timeframe
@@ -44,7 +48,21 @@ def minute_bars(draw: st.DrawFn) -> pd.DataFrame:
     )
 
 
-targets = st.sampled_from(["5m", "15m", "1h", "4h", "1d", "1w"]).map(Timeframe.parse)
+def expected_buckets(index: pd.DatetimeIndex, target: Timeframe) -> pd.DatetimeIndex:
+    """The documented rule, written with pandas: intraday buckets step from each UTC
+    day's first bar floored to the quarter hour (or the target's finer grid)."""
+    days = index.normalize()
+    if target.seconds == 7 * 86_400:
+        return days - pd.to_timedelta(days.day_of_week, unit="D")
+    if target.seconds == 86_400:
+        return days
+    first_of_day = pd.Series(index, index=index).groupby(days).transform("min")
+    open_grid = pd.Timedelta(seconds=math.gcd(target.seconds, 15 * 60))
+    anchors = pd.DatetimeIndex(first_of_day).floor(open_grid)
+    return anchors + ((index - anchors) // target.timedelta) * target.timedelta
+
+
+targets = st.sampled_from(["5m", "10m", "15m", "1h", "2h", "4h", "1d", "1w"]).map(Timeframe.parse)
 
 
 @given(frame=minute_bars(), target=targets)
@@ -53,7 +71,7 @@ def test_each_coarse_bar_summarises_exactly_its_parts(
 ) -> None:
     coarse = resample_ohlcv(frame, target, source_timeframe="1m")
     assert is_canonical(coarse)
-    bucket = pd.DatetimeIndex(target.bucket_starts(frame.index.asi8), tz="UTC")
+    bucket = expected_buckets(pd.DatetimeIndex(frame.index), target)
     assert coarse.index.equals(pd.DatetimeIndex(bucket.unique(), name="time"))
     for start, bar in coarse.iterrows():
         parts = frame[bucket == start]
@@ -62,14 +80,39 @@ def test_each_coarse_bar_summarises_exactly_its_parts(
         assert bar["low"] == parts["low"].min()
         assert bar["close"] == parts["close"].iloc[-1]
         assert bar["volume"] == pytest.approx(parts["volume"].sum(), rel=1e-12)
-        assert parts.index.min() >= start
-        assert parts.index.max() < start + target.timedelta
 
 
+def assert_each_bar_lies_inside_its_coarse_bar(
+    frame: pd.DataFrame, coarse: pd.DataFrame, source: Timeframe, target: Timeframe
+) -> None:
+    holder = np.searchsorted(coarse.index.asi8, frame.index.asi8, side="right") - 1
+    starts = coarse.index[holder]
+    assert (starts <= frame.index).all()
+    assert (frame.index + source.timedelta <= starts + target.timedelta).all()
+
+
+@given(frame=minute_bars(), target=targets)
+def test_no_source_bar_straddles_two_target_bars(frame: pd.DataFrame, target: Timeframe) -> None:
+    coarse = resample_ohlcv(frame, target, source_timeframe="1m")
+    assert_each_bar_lies_inside_its_coarse_bar(frame, coarse, Timeframe.parse("1m"), target)
+
+
+def test_no_sample_stock_hour_straddles_two_4h_bars(settings_in: Settings) -> None:
+    hourly = quantdesk.load(
+        "sample:AAPL", timeframe="1h", start="2024-03-01", end="2024-04-01", settings=settings_in
+    )
+    hour, four_hours = Timeframe.parse("1h"), Timeframe.parse("4h")
+    coarse = resample_ohlcv(hourly, four_hours)
+    assert_each_bar_lies_inside_its_coarse_bar(hourly, coarse, hour, four_hours)
+
+
+@pytest.mark.parametrize(("middle", "target"), [("1h", "4h"), ("5m", "1h"), ("15m", "1d")])
 @given(frame=minute_bars())
-def test_resampling_in_two_steps_equals_one_step(frame: pd.DataFrame) -> None:
-    direct = resample_ohlcv(frame, "4h")
-    stepwise = resample_ohlcv(resample_ohlcv(frame, "1h"), "4h", source_timeframe="1h")
+def test_resampling_in_two_steps_equals_one_step(
+    frame: pd.DataFrame, middle: str, target: str
+) -> None:
+    direct = resample_ohlcv(frame, target, source_timeframe="1m")
+    stepwise = resample_ohlcv(resample_ohlcv(frame, middle), target, source_timeframe=middle)
     pd.testing.assert_frame_equal(direct, stepwise, rtol=1e-12)
 
 
@@ -81,6 +124,94 @@ def test_resampled_bars_are_valid_and_conserve_volume(
     validate_ohlcv(coarse)
     assert coarse["volume"].sum() == pytest.approx(frame["volume"].sum(), rel=1e-9, abs=1e-6)
     assert len(coarse) <= len(frame)
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "BTC/USDT"])
+def test_loading_4h_equals_resampling_loaded_1h(symbol: str, settings_in: Settings) -> None:
+    window = {"start": "2024-02-20", "end": "2024-03-20", "settings": settings_in}
+    direct = quantdesk.load(f"sample:{symbol}", timeframe="4h", **window)
+    hourly = quantdesk.load(f"sample:{symbol}", timeframe="1h", **window)
+    resampled = resample_ohlcv(hourly, "4h", source_timeframe="1h")
+    pd.testing.assert_frame_equal(resampled, direct, check_exact=True, check_freq=False)
+
+
+def test_stock_4h_bars_start_at_the_new_york_open_across_daylight_saving(
+    settings_in: Settings,
+) -> None:
+    hourly = quantdesk.load(
+        "sample:AAPL", timeframe="1h", start="2024-03-04", end="2024-03-16", settings=settings_in
+    )
+    weekdays = pd.bdate_range("2024-03-04", "2024-03-15")
+    opens = pd.DatetimeIndex(
+        [pd.Timestamp(f"{day.date()} 09:30", tz="America/New_York") for day in weekdays]
+    ).tz_convert("UTC")
+    expected = opens.append(opens + pd.Timedelta(hours=4)).sort_values()
+    resampled = resample_ohlcv(hourly, "4h", source_timeframe="1h")
+    assert resampled.index.equals(pd.DatetimeIndex(expected, name="time").as_unit("ns"))
+    assert resampled.index[0] == pd.Timestamp("2024-03-04 14:30", tz="UTC")
+    assert resampled.index[-1] == pd.Timestamp("2024-03-15 17:30", tz="UTC")
+
+
+def test_a_24_7_day_missing_its_first_minutes_keeps_the_epoch_grid() -> None:
+    minutes = bars_from_closes(
+        np.linspace(100, 101, 600), start="2024-01-02 00:07", frequency="1min"
+    )
+    hourly = resample_ohlcv(minutes, "1h", source_timeframe="1m")
+    assert hourly.index[0] == pd.Timestamp("2024-01-02 00:00", tz="UTC")
+    assert (hourly.index.minute == 0).all()
+
+
+def test_a_24_7_series_that_begins_mid_day_can_keep_the_epoch_grid(
+    settings_in: Settings,
+) -> None:
+    window = {"start": "2024-01-01 06:00", "end": "2024-01-03", "settings": settings_in}
+    hourly = quantdesk.load("sample:BTC/USDT", timeframe="1h", **window)
+    direct = quantdesk.load("sample:BTC/USDT", timeframe="4h", **window)
+    by_session = resample_ohlcv(hourly, "4h", source_timeframe="1h")
+    assert by_session.index[:2].tolist() == [
+        pd.Timestamp("2024-01-01 06:00", tz="UTC"),
+        pd.Timestamp("2024-01-01 10:00", tz="UTC"),
+    ]
+    by_epoch = resample_ohlcv(hourly, "4h", source_timeframe="1h", anchor="epoch")
+    assert by_epoch.index[0] == pd.Timestamp("2024-01-01 04:00", tz="UTC")
+    pd.testing.assert_frame_equal(by_epoch.iloc[1:], direct, check_exact=True, check_freq=False)
+
+
+def test_an_unknown_anchor_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="anchor must be 'session' or 'epoch'"):
+        resample_ohlcv(empty_ohlcv(), "1h", anchor="midnight")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("target", "fix"), [("5h", "use '4h' or '6h'"), ("7m", "use '6m' or '8m'")]
+)
+def test_intraday_targets_that_do_not_divide_a_day_are_refused(target: str, fix: str) -> None:
+    hourly = bars_from_closes(np.linspace(100, 110, 48))
+    with pytest.raises(InvalidInputError, match="must divide 24h") as caught:
+        resample_ohlcv(hourly, target)
+    assert fix in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("target", ["2d", "3d", "6d"])
+def test_targets_longer_than_a_day_must_be_whole_weeks(target: str) -> None:
+    daily = bars_from_closes(np.linspace(100, 120, 30), start="2024-01-03", frequency="1D")
+    with pytest.raises(InvalidInputError, match="must be whole weeks") as caught:
+        resample_ohlcv(daily, target, source_timeframe="1d")
+    assert "use '1d' or '1w'" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bar_off_its_session_grid_is_refused_rather_than_split() -> None:
+    frame = bars_from_closes([100.0, 101.0])
+    off_grid = frame.set_axis(
+        pd.DatetimeIndex(["2024-01-02 00:00", "2024-01-02 01:40"], tz="UTC", name="time").as_unit(
+            "ns"
+        )
+    )
+    with pytest.raises(InvalidInputError, match="would straddle the 2h bar starting") as caught:
+        resample_ohlcv(off_grid, "2h", source_timeframe="1h")
+    assert "2024-01-02 01:40" in str(caught.value)
 
 
 def test_weekly_bars_start_on_monday() -> None:

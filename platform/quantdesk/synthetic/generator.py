@@ -2,13 +2,19 @@
 
 How a request is served:
 
-- crypto bars tile the UTC day on the epoch grid. A timeframe that divides a
-  day is generated directly; any other is built from the largest bar length
-  that divides both it and a day (``7m`` from ``1m``, ``5h`` from ``1h``,
-  ``1w`` from ``1d``), aggregated on the timeframe's own grid;
-- stock bars shorter than a day start at the session open and step by the
-  timeframe, the last one cut short by the close; daily stock bars are stamped
-  00:00 UTC of the session date, and longer ones aggregate the daily bars;
+- a timeframe of several hours that divides a day (``2h``, ``4h``, ``6h``,
+  ``12h``) is built from the 1h bars, bucketed as
+  :func:`~quantdesk.core.resample.resample_ohlcv` buckets them (from the
+  session open), so loading ``4h`` and resampling ``1h`` to ``4h`` give the
+  same bars;
+- other crypto bars tile the UTC day on the epoch grid. A timeframe that
+  divides a day is generated directly; any other is built from the largest
+  bar length that divides both it and a day (``7m`` from ``1m``, ``5h`` from
+  ``1h``, ``1w`` from ``1d``), aggregated on the timeframe's own epoch grid;
+- other stock bars shorter than a day start at the session open and step by
+  the timeframe, the last one cut short by the close; daily stock bars are
+  stamped 00:00 UTC of the session date, and longer ones aggregate the daily
+  bars;
 - whole days are always generated, from the memoised daily path and each
   day's own random stream, then trimmed to the request, so the bars of a
   timeframe never depend on the requested range.
@@ -24,6 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from quantdesk.core.frame import INDEX_NAME, OHLCV_COLUMNS, empty_ohlcv
+from quantdesk.core.resample import resample_bucket_starts
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.synthetic.bars import (
@@ -42,6 +49,7 @@ IntegerArray = npt.NDArray[np.int64]
 
 BARS_PER_CHUNK = 1 << 18
 """Roughly how many bars are simulated at once; bounds memory on long requests."""
+SECONDS_PER_HOUR = 3_600
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class _Plan:
     bar_seconds: int
     aggregate: bool
     anchored_at_session_open: bool
+    session_buckets: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,7 @@ def generate_sample_bars(
         return empty_ohlcv()
     start, end = int(window.start.value), int(window.end.value)
     plan = _plan(spec, timeframe)
-    if plan.aggregate:
+    if plan.aggregate and not plan.session_buckets:
         cover_start, cover_end = _bucket_cover(timeframe, start, end)
     else:
         cover_start, cover_end = start, end
@@ -107,8 +116,10 @@ def generate_sample_bars(
     if first >= stop:
         return empty_ohlcv()
     bars = _simulate(spec, path, bar_layout(spec.asset_class, plan.bar_seconds), plan, first, stop)
-    if plan.aggregate:
-        bars = _aggregate(bars, timeframe, spec.volume_decimals)
+    if plan.session_buckets:
+        bars = _aggregate(bars, resample_bucket_starts(bars.times, timeframe), volume_decimals=None)
+    elif plan.aggregate:
+        bars = _aggregate(bars, timeframe.bucket_starts(bars.times), spec.volume_decimals)
     keep = (bars.times >= start) & (bars.times < end)
     if not keep.any():
         return empty_ohlcv()
@@ -141,12 +152,20 @@ def market_regimes(symbol: str) -> pd.Series:
 
 def _plan(spec: MarketSpec, timeframe: Timeframe) -> _Plan:
     seconds = timeframe.seconds
+    if SECONDS_PER_HOUR < seconds < SECONDS_PER_DAY and _divides_a_day_in_hours(seconds):
+        return _Plan(
+            SECONDS_PER_HOUR, aggregate=True, anchored_at_session_open=True, session_buckets=True
+        )
     if spec.asset_class == "crypto":
         bar_seconds = math.gcd(seconds, SECONDS_PER_DAY)
         return _Plan(bar_seconds, bar_seconds != seconds, anchored_at_session_open=True)
     if seconds < SECONDS_PER_DAY:
         return _Plan(seconds, aggregate=False, anchored_at_session_open=True)
     return _Plan(SECONDS_PER_DAY, seconds != SECONDS_PER_DAY, anchored_at_session_open=False)
+
+
+def _divides_a_day_in_hours(seconds: int) -> bool:
+    return seconds % SECONDS_PER_HOUR == 0 and SECONDS_PER_DAY % seconds == 0
 
 
 def _bucket_cover(timeframe: Timeframe, start: int, end: int) -> tuple[int, int]:
@@ -201,15 +220,20 @@ def _simulate(
     return _Bars(np.concatenate(times), (joined[0], joined[1], joined[2], joined[3], joined[4]))
 
 
-def _aggregate(bars: _Bars, timeframe: Timeframe, volume_decimals: int) -> _Bars:
-    """Combine time-sorted bars into the timeframe's buckets, stamped with the bucket start."""
-    buckets = timeframe.bucket_starts(bars.times)
+def _aggregate(bars: _Bars, buckets: IntegerArray, volume_decimals: int | None) -> _Bars:
+    """Combine time-sorted bars into buckets, stamped with the bucket start.
+
+    Volumes are rounded to ``volume_decimals``, or left as plain sums for None,
+    which is what :func:`~quantdesk.core.resample.resample_ohlcv` gives.
+    """
     firsts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
     lasts = np.r_[firsts[1:] - 1, len(buckets) - 1]
     opens, highs, lows, closes, volumes = bars.columns
     bucket_highs: FloatArray = np.maximum.reduceat(highs, firsts)
     bucket_lows: FloatArray = np.minimum.reduceat(lows, firsts)
-    bucket_volumes: FloatArray = np.add.reduceat(volumes, firsts).round(volume_decimals)
+    bucket_volumes: FloatArray = np.add.reduceat(volumes, firsts)
+    if volume_decimals is not None:
+        bucket_volumes = bucket_volumes.round(volume_decimals)
     return _Bars(
         buckets[firsts],
         (opens[firsts], bucket_highs, bucket_lows, closes[lasts], bucket_volumes),
