@@ -85,3 +85,16 @@ def test_a_spoiled_frame_is_refused_with_the_same_words_in_any_unit() -> None:
         assert message(in_unit(frame, "us")) == expected
         refused += expected is not None
     assert refused > 100
+
+
+def test_backtest_refuses_a_spoiled_pandas_3_frame_with_the_validators_words() -> None:
+    index = pd.date_range("2024-01-01", periods=len(BARS), freq="h", tz="UTC", name=INDEX_NAME)
+    spoiled = BARS.set_axis(index, axis=0)
+    spoiled.iloc[17, spoiled.columns.get_loc("low")] = np.nan
+    expected = message(spoiled)
+    assert expected is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataRepairWarning)
+        with pytest.raises(DataValidationError) as refused:
+            quantdesk.backtest("sma_cross", spoiled, fast=3, slow=8)
+    assert str(refused.value) == expected

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from quantdesk.config import Settings
-from quantdesk.core.frame import is_canonical, validate_ohlcv
+from quantdesk.core.frame import is_canonical, validate_ohlcv, with_nanosecond_index
 from quantdesk.core.time_range import TimeLike
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.data.loader import LoadResult, load_bars
@@ -218,13 +218,16 @@ def _frame(
         )
     if is_canonical(data):
         return data, None
-    checked = validate_ohlcv(data)
-    if isinstance(data.index, pd.DatetimeIndex) and data.index.unit != "ns":
-        warnings.warn(
-            f"quantdesk.backtest converted the frame's {data.index.dtype} index to "
-            "datetime64[ns, UTC] on this call; build the frame with unit='ns' (or pass "
-            "quantdesk.validate_ohlcv(frame) once) to skip it on every call",
-            DataRepairWarning,
-            stacklevel=3,
-        )
-    return checked, None
+    # The engine's compiled scan checks a canonical frame's values, so a frame whose
+    # time unit is all that differs needs only its index converted.
+    converted = with_nanosecond_index(data)
+    if converted is None:
+        return validate_ohlcv(data), None
+    warnings.warn(
+        f"quantdesk.backtest converted the frame's {data.index.dtype} index to "
+        "datetime64[ns, UTC] on this call; build the frame with unit='ns' (or pass "
+        "quantdesk.validate_ohlcv(frame) once) to skip it on every call",
+        DataRepairWarning,
+        stacklevel=3,
+    )
+    return converted, None

@@ -75,7 +75,7 @@ def validate_ohlcv(
         raise DataValidationError(
             f"expected a pandas DataFrame of OHLCV bars, got {type(frame).__name__}"
         )
-    converted = _with_nanosecond_index(frame)
+    converted = with_nanosecond_index(frame)
     if converted is not None:
         _check_values(converted)
         return converted
@@ -127,12 +127,24 @@ def is_canonical(frame: pd.DataFrame) -> bool:
     )
 
 
-def _with_nanosecond_index(frame: pd.DataFrame) -> pd.DataFrame | None:
+def with_nanosecond_index(frame: pd.DataFrame) -> pd.DataFrame | None:
     """The frame on a nanosecond index when its time unit is all that is not canonical.
 
     pandas 3 builds ``datetime64[us, UTC]`` indexes by default; only the index
     is converted then, and the columns are shared, not copied (like any unit
-    conversion, silently: sources build such frames themselves). None otherwise.
+    conversion, silently: sources build such frames themselves). The values are
+    not checked here.
+
+    Parameters
+    ----------
+    frame
+        Any frame.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        The frame on a ``datetime64[ns, UTC]`` index, or None when something
+        other than the time unit is not canonical (or the unit is already ns).
     """
     index = frame.index
     if not (
