@@ -29,6 +29,10 @@ PLANTS = {
         "import holoviews, ccxt",
     ),
     "Storage and data import no UI": ("data/loader.py", "import holoviews"),
+    "The CLI reaches the library only through the API": (
+        "cli/info_commands.py",
+        "import quantdesk.store.users",
+    ),
     "Charts draw results: they import no storage, data or network": (
         "charts/backtest.py",
         "import requests",

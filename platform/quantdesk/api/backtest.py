@@ -17,6 +17,8 @@ from quantdesk.engine import BacktestConfig, BacktestResult, run_backtest
 from quantdesk.errors import DataRepairWarning, InvalidInputError, UnknownNameError
 from quantdesk.strategies import Strategy, get_strategy, strategy_class
 
+__all__ = ["BacktestConfig", "BacktestResult", "backtest"]
+
 CONFIG_FIELDS = frozenset(BacktestConfig.model_fields)
 LOADING_KEYWORDS = ("timeframe", "start", "end", "settings")
 

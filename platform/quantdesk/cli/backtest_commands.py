@@ -122,14 +122,13 @@ def backtest_command(
     The engine options (--cash through --risk-free-rate) are BacktestConfig
     fields; strategy parameters are given with -p, so the two never mix.
     """
-    from quantdesk.api.backtest import backtest
+    from quantdesk.api.backtest import BacktestConfig, backtest
+    from quantdesk.api.strategies import strategy_from_text
     from quantdesk.config import Settings
-    from quantdesk.engine import BacktestConfig
-    from quantdesk.strategies import parse_assignments, strategy_class
 
     settings = Settings.load()
     configure_logging(settings.log_level)
-    chosen = strategy_class(strategy).from_text_parameters(parse_assignments(assignments))
+    chosen = strategy_from_text(strategy, assignments)
     config = BacktestConfig(
         **{option: value for option, value in engine_options.items() if value is not None}
     )
@@ -163,7 +162,7 @@ def backtest_command(
 @json_option
 def strategies_command(as_json: bool) -> None:
     """List the strategies with their parameters, defaults and bounds."""
-    from quantdesk.strategies import available_strategies
+    from quantdesk.api.strategies import available_strategies
 
     described = [strategy.describe() for strategy in available_strategies().values()]
     lines = []

@@ -41,8 +41,8 @@ def fetch(
     as_json: bool,
 ) -> None:
     """Fetch the bars at ADDRESS (SOURCE:SYMBOL, e.g. sample:BTC/USDT) into the cache."""
+    from quantdesk.api.data import load_bars
     from quantdesk.config import Settings
-    from quantdesk.data.loader import load_bars
 
     settings = Settings.load()
     configure_logging(settings.log_level)
@@ -77,7 +77,7 @@ def fetch(
 @json_option
 def sources(as_json: bool) -> None:
     """List the data sources, built-in and installed by other packages."""
-    from quantdesk.data.source import available_sources
+    from quantdesk.api.data import available_sources
 
     found = available_sources()
     payload = [
@@ -160,8 +160,8 @@ def remove_from_cache(
 ) -> None:
     """Remove the cached bars of ADDRESS (SOURCE:SYMBOL), or of every series with --all."""
     from quantdesk.api.cache import remove_cached_series
+    from quantdesk.api.data import SourceAddress
     from quantdesk.config import Settings
-    from quantdesk.data.source import SourceAddress
     from quantdesk.errors import InvalidInputError
 
     settings = Settings.load()

@@ -25,8 +25,8 @@ def db() -> None:
 @json_option
 def up_command(as_json: bool) -> None:
     """Create and start the embedded server and its watchdog if needed, then migrate."""
+    from quantdesk.api.database import start_database
     from quantdesk.config import Settings
-    from quantdesk.store.startup import start_database
 
     ready = start_database(Settings.load())
     emit(ready.to_json(), as_json=as_json, text=f"database up: {ready.describe()}")
@@ -36,18 +36,20 @@ def up_command(as_json: bool) -> None:
 @json_option
 def down_command(as_json: bool) -> None:
     """Stop the embedded server and its watchdog (a no-op when they are not running)."""
+    from quantdesk.api.database import stop_database
     from quantdesk.config import Settings
-    from quantdesk.store.server import EmbeddedPostgres
-    from quantdesk.store.watchdog import BackgroundWatchdog
 
     settings = Settings.load()
     _refuse_external(settings.admin_database_url is not None, "stop")
-    watchdog_stopped = BackgroundWatchdog(settings).stop()
-    stopped = EmbeddedPostgres(settings).down()
-    text = "database stopped" if stopped else "database was not running"
-    if watchdog_stopped:
+    stopped = stop_database(settings)
+    text = "database stopped" if stopped.server else "database was not running"
+    if stopped.watchdog:
         text += "; watchdog stopped"
-    emit({"stopped": stopped, "watchdog_stopped": watchdog_stopped}, as_json=as_json, text=text)
+    emit(
+        {"stopped": stopped.server, "watchdog_stopped": stopped.watchdog},
+        as_json=as_json,
+        text=text,
+    )
 
 
 @db.command("status")
@@ -55,14 +57,13 @@ def down_command(as_json: bool) -> None:
 @click.pass_context
 def status_command(context: click.Context, as_json: bool) -> None:
     """Show whether the embedded server exists and runs; exit 1 when it is not running."""
+    from quantdesk.api.database import database_status
     from quantdesk.config import Settings
-    from quantdesk.store.server import EmbeddedPostgres
-    from quantdesk.store.watchdog import BackgroundWatchdog
 
     settings = Settings.load()
     _refuse_external(settings.admin_database_url is not None, "report on")
-    status = EmbeddedPostgres(settings).status()
-    watchdog_pid = BackgroundWatchdog(settings).pid()
+    found = database_status(settings)
+    status, watchdog_pid = found.server, found.watchdog_pid
     if not status.initialized:
         text = f"no database in {status.directory} yet; run 'quantdesk db up'"
     else:
@@ -82,11 +83,10 @@ def status_command(context: click.Context, as_json: bool) -> None:
 @json_option
 def url_command(as_json: bool) -> None:
     """Print the admin (manager role) URL, password included; keep it private."""
+    from quantdesk.api.database import admin_database_url
     from quantdesk.config import Settings
-    from quantdesk.store.connection import admin_url
 
-    url = admin_url(Settings.load()).set(drivername="postgresql")
-    shown = url.render_as_string(hide_password=False)
+    shown = admin_database_url(Settings.load())
     emit({"admin_database_url": shown}, as_json=as_json, text=shown)
 
 
@@ -94,14 +94,10 @@ def url_command(as_json: bool) -> None:
 @json_option
 def migrate_command(as_json: bool) -> None:
     """Apply the schema migrations the database lacks (safe to re-run)."""
+    from quantdesk.api.database import migrate_database
     from quantdesk.config import Settings
-    from quantdesk.store.connection import admin_url
-    from quantdesk.store.migrate import migrate
 
-    settings = Settings.load()
-    outcome = migrate(
-        admin_url(settings), lock_timeout_seconds=settings.migration_lock_timeout_seconds
-    )
+    outcome = migrate_database(Settings.load())
     text = (
         f"migrated {outcome.before or 'empty database'} -> {outcome.after}"
         if outcome.changed
@@ -117,7 +113,7 @@ def migrate_command(as_json: bool) -> None:
 @db.command("bootstrap-sql")
 def bootstrap_sql_command() -> None:
     """Print the superuser SQL that prepares an external server for 'quantdesk db migrate'."""
-    from quantdesk.store.server import bootstrap_script
+    from quantdesk.api.database import bootstrap_script
 
     click.echo(bootstrap_script(), nl=False)
 
@@ -165,16 +161,15 @@ def watchdog_command(
     import signal
     import threading
 
-    from quantdesk.cli.output import configure_logging
-    from quantdesk.config import Settings
-    from quantdesk.store.connection import admin_url
-    from quantdesk.store.watchdog import (
+    from quantdesk.api.database import (
         BackgroundWatchdog,
         SweepReport,
         WatchdogLimits,
-        sweep,
-        watch,
+        sweep_sessions,
+        watch_sessions,
     )
+    from quantdesk.cli.output import configure_logging
+    from quantdesk.config import Settings
 
     overrides = {
         "watchdog_interval_seconds": interval,
@@ -185,9 +180,8 @@ def watchdog_command(
         **{name: value for name, value in overrides.items() if value is not None}
     )
     limits = WatchdogLimits.from_settings(settings)
-    url = admin_url(settings)
     if once:
-        report = sweep(url, limits)
+        report = sweep_sessions(settings)
         text = "\n".join(report.lines()) or "nothing to end, no role settings to reset"
         emit(report.to_json(), as_json=as_json, text=text)
         return
@@ -212,7 +206,7 @@ def watchdog_command(
         f"idle-in-transaction limit {limits.idle_in_transaction_seconds:g} s); Ctrl-C stops it",
         err=as_json,
     )
-    sweeps = watch(url, limits, interval_seconds=every, wait=wait, on_sweep=show)
+    sweeps = watch_sessions(settings, wait=wait, on_sweep=show)
     click.echo(f"watchdog: stopped after {sweeps} sweep(s)", err=as_json)
 
 

@@ -49,8 +49,8 @@ def start_local_database(settings: Any) -> dict[str, Any]:
     dict
         The database's state, the local user's name and whether it was created.
     """
-    from quantdesk.store.local_user import ensure_local_user
-    from quantdesk.store.startup import start_database
+    from quantdesk.api.database import start_database
+    from quantdesk.api.users import ensure_local_user
 
     ready = start_database(settings)
     user = ensure_local_user(settings)
@@ -85,11 +85,9 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str, save: bool = False) 
     """
     import pandas as pd
 
-    from quantdesk import indicators, patterns
+    from quantdesk.api.analysis import indicators, patterns
     from quantdesk.api.backtest import backtest
-    from quantdesk.core.gaps import gap_report
-    from quantdesk.core.resample import resample_ohlcv
-    from quantdesk.data.loader import load_bars
+    from quantdesk.api.data import gap_report, load_bars, resample_ohlcv
 
     address = f"sample:{symbol}"
     loads = []

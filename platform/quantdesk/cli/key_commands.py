@@ -50,7 +50,7 @@ def add(
     of the machine could read them: you are prompted for them, or pipe them
     on stdin, or name a private file with --from-file.
     """
-    from quantdesk.store.vault import add_api_key
+    from quantdesk.api.keys import add_api_key
 
     _refuse_command_line_credentials(key_id=key_id, secret=secret)
     if from_file is not None:
@@ -182,7 +182,7 @@ def _two_lines(raw: bytes, source: str) -> tuple[str, str]:
 @json_option
 def list_keys(as_json: bool) -> None:
     """List your API keys: provider, label, key id hint, created, last used. Never the secret."""
-    from quantdesk.store.vault import list_api_keys
+    from quantdesk.api.keys import list_api_keys
 
     found = list_api_keys()
     rows = [
@@ -210,7 +210,7 @@ def list_keys(as_json: bool) -> None:
 @json_option
 def remove(provider: str, label: str, as_json: bool) -> None:
     """Delete your API key of PROVIDER."""
-    from quantdesk.store.vault import remove_api_key
+    from quantdesk.api.keys import remove_api_key
 
     remove_api_key(provider, label=label)
     emit(
@@ -224,8 +224,8 @@ def remove(provider: str, label: str, as_json: bool) -> None:
 @json_option
 def rotate_master(as_json: bool) -> None:
     """Re-encrypt every user's API keys under a new master key (admin URL)."""
+    from quantdesk.api.keys import KEY_FILE, NEXT_KEY_FILE, rotate_master_key
     from quantdesk.config import Settings
-    from quantdesk.store.vault import KEY_FILE, NEXT_KEY_FILE, rotate_master_key
 
     settings = Settings.load()
     rotated = rotate_master_key(settings)

@@ -7,16 +7,9 @@ nowhere else.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from quantdesk.cli.output import emit, json_option
-
-if TYPE_CHECKING:
-    from sqlalchemy import URL
-
-    from quantdesk.store.session_limits import SessionLimits
 
 FAILURE_EXIT_CODE = 1
 
@@ -38,16 +31,11 @@ def users() -> None:
 @json_option
 def add_command(name: str, admin: bool, connection_limit: int | None, as_json: bool) -> None:
     """Create user NAME and print their database URL (shown only this once)."""
+    from quantdesk.api.users import add_user
     from quantdesk.config import Settings
-    from quantdesk.store.users import add_user
 
-    settings = Settings.load()
     credentials = add_user(
-        _admin_url(),
-        name,
-        admin=admin,
-        connection_limit=connection_limit or settings.user_connection_limit,
-        session_limits=_session_limits(),
+        name, admin=admin, connection_limit=connection_limit, settings=Settings.load()
     )
     url = credentials.revealed_url()
     role = "admin user" if admin else "user"
@@ -68,9 +56,10 @@ def add_command(name: str, admin: bool, connection_limit: int | None, as_json: b
 @json_option
 def rotate_command(name: str, as_json: bool) -> None:
     """Give user NAME a new random password; the old one and its sessions stop working."""
-    from quantdesk.store.users import rotate_password
+    from quantdesk.api.users import rotate_user_password
+    from quantdesk.config import Settings
 
-    credentials = rotate_password(_admin_url(), name, session_limits=_session_limits())
+    credentials = rotate_user_password(name, settings=Settings.load())
     url = credentials.revealed_url()
     text = "\n".join(
         [
@@ -93,9 +82,10 @@ def remove_command(name: str, purge: bool, as_json: bool) -> None:
     Without --purge, a user who still has data is kept. The API-key audit
     trail is never deleted, so the name cannot be given to a new user.
     """
-    from quantdesk.store.users import remove_user
+    from quantdesk.api.users import remove_user
+    from quantdesk.config import Settings
 
-    deleted = remove_user(_admin_url(), name, purge=purge, session_limits=_session_limits())
+    deleted = remove_user(name, purge=purge, settings=Settings.load())
     emit(
         {"user": name, "removed": True, "deleted_rows": deleted},
         as_json=as_json,
@@ -107,9 +97,10 @@ def remove_command(name: str, purge: bool, as_json: bool) -> None:
 @json_option
 def list_command(as_json: bool) -> None:
     """List the database users."""
-    from quantdesk.store.users import list_users
+    from quantdesk.api.users import list_users
+    from quantdesk.config import Settings
 
-    found = list_users(_admin_url())
+    found = list_users(Settings.load())
     payload = [
         {"user": user.name, "admin": user.admin, "can_login": user.can_login} for user in found
     ]
@@ -127,9 +118,10 @@ def list_command(as_json: bool) -> None:
 @click.pass_context
 def check_command(context: click.Context, as_json: bool) -> None:
     """Check that the database catalog enforces isolation; exit 1 on any problem."""
-    from quantdesk.store.catalog_lint import check_catalog
+    from quantdesk.api.database import check_database
+    from quantdesk.config import Settings
 
-    problems = check_catalog(_admin_url(), session_limits=_session_limits())
+    problems = check_database(Settings.load())
     payload = {
         "ok": not problems,
         "problems": [
@@ -145,17 +137,3 @@ def check_command(context: click.Context, as_json: bool) -> None:
     emit(payload, as_json=as_json, text=text)
     if problems:
         context.exit(FAILURE_EXIT_CODE)
-
-
-def _admin_url() -> URL:
-    from quantdesk.config import Settings
-    from quantdesk.store.connection import admin_url
-
-    return admin_url(Settings.load())
-
-
-def _session_limits() -> SessionLimits:
-    from quantdesk.config import Settings
-    from quantdesk.store.session_limits import SessionLimits
-
-    return SessionLimits.from_settings(Settings.load())
