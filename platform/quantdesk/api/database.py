@@ -1,8 +1,9 @@
 """The database server and its schema: start, stop, report, migrate, lint and watch.
 
-These are the workflows behind ``quantdesk db``. Each reads the admin (manager
-role) URL from the settings: ``QUANTDESK_ADMIN_DATABASE_URL``, or the embedded
-server's.
+These are the workflows behind ``quantdesk db``. Those that connect do so as
+the manager role, at ``QUANTDESK_ADMIN_DATABASE_URL`` or the embedded server's
+admin URL; :func:`stop_database` and :func:`database_status` concern the
+embedded server only.
 """
 
 from __future__ import annotations
