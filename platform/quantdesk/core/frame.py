@@ -11,6 +11,7 @@ the problem and where it is.
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -154,15 +155,30 @@ def with_nanosecond_index(frame: pd.DataFrame) -> pd.DataFrame | None:
         and index.name == INDEX_NAME
         and tuple(frame.columns) == OHLCV_COLUMNS
         and all(dtype == np.float64 for dtype in frame.dtypes)
-        and not index.hasnans
-        and _strictly_increasing(index.asi8)
     ):
         return None
-    try:
-        nanoseconds = index.as_unit("ns")
-    except (OverflowError, pd.errors.OutOfBoundsDatetime):
-        return None
-    return frame.set_axis(nanoseconds.rename(INDEX_NAME), axis=0)
+    nanoseconds = _converted_before(index)
+    if nanoseconds is None:
+        if index.hasnans or not _strictly_increasing(index.asi8):
+            return None
+        try:
+            nanoseconds = index.as_unit("ns").rename(INDEX_NAME)
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):
+            return None
+        _LAST_CONVERSION[:] = [(weakref.ref(index), nanoseconds)]
+    return frame.set_axis(nanoseconds, axis=0)
+
+
+_LAST_CONVERSION: list[tuple[weakref.ref[pd.DatetimeIndex], pd.DatetimeIndex]] = []
+"""The last index converted and its conversion: a sweep passes the same frame again and
+again, and reusing the converted index also reuses what pandas caches on it."""
+
+
+def _converted_before(index: pd.DatetimeIndex) -> pd.DatetimeIndex | None:
+    for source, converted in _LAST_CONVERSION:
+        if source() is index:
+            return converted
+    return None
 
 
 def epoch_nanoseconds(frame: pd.DataFrame) -> np.ndarray:
