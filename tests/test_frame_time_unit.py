@@ -98,3 +98,12 @@ def test_backtest_refuses_a_spoiled_pandas_3_frame_with_the_validators_words() -
         with pytest.raises(DataValidationError) as refused:
             quantdesk.backtest("sma_cross", spoiled, fast=3, slow=8)
     assert str(refused.value) == expected
+
+
+def test_the_same_index_is_converted_once_and_another_afresh() -> None:
+    coarse = in_unit(BARS, "us")
+    first, second = validate_ohlcv(coarse), validate_ohlcv(coarse)
+    assert first.index is second.index  # the same index object: its conversion is reused
+    other = in_unit(BARS.iloc[1:], "us")
+    assert validate_ohlcv(other).index is not first.index
+    np.testing.assert_array_equal(validate_ohlcv(other).index.asi8, BARS.index.asi8[1:])
