@@ -412,19 +412,15 @@ class EmbeddedPostgres:
         if not path.is_file() or path.read_text() != conninfo:
             write_private_text(path, conninfo, owner=account.owner)
 
-    def _write_authentication_files(self, account: ServiceAccount) -> bool:
-        """Write pg_hba.conf and pg_ident.conf; True if either changed."""
-        changed = False
+    def _write_authentication_files(self, account: ServiceAccount) -> None:
+        """Write pg_hba.conf and pg_ident.conf where they differ (``apply_upkeep`` reloads)."""
         for name, content in zip(
             ("pg_hba.conf", "pg_ident.conf"), authentication_files(account.name), strict=True
         ):
             path = self.data_directory / name
-            if path.is_file() and path.read_text() == content:
-                continue
-            path.write_text(content)
-            account.give(path)
-            changed = True
-        return changed
+            if not path.is_file() or path.read_text() != content:
+                path.write_text(content)
+                account.give(path)
 
     def _start(self, binaries: ServerBinaries, account: ServiceAccount) -> None:
         self._pg_ctl(
