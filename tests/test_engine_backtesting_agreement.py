@@ -190,6 +190,20 @@ def test_long_only_sma_cross_matches_backtesting_py(goog: pd.DataFrame) -> None:
     assert set(ours.trades["exit_reason"]) == {"signal"}
 
 
+@pytest.mark.parametrize("margin", [0.5, 0.8])
+def test_leveraged_reversals_match_backtesting_py(goog: pd.DataFrame, margin: float) -> None:
+    reference = run_reference(GOOG, SmaCross, commission=0.002, margin=margin)
+    ours = run_backtest(
+        goog, reversal_signals(goog), BacktestConfig(commission=0.002, margin=margin)
+    )
+
+    assert_same_trades(ours.trades, reference["_trades"])
+    assert_same_equity(ours, reference)
+    unlevered = run_backtest(goog, reversal_signals(goog), BacktestConfig(commission=0.002))
+    first_size = unlevered.trades["size"].abs().iloc[0]
+    assert ours.trades["size"].abs().iloc[0] == pytest.approx(first_size / margin, abs=1.0)
+
+
 def test_equity_fraction_sizing_matches_backtesting_py(goog: pd.DataFrame) -> None:
     reference = run_reference(GOOG, SmaCrossHalfEquity, commission=0.002)
     config = BacktestConfig(commission=0.002, sizing="equity_fraction", size=0.5)

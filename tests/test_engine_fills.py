@@ -360,14 +360,16 @@ def test_finalize_trades_closes_at_the_last_close() -> None:
     assert result.stats["final_equity"] == pytest.approx(10_000 + trade["pnl"], rel=1e-12)
 
 
-def test_ruin_closes_the_position_and_ends_the_trading() -> None:
+def test_a_gap_past_ruin_liquidates_at_the_open_and_ends_the_trading() -> None:
     rows = [(100,) * 4, (100,) * 4, (150, 150, 150, 150), (250, 250, 250, 250), (100,) * 4]
     frame = ohlc(rows)
     result = run_backtest(frame, signals(5, short_entries=[0], long_entries=[3]))
     trade = result.trades.iloc[0]
-    assert trade["exit_reason"] == "end"
+    units = np.floor(10_000 * (1 - EPSILON) / 100)
+    assert trade["exit_reason"] == "liquidation"
     assert trade["exit_bar"] == 3
-    assert result.equity.iloc[3] <= 0
+    assert trade["exit_price"] == 250
+    assert result.equity.iloc[3] == pytest.approx(10_000 - units * 150, rel=1e-12)
     assert result.open_position is None
     assert len(result.trades) == 1
     assert (result.equity.iloc[3:] == result.equity.iloc[3]).all()

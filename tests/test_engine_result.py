@@ -62,6 +62,7 @@ def test_the_trades_table_has_the_documented_columns(result: BacktestResult) -> 
         "trailing_stop",
         "time",
         "end",
+        "liquidation",
     }
     assert (trades["size"] < 0).any()
     assert (trades["size"] > 0).any()

@@ -67,6 +67,12 @@ from quantdesk.cli.output import (
     help="Units, cash or equity fraction per entry, for --sizing units, cash or equity_fraction.",
 )
 @click.option(
+    "--margin",
+    type=float,
+    default=None,
+    help="Share of a position's value put up, in (0, 1]: 0.5 is 2:1 leverage [default: 1].",
+)
+@click.option(
     "--trade-on-close", is_flag=True, help="Fill orders at the signal bar's close, not next open."
 )
 @click.option(

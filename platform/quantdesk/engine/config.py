@@ -56,6 +56,14 @@ class BacktestConfig(BaseModel):
     size
         The value the non-default sizing modes need; must be left unset for
         ``"all_in"``.
+    margin
+        The share of a position's value the account must put up, in ``(0, 1]``:
+        an entry may be worth up to ``equity / margin`` (the sizing modes
+        spend from that buying power). 1, the default, is no leverage;
+        ``0.5`` is 2:1 and ``0.02`` is 50:1, as backtesting.py's ``margin``.
+        Shorts and longs alike are liquidated when their loss would use up
+        the equity (exit reason ``"liquidation"``, see
+        :mod:`quantdesk.engine.kernel`).
     trade_on_close
         Fill signal orders at the signal bar's close instead of the next bar's open.
     finalize_trades
@@ -88,6 +96,7 @@ class BacktestConfig(BaseModel):
     lot_size: float = 1.0
     sizing: SizingMode = "all_in"
     size: float | None = None
+    margin: float = 1.0
     trade_on_close: bool = False
     finalize_trades: bool = False
     stop_loss: float | None = None
@@ -179,6 +188,12 @@ class BacktestConfig(BaseModel):
             self.lot_size,
         )
         self._check_size()
+        _require(
+            0 < self.margin <= 1,
+            "margin",
+            "is the share of a position's value put up, in (0, 1], e.g. 0.5 for 2:1 leverage",
+            self.margin,
+        )
         for name in ("stop_loss", "trailing_stop"):
             value = getattr(self, name)
             if value is not None:

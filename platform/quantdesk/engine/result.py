@@ -16,8 +16,13 @@ from quantdesk.engine.config import BacktestConfig
 from quantdesk.engine.stats import StatValue, compute_statistics, drawdown_fraction
 from quantdesk.errors import ConfigurationError, UnknownNameError
 
-ENGINE_VERSION = "1"
-"""Changes whenever the engine's results for the same input may change."""
+ENGINE_VERSION = "2"
+"""Changes whenever the engine's results for the same input may change.
+
+Version 2: a ruined position is liquidated inside the bar that reaches its
+ruin price (exit reason ``liquidation``) instead of at a close (``end``), and
+``margin`` leverages entries.
+"""
 
 RESULT_STORES_GROUP = "quantdesk.result_stores"
 """The entry-point group of the functions :meth:`BacktestResult.save` hands a result to."""
@@ -119,7 +124,7 @@ class BacktestResult:
         ``pnl`` in cash after commissions, ``return_pct`` (percent of entry
         value, after commissions), ``commission`` (entry and exit) and
         ``exit_reason``, one of ``signal``, ``reversal``, ``stop_loss``,
-        ``take_profit``, ``trailing_stop``, ``time`` or ``end``.
+        ``take_profit``, ``trailing_stop``, ``time``, ``end`` or ``liquidation``.
     open_position
         The position still open after the last bar, or None.
     stats

@@ -176,49 +176,69 @@ def simulate(
     # which NumPy's vectorised count gives faster).
     capacity = int(np.count_nonzero(long_entries | short_entries))
     trade_records = np.empty((capacity, kernel.TRADE_RECORD_WIDTH), dtype=np.float64)
-    (
-        trade_count,
-        open_size,
-        open_entry_bar,
-        open_entry_price,
-        open_entry_commission,
-        cash,
-    ) = kernel.simulate_nb(
-        _kernel_array(prices.open),
-        _kernel_array(prices.high),
-        _kernel_array(prices.low),
-        _kernel_array(prices.close),
-        long_entries,
-        _kernel_array(signals.long_exits),
-        short_entries,
-        _kernel_array(signals.short_exits),
-        _distances(signals.stop_distances),
-        _distances(signals.target_distances),
-        _distances(signals.trailing_distances),
-        _fraction(config.stop_loss),
-        _fraction(config.take_profit),
-        _fraction(config.trailing_stop),
-        signals.maximum_bars_held or 0,
-        config.cash,
-        config.commission,
-        config.fixed_fee,
-        config.slippage,
-        config.lot_size,
-        kernel.SIZING_CODES[config.sizing],
-        np.nan if config.size is None else config.size,
-        config.trade_on_close,
-        config.finalize_trades,
+    account = kernel.simulate_nb(
+        kernel.PriceArrays(
+            open=_kernel_array(prices.open),
+            high=_kernel_array(prices.high),
+            low=_kernel_array(prices.low),
+            close=_kernel_array(prices.close),
+        ),
+        kernel.SignalArrays(
+            long_entries=long_entries,
+            long_exits=_kernel_array(signals.long_exits),
+            short_entries=short_entries,
+            short_exits=_kernel_array(signals.short_exits),
+            distances=kernel.ProtectiveDistances(
+                stop=_distances(signals.stop_distances),
+                target=_distances(signals.target_distances),
+                trailing=_distances(signals.trailing_distances),
+            ),
+            maximum_bars_held=int(signals.maximum_bars_held or 0),
+        ),
+        trading_rules(config),
         equity_out,
         trade_records,
     )
+    holding = account.position != 0.0
     return Simulation(
         equity=equity_out,
-        trade_records=trade_records[:trade_count],
-        open_size=float(open_size),
-        open_entry_bar=int(open_entry_bar),
-        open_entry_price=float(open_entry_price),
-        open_entry_commission=float(open_entry_commission),
-        cash=float(cash),
+        trade_records=trade_records[: account.trade_count],
+        open_size=float(account.position) if holding else 0.0,
+        open_entry_bar=int(account.entry_bar) if holding else -1,
+        open_entry_price=float(account.entry_price) if holding else math.nan,
+        open_entry_commission=float(account.entry_commission) if holding else 0.0,
+        cash=float(account.cash),
+    )
+
+
+def trading_rules(config: BacktestConfig) -> kernel.TradingRules:
+    """The config's rules as the kernel reads them, each field of the type it is compiled for.
+
+    Parameters
+    ----------
+    config
+        A checked config.
+
+    Returns
+    -------
+    quantdesk.engine.kernel.TradingRules
+        Floats as Python floats, the sizing mode as its code and the margin as
+        its leverage, so every config runs one compiled kernel.
+    """
+    return kernel.TradingRules(
+        cash=float(config.cash),
+        commission_rate=float(config.commission),
+        fixed_fee=float(config.fixed_fee),
+        slippage=float(config.slippage),
+        lot_size=float(config.lot_size),
+        sizing_code=kernel.SIZING_CODES[config.sizing],
+        size_value=_fraction(config.size),
+        leverage=1.0 / float(config.margin),
+        stop_fraction=_fraction(config.stop_loss),
+        target_fraction=_fraction(config.take_profit),
+        trailing_fraction=_fraction(config.trailing_stop),
+        trade_on_close=bool(config.trade_on_close),
+        finalize_trades=bool(config.finalize_trades),
     )
 
 
