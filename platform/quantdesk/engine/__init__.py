@@ -11,7 +11,8 @@ For parameter sweeps over long data, check the bars once with
 :func:`prepare_prices` and run :func:`simulate_equity` or
 :func:`final_equity` per combination: they share the kernel and build no
 DataFrames. The kernel itself, :func:`quantdesk.engine.kernel.simulate_nb`,
-takes plain arrays and scalars.
+takes plain arrays in named structures (``PriceArrays``, ``SignalArrays``,
+``TradingRules``; see :func:`~quantdesk.engine.runner.trading_rules`).
 """
 
 from __future__ import annotations
