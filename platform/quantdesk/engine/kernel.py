@@ -273,32 +273,20 @@ def opening_state_nb(cash: float) -> AccountState:
 
 
 @njit(cache=True, inline="always")
-def _flat_state_nb(state: AccountState, cash: float, trade_count: int) -> AccountState:
-    """The account after its position is closed, its levels kept as they were."""
+def _changed_state_nb(
+    state: AccountState,
+    cash: float,
+    trade_count: int,
+    trading: bool,
+    position: float,
+    best_price: float,
+) -> AccountState:
+    """The account with what a bar changes replaced; the entry and its levels kept."""
     return AccountState(
         cash=cash,
         trade_count=trade_count,
-        trading=state.trading,
-        position=0.0,
-        entry_bar=state.entry_bar,
-        entry_price=state.entry_price,
-        entry_commission=state.entry_commission,
-        stop_level=state.stop_level,
-        stop_reason=state.stop_reason,
-        target_level=state.target_level,
-        trailing_distance=state.trailing_distance,
-        liquidation_level=state.liquidation_level,
-        best_price=state.best_price,
-    )
-
-
-@njit(cache=True, inline="always")
-def _with_best_price_nb(state: AccountState, best_price: float) -> AccountState:
-    return AccountState(
-        cash=state.cash,
-        trade_count=state.trade_count,
-        trading=state.trading,
-        position=state.position,
+        trading=trading,
+        position=position,
         entry_bar=state.entry_bar,
         entry_price=state.entry_price,
         entry_commission=state.entry_commission,
@@ -314,20 +302,8 @@ def _with_best_price_nb(state: AccountState, best_price: float) -> AccountState:
 @njit(cache=True, inline="always")
 def _stopped_state_nb(state: AccountState, cash: float) -> AccountState:
     """The account once its equity is gone: ``cash`` as it stands and no more trading."""
-    return AccountState(
-        cash=cash,
-        trade_count=state.trade_count,
-        trading=False,
-        position=state.position,
-        entry_bar=state.entry_bar,
-        entry_price=state.entry_price,
-        entry_commission=state.entry_commission,
-        stop_level=state.stop_level,
-        stop_reason=state.stop_reason,
-        target_level=state.target_level,
-        trailing_distance=state.trailing_distance,
-        liquidation_level=state.liquidation_level,
-        best_price=state.best_price,
+    return _changed_state_nb(
+        state, cash, state.trade_count, False, state.position, state.best_price
     )
 
 
@@ -455,7 +431,9 @@ def _close_position_nb(
     record[COMMISSION_COLUMN] = state.entry_commission + exit_commission
     record[EXIT_REASON_COLUMN] = reason
     cash = state.cash + (position * (exit_price - state.entry_price) - exit_commission)
-    return _flat_state_nb(state, cash, state.trade_count + 1)
+    return _changed_state_nb(
+        state, cash, state.trade_count + 1, state.trading, 0.0, state.best_price
+    )
 
 
 @njit(cache=True, inline="always")
@@ -626,24 +604,29 @@ def _signal_orders_nb(
     close_reason = NO_ORDER
     open_side = 0
     position = state.position
-    if position > 0.0:
-        if long_exit and not long_entry:
+    if position != 0.0:
+        if position > 0.0:
+            held_entry, held_exit, opposite_entry, opposite_side = (
+                long_entry,
+                long_exit,
+                short_entry,
+                -1,
+            )
+        else:
+            held_entry, held_exit, opposite_entry, opposite_side = (
+                short_entry,
+                short_exit,
+                long_entry,
+                1,
+            )
+        if held_exit and not held_entry:
             close_reason = SIGNAL_EXIT
-        elif short_entry:
+        elif opposite_entry:
             close_reason = REVERSAL_EXIT
         elif _held_too_long_nb(maximum_bars_held, bar, state.entry_bar, trade_on_close):
             close_reason = TIME_EXIT
-        if short_entry:
-            open_side = -1
-    elif position < 0.0:
-        if short_exit and not short_entry:
-            close_reason = SIGNAL_EXIT
-        elif long_entry:
-            close_reason = REVERSAL_EXIT
-        elif _held_too_long_nb(maximum_bars_held, bar, state.entry_bar, trade_on_close):
-            close_reason = TIME_EXIT
-        if long_entry:
-            open_side = 1
+        if opposite_entry:
+            open_side = opposite_side
     elif long_entry:
         open_side = 1
     elif short_entry:
@@ -716,7 +699,14 @@ def simulate_nb(
                 state, bar_open, high_prices[i], low_prices[i], rules.slippage
             )
             if protective.reason == NO_ORDER:
-                state = _with_best_price_nb(state, protective.best_price)
+                state = _changed_state_nb(
+                    state,
+                    state.cash,
+                    state.trade_count,
+                    state.trading,
+                    state.position,
+                    protective.best_price,
+                )
             else:
                 gapped = (bar_open - state.liquidation_level) * state.position < 0.0
                 state = _close_position_nb(
