@@ -152,7 +152,7 @@ def daily_bars(start: str, end: str, *, seed: int = 7) -> pd.DataFrame:
     closes = 100 * np.exp(np.cumsum(generator.normal(0, 0.01, len(days))))
     volumes = generator.uniform(1, 1_000, len(days))
     frame = bars_from_closes(closes, start=start, frequency="1D", volume=volumes)
-    return validate_ohlcv(frame.drop(frame.index[frame.index.dayofweek >= 5]))
+    return validate_ohlcv(frame.drop(frame.index[frame.index.day_of_week >= 5]))
 
 
 def test_daily_bars_resample_to_calendar_months_computed_by_hand() -> None:
