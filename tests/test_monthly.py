@@ -22,6 +22,10 @@ from quantdesk.strategies.signals import Signals
 from tests.frames import bars_from_closes
 
 HEADER = "Date,Open,High,Low,Close,Volume"
+MONTH_ENDS = [
+    *("2023-07-31", "2023-08-31", "2023-09-29", "2023-10-31", "2023-11-30", "2023-12-29"),
+    *("2024-01-31", "2024-02-29", "2024-03-28", "2024-04-30", "2024-05-31", "2024-06-28"),
+]
 
 
 def write_bars(path: Path, dates: list[str]) -> Path:
@@ -46,7 +50,7 @@ def utc(*texts: str) -> list[pd.Timestamp]:
 
 
 @pytest.mark.parametrize("text", ["1M", " 1M ", "1mo", "1month", "1 Months", "1MON"])
-def test_a_calendar_month_is_spelled_1M(text: str) -> None:
+def test_a_calendar_month_is_spelled_with_a_capital_m(text: str) -> None:
     month = Timeframe.parse(text)
     assert month == MONTH
     assert month.is_calendar_month
@@ -107,7 +111,7 @@ def test_month_buckets_and_steps_follow_the_calendar() -> None:
     assert not Timeframe.parse("1d").is_multiple_of(MONTH)
 
 
-def test_a_monthly_file_dated_on_the_first_is_read_as_1M(
+def test_a_monthly_file_dated_on_the_first_is_read_as_months(
     tmp_path: Path, settings_in: Settings
 ) -> None:
     dates = [f"2023-{month:02d}-01" for month in range(3, 13)] + ["2024-01-01", "2024-02-01"]
@@ -124,19 +128,19 @@ def test_a_monthly_file_dated_on_the_first_is_read_as_1M(
 def test_month_end_dates_are_stamped_at_their_month_start(
     tmp_path: Path, settings_in: Settings
 ) -> None:
-    dates = ["2024-01-31", "2024-02-29", "2024-03-28", "2024-04-30", "2024-05-31", "2024-06-28"]
-    path = write_bars(tmp_path / "month-ends.csv", dates)
+    path = write_bars(tmp_path / "month-ends.csv", MONTH_ENDS)
     frame = CsvSource(settings_in).read_file(str(path))
-    assert list(frame.index) == utc(*(f"2024-{month:02d}-01" for month in range(1, 7)))
+    assert list(frame.index) == list(pd.date_range("2023-07-01", "2024-06-01", freq="MS", tz="UTC"))
     assert CsvSource(settings_in).native_timeframe(str(path)) == MONTH
 
 
 def test_two_bars_in_one_month_are_refused(tmp_path: Path, settings_in: Settings) -> None:
-    dates = ["2024-01-31", "2024-02-29", "2024-03-01", "2024-04-30", "2024-05-31"]
+    dates = [*MONTH_ENDS[:7], "2024-02-15", *MONTH_ENDS[7:]]
     path = write_bars(tmp_path / "twice.csv", dates)
     message = one_line_refusal(FatalSourceError, CsvSource(settings_in).read_file, str(path))
-    assert "2024-02-29" in message
-    assert "2024-03-01" in message
+    assert "2024-02-15 (data row 8) and 2024-02-29 (data row 9) both fall in February 2024" in (
+        message
+    )
     assert "one bar a month" in message
 
 
@@ -180,10 +184,9 @@ def test_weekly_bars_cannot_make_months_nor_months_anything_else() -> None:
     assert "weeks do not tile months" in message
     monthly = resample_ohlcv(daily_bars("2024-01-01", "2024-04-01"), "1M")
     for target in ("1d", "1w"):
-        message = one_line_refusal(
-            InvalidInputError, lambda: resample_ohlcv(monthly, target, source_timeframe="1M")
-        )
-        assert "finer than" in message
+        with pytest.raises(InvalidInputError, match="finer than") as caught:
+            resample_ohlcv(monthly, target, source_timeframe="1M")
+        assert "\n" not in str(caught.value)
 
 
 def test_a_missing_month_is_reported_as_a_gap() -> None:

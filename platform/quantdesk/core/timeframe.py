@@ -9,8 +9,8 @@ and :meth:`Timeframe.bars_between`, which follow the calendar.
 
 from __future__ import annotations
 
-import re
 import functools
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
