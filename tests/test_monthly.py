@@ -216,3 +216,39 @@ def test_monthly_bars_have_twelve_periods_a_year_even_when_few() -> None:
     returns = equity[1:] / equity[:-1] - 1
     expected = returns.mean() / returns.std(ddof=1) * np.sqrt(12)
     assert result.stats["sharpe"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_shifting_by_months_clamps_the_day_as_pandas_does() -> None:
+    moments = utc("2024-03-31 10:00", "2024-01-31", "2023-12-15 06:30", "1969-12-31 23:00")
+    for moment in moments:
+        for bars in (-13, -1, 1, 2, 25):
+            assert MONTH.shift(moment, bars) == moment + pd.DateOffset(months=bars)
+    starts = np.array([moment.value for moment in utc("2024-01-01", "2024-01-01", "2024-03-01")])
+    later = np.array([moment.value for moment in utc("2024-02-01", "2024-01-31", "2025-03-01")])
+    assert list(MONTH.bars_between(starts, later)) == [1, 0, 12]
+
+
+def test_monthly_sample_bars_are_cached_apart_from_minutes_and_match_daily_ones(
+    settings_in: Settings,
+) -> None:
+    window = {"start": "2024-01-01", "end": "2024-07-01", "settings": settings_in}
+    first = load_bars("sample:BTC/USDT", timeframe="1M", **window)
+    again = load_bars("sample:BTC/USDT", timeframe="1M", **window)
+    assert not first.cache_hit
+    assert again.cache_hit
+    assert first.cache_path is not None
+    assert first.cache_path.name == "timeframe=1mo"
+    assert list(first.frame.index) == list(
+        pd.date_range("2024-01-01", "2024-06-01", freq="MS", tz="UTC")
+    )
+    daily = load_bars("sample:BTC/USDT", timeframe="1d", **window).frame
+    pd.testing.assert_frame_equal(again.frame, resample_ohlcv(daily, "1M"), check_freq=False)
+    minutes = load_bars(
+        "sample:BTC/USDT",
+        timeframe="1m",
+        start="2024-01-01",
+        end="2024-01-01 01:00",
+        settings=settings_in,
+    )
+    assert minutes.cache_path is not None
+    assert minutes.cache_path != first.cache_path

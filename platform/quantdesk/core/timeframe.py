@@ -37,6 +37,7 @@ _MONTH_UNITS = frozenset({"mo", "mon", "month", "months"})
 _PANDAS_MONTH_UNITS = frozenset({"ME", "MS", "BM", "BME", "BMS"})
 _UNIT_NAMES: dict[str, str] = {"m": "minute", "h": "hour", "d": "day", "w": "week"}
 _NANOSECONDS_PER_SECOND = 1_000_000_000
+_NANOSECONDS_PER_DAY = 86_400 * _NANOSECONDS_PER_SECOND
 _LONGEST_MONTH = pd.Timedelta(days=31)
 # Weekly buckets start on Monday 00:00 UTC, as exchanges publish them; 1970-01-05 was a Monday.
 _WEEK_ORIGIN_SECONDS = 4 * 86_400
@@ -253,7 +254,9 @@ class Timeframe:
         Returns
         -------
         numpy.ndarray
-            The moved times; a month keeps each time's offset into its month.
+            The moved times. A month keeps each time's day of the month and
+            time of day, the day clamped to the month's last (2024-03-31
+            less a month is 2024-02-29), as ``pandas.DateOffset`` does.
         """
         times = np.asarray(times_nanoseconds, dtype=np.int64)
         if not self.is_calendar_month:
@@ -349,10 +352,16 @@ def _month_numbers(times_nanoseconds: np.ndarray) -> np.ndarray:
 
 
 def _shift_months(times_nanoseconds: np.ndarray, months: np.ndarray) -> np.ndarray:
-    """Move each time by its count of months, keeping its offset into its month."""
+    """Move each time by its count of months, the day clamped to the month's last."""
     own_months = _month_numbers(times_nanoseconds)
     offsets = times_nanoseconds - _month_starts(own_months)
-    return _month_starts(own_months + months) + offsets
+    days, time_of_day = np.divmod(offsets, _NANOSECONDS_PER_DAY)
+    starts = _month_starts(own_months + months)
+    days_in_month = (_month_starts(own_months + months + 1) - starts) // _NANOSECONDS_PER_DAY
+    shifted: np.ndarray = (
+        starts + np.minimum(days, days_in_month - 1) * _NANOSECONDS_PER_DAY + time_of_day
+    )
+    return shifted
 
 
 def _month_starts(month_numbers: np.ndarray) -> np.ndarray:

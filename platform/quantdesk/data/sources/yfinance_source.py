@@ -229,7 +229,7 @@ class YfinanceSource(RemoteSource):
             return None
         now = _now()
         earliest = _earliest_start(interval, now)
-        return TimeRange(earliest, timeframe.bar_start(now) + timeframe.timedelta)
+        return TimeRange(earliest, timeframe.shift(timeframe.bar_start(now)))
 
     def request_windows(self, timeframe: Timeframe, time_range: TimeRange) -> list[TimeRange]:
         """The ranges Yahoo is asked for, in order, to cover ``time_range``.
@@ -260,7 +260,7 @@ class YfinanceSource(RemoteSource):
         interval = YAHOO_INTERVALS[timeframe]
         now = _now()
         start = time_range.start
-        end = min(time_range.end, now + timeframe.timedelta)
+        end = min(time_range.end, timeframe.shift(now))
         if timeframe == _WEEK:
             starts = _WEEK.bucket_starts(np.array([start.value, end.value - 1]))
             start = pd.Timestamp(int(starts[0]), tz="UTC")
