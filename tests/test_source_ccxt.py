@@ -365,6 +365,24 @@ def test_weekly_candles_open_on_mondays_as_quantdesk_weeks_do(
     assert "boundaries" not in caplog.text
 
 
+def test_monthly_candles_are_asked_for_by_month_and_open_on_the_first(
+    binance: FakeBinance, settings_in: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    binance.add_candles("BTCUSDT", "1M", "2021-01-01", "2024-06-01")
+    with caplog.at_level(logging.WARNING):
+        result = load(settings_in, "2022-02-01", "2024-03-01", timeframe="1M")
+    assert list(result.frame.index) == list(
+        pd.date_range("2022-02-01", "2024-02-01", freq="MS", tz="UTC")
+    )
+    pd.testing.assert_frame_equal(
+        result.frame, binance.expected("BTCUSDT", "1M", "2022-02-01", "2024-03-01")
+    )
+    assert {request["interval"] for request in binance.klines_requests} == {"1M"}
+    assert "boundaries" not in caplog.text
+    again = load(settings_in, "2022-02-01", "2024-03-01", timeframe="1M")
+    assert again.cache_hit
+
+
 def test_settled_candles_off_the_bar_boundaries_are_kept_with_a_warning(
     binance: FakeBinance, settings_in: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:

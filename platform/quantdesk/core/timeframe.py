@@ -298,9 +298,11 @@ class Timeframe:
         first = np.asarray(earlier, dtype=np.int64)
         last = np.asarray(later, dtype=np.int64)
         if not self.is_calendar_month:
-            return np.floor_divide(last - first, self.nanoseconds)
+            quotients: np.ndarray = np.floor_divide(last - first, self.nanoseconds)
+            return quotients
         counts = _month_numbers(last) - _month_numbers(first)
-        return counts - (_shift_months(first, counts) > last)
+        whole: np.ndarray = counts - (_shift_months(first, counts) > last)
+        return whole
 
     def bar_start(self, moment: pd.Timestamp) -> pd.Timestamp:
         """The start of the bar ``moment`` falls in.
