@@ -422,6 +422,48 @@ def test_weekly_stock_bars_are_built_from_daily_ones(
 
 
 @pytest.mark.usefixtures("keys_in_environment")
+def test_monthly_stock_bars_are_built_from_the_daily_ones_of_each_calendar_month(
+    fake: FakeAlpaca, source: AlpacaSource
+) -> None:
+    days = pd.bdate_range("2024-01-02", "2024-03-29")
+    fake.add_bars(
+        "SPY", "1Day", [bar(day + pd.Timedelta(hours=5), 400.0 + n) for n, day in enumerate(days)]
+    )
+    frame = source.fetch("SPY", "1M", window("2024-01-15", "2024-03-05"))
+    assert list(frame.index) == [
+        pd.Timestamp("2024-02-01", tz="UTC"),
+        pd.Timestamp("2024-03-01", tz="UTC"),
+    ]
+    february = [n for n, day in enumerate(days) if day.month == 2]
+    month = frame.iloc[0]
+    assert (month.open, month.high, month.low, month.close) == (
+        400.0 + february[0],
+        401.0 + february[-1],
+        399.0 + february[0],
+        400.5 + february[-1],
+    )
+    assert month.volume == 100.0 * len(february)
+    (request,) = fake.bars_requests()
+    assert request.parameters["timeframe"] == "1Day"
+    assert pd.Timestamp(request.parameters["start"]) == pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def test_monthly_crypto_bars_are_built_from_hourly_ones(
+    fake: FakeAlpaca, source: AlpacaSource
+) -> None:
+    fake.add_bars("ETH/USD", "1Hour", bar_series("2024-01-01T00:00Z", 24 * 60, "1h"))
+    frame = source.fetch("ETH/USD", "1M", window("2024-01-01", "2024-03-01"))
+    assert list(frame.index) == [
+        pd.Timestamp("2024-01-01", tz="UTC"),
+        pd.Timestamp("2024-02-01", tz="UTC"),
+    ]
+    january_hours = 31 * 24
+    assert frame["close"].iloc[0] == 100.0 + january_hours - 1 + 0.5
+    assert frame["open"].iloc[1] == 100.0 + january_hours
+    assert {request.parameters["timeframe"] for request in fake.bars_requests()} == {"1Hour"}
+
+
+@pytest.mark.usefixtures("keys_in_environment")
 def test_the_feed_comes_from_the_environment_and_names_the_cache_entry(
     fake: FakeAlpaca, settings_in: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -152,6 +152,22 @@ def test_weekly_bars_are_built_from_daily_bars_and_start_on_monday(
     assert all(request.interval == "1d" for request in yahoo.history_requests)
 
 
+def test_monthly_bars_are_built_from_the_daily_bars_of_each_calendar_month(
+    source: YfinanceSource, yahoo: FakeYahoo
+) -> None:
+    frame = fetch(source, "AAPL", "1M", "2024-01-15", "2024-04-01")
+    daily = daily_expected("AAPL", "2024-01-01", "2024-04-01")
+    assert list(frame.index) == list(pd.date_range("2024-02-01", periods=2, freq="MS", tz="UTC"))
+    for label, month in frame.iterrows():
+        days = daily[(daily.index >= label) & (daily.index < label + pd.DateOffset(months=1))]
+        assert month["open"] == days["open"].iloc[0]
+        assert month["high"] == days["high"].max()
+        assert month["low"] == days["low"].min()
+        assert month["close"] == days["close"].iloc[-1]
+        assert month["volume"] == pytest.approx(days["volume"].sum(), rel=1e-12)
+    assert all(request.interval == "1d" for request in yahoo.history_requests)
+
+
 def test_a_long_one_minute_range_is_fetched_in_seven_day_windows(
     source: YfinanceSource, yahoo: FakeYahoo
 ) -> None:
@@ -307,7 +323,7 @@ def test_an_unsupported_timeframe_is_refused_before_asking_yahoo(
 ) -> None:
     with pytest.raises(
         FatalSourceError,
-        match=r"Yahoo has no 4h bars; use one of 1m, 2m, 5m, 15m, 30m, 1h, 90m, 1d, 1w",
+        match=r"Yahoo has no 4h bars; use one of 1m, 2m, 5m, 15m, 30m, 1h, 90m, 1d, 1w, 1M",
     ):
         fetch(source, "AAPL", "4h", "2024-01-01", "2024-01-13")
     assert yahoo.timezone_requests == []
