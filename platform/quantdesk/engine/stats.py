@@ -9,8 +9,8 @@ counts in ``exposure_pct`` and ``commissions`` but not in the trade figures.
 Return periods. The return-based figures use simple returns of the last
 equity in each calendar day (UTC), or in each week, month or year when the
 bars are that long, and ``N = periods_per_year`` of them make a year: 52 for
-weekly bars, else 365 when the data trades at weekends (crypto) and 252 when
-it does not (stocks).
+weekly bars, 12 for monthly ones, else 365 when the data trades at weekends
+(crypto) and 252 when it does not (stocks).
 
 Risk-free rate. ``risk_free_rate`` is an annual rate (``0.04`` is 4 % a
 year, default 0). Per period it is the rate that compounds to it over a

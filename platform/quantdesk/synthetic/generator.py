@@ -81,7 +81,7 @@ def generate_sample_bars(
     symbol
         A key of :data:`~quantdesk.synthetic.SAMPLE_MARKETS`, e.g. ``"BTC/USDT"``.
     timeframe
-        Any timeframe from ``1m`` to ``1w``.
+        Any timeframe from ``1m`` to ``1w``, or ``1M``.
     time_range
         The half-open range of bar start times. Only the part inside
         :data:`~quantdesk.synthetic.SAMPLE_SPAN` holds bars.
