@@ -344,13 +344,7 @@ class Timeframe:
 
 def _month_numbers(times_nanoseconds: np.ndarray) -> np.ndarray:
     """Months since January 1970 of epoch-nanosecond times (UTC), negative before."""
-    months: np.ndarray = (
-        np.asarray(times_nanoseconds, dtype=np.int64)
-        .view("datetime64[ns]")
-        .astype("datetime64[M]")
-        .astype(np.int64)
-    )
-    return months
+    return _in_other_unit(times_nanoseconds, "datetime64[ns]", "datetime64[M]")
 
 
 def _shift_months(times_nanoseconds: np.ndarray, months: np.ndarray) -> np.ndarray:
@@ -368,13 +362,15 @@ def _shift_months(times_nanoseconds: np.ndarray, months: np.ndarray) -> np.ndarr
 
 def _month_starts(month_numbers: np.ndarray) -> np.ndarray:
     """The first day, 00:00 UTC, of months counted from January 1970, in epoch nanoseconds."""
-    starts: np.ndarray = (
-        np.asarray(month_numbers, dtype=np.int64)
-        .astype("datetime64[M]")
-        .astype("datetime64[ns]")
-        .astype(np.int64)
+    return _in_other_unit(month_numbers, "datetime64[M]", "datetime64[ns]")
+
+
+def _in_other_unit(counts: np.ndarray, unit: str, other_unit: str) -> np.ndarray:
+    """Integer counts of one datetime64 unit since the epoch, floored to counts of another."""
+    converted: np.ndarray = (
+        np.asarray(counts, dtype=np.int64).view(unit).astype(other_unit).astype(np.int64)
     )
-    return starts
+    return converted
 
 
 MONTH = Timeframe(months=1)
