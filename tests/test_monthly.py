@@ -146,8 +146,23 @@ def test_two_bars_in_one_month_are_refused(tmp_path: Path, settings_in: Settings
 
 def test_a_monthly_file_cannot_serve_daily_bars(tmp_path: Path, settings_in: Settings) -> None:
     path = write_bars(tmp_path / "monthly.csv", [f"2024-{month:02d}-01" for month in range(1, 7)])
-    with pytest.raises(FatalSourceError, match="ask for --timeframe 1M"):
+    with pytest.raises(FatalSourceError, match=r"ask for --timeframe 1M$"):
         load_bars(f"csv:{path}", timeframe="1d", settings=settings_in)
+
+
+def test_a_daily_file_serves_calendar_months(tmp_path: Path, settings_in: Settings) -> None:
+    days = pd.bdate_range("2024-01-02", "2024-04-30")
+    path = write_bars(tmp_path / "daily.csv", [f"{day:%Y-%m-%d}" for day in days])
+    daily = CsvSource(settings_in).read_file(str(path))
+    monthly = load_bars(f"csv:{path}", timeframe="1M", settings=settings_in).frame
+    assert list(monthly.index) == list(
+        pd.date_range("2024-01-01", "2024-04-01", freq="MS", tz="UTC")
+    )
+    for label, row in monthly.iterrows():
+        inside = daily[(daily.index >= label) & (daily.index < label + pd.DateOffset(months=1))]
+        assert (row["open"], row["close"]) == (inside["open"].iloc[0], inside["close"].iloc[-1])
+        assert (row["high"], row["low"]) == (inside["high"].max(), inside["low"].min())
+        assert row["volume"] == inside["volume"].sum()
 
 
 def daily_bars(start: str, end: str, *, seed: int = 7) -> pd.DataFrame:

@@ -141,9 +141,10 @@ class CsvSource(DataSource):
         if native is None or native == timeframe:
             return frame
         if not timeframe.is_multiple_of(native):
+            multiple = "" if native.is_calendar_month else " or a multiple of it"
             raise FatalSourceError(
                 f"{symbol} holds {native} bars, which cannot make {timeframe} bars; "
-                f"ask for --timeframe {native} or a multiple of it"
+                f"ask for --timeframe {native}{multiple}"
             )
         return resample_ohlcv(frame, timeframe, source_timeframe=native)
 
