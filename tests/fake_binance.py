@@ -54,6 +54,7 @@ INTERVAL_MILLISECONDS: dict[str, int] = {
     "1d": 86_400_000,
     "3d": 259_200_000,
     "1w": 604_800_000,
+    "1M": 2_592_000_000,
 }
 _MONDAY_1970_01_05 = 4 * 86_400_000
 DEFAULT_KLINES_LIMIT = 500
@@ -145,7 +146,8 @@ class FakeBinance:
     ) -> None:
         """Let the exchange hold candles opening in ``[start, end)``, minus ``missing`` spans.
 
-        Candles open on the interval's boundaries (weekly ones on Mondays, as
+        Candles open on the interval's boundaries (weekly ones on Mondays and
+        monthly ones, ``1M``, on the first of the month at 00:00 UTC, as
         Binance's do); with ``aligned=False`` they open at ``start`` and every
         interval after, as Binance's hourly candles did after its restart on
         2018-02-09.
@@ -156,9 +158,13 @@ class FakeBinance:
         if aligned:
             first = -(-(first - origin) // step) * step + origin
         gaps = [(milliseconds(gap_start), milliseconds(gap_end)) for gap_start, gap_end in missing]
+        times: Iterable[int] = range(first, milliseconds(end), step)
+        if interval == "1M":
+            months = pd.date_range(start, end, freq="MS", tz="UTC", inclusive="left")
+            times = (milliseconds(month) for month in months)
         opens = {
             open_time
-            for open_time in range(first, milliseconds(end), step)
+            for open_time in times
             if not any(gap_start <= open_time < gap_end for gap_start, gap_end in gaps)
         }
         self._candles.setdefault((symbol, interval), set()).update(opens)
@@ -191,13 +197,12 @@ class FakeBinance:
         self, symbol: str, interval: str, start: str | pd.Timestamp, end: str | pd.Timestamp
     ) -> pd.DataFrame:
         """The canonical frame of the candles held in ``[start, end)``, as floats."""
-        step = INTERVAL_MILLISECONDS[interval]
         opens = sorted(
             open_time
             for open_time in self._candles.get((symbol, interval), set())
             if milliseconds(start) <= open_time < milliseconds(end)
         )
-        rows = [self.kline(symbol, open_time, step) for open_time in opens]
+        rows = [self.kline(symbol, open_time, _length(interval, open_time)) for open_time in opens]
         values = np.array([[float(value) for value in row[1:6]] for row in rows], dtype=np.float64)
         index = pd.DatetimeIndex(pd.to_datetime(opens, unit="ms", utc=True), name="time")
         columns = ["open", "high", "low", "close", "volume"]
@@ -308,8 +313,18 @@ class FakeBinance:
             selected = opens[-limit:]
         if self.send_last_twice:
             selected = selected + selected[-1:]
-        body = [self.kline(symbol, open_time, step) for open_time in selected]
+        body = [
+            self.kline(symbol, open_time, _length(interval, open_time)) for open_time in selected
+        ]
         return 200, {**_JSON_HEADERS, "x-mbx-used-weight-1m": "2"}, json.dumps(body)
+
+
+def _length(interval: str, open_time: int) -> int:
+    """The candle's length in milliseconds: a calendar month's for ``1M``."""
+    if interval != "1M":
+        return INTERVAL_MILLISECONDS[interval]
+    opened = pd.Timestamp(open_time, unit="ms", tz="UTC")
+    return milliseconds(opened + pd.DateOffset(months=1)) - open_time
 
 
 def _error(

@@ -90,7 +90,10 @@ def test_the_installed_script_runs_as_its_own_process(tmp_path: Path) -> None:
     [
         (["data", "fetch", "sample:BTC/USDT", "--bogus"], "No such option"),
         ([*FETCH, "--start", "2024-01-01", "--end", "2023-01-01"], "not before end"),
-        ([*FETCH[:-1], "1M", "--start", "2024-01-01", "--end", "2024-02-01"], "month"),
+        (
+            [*FETCH[:-1], "15M", "--start", "2024-01-01", "--end", "2024-02-01"],
+            "did you mean '15m'",
+        ),
         (
             ["data", "fetch", "nosuch:X", "--start", "2024-01-01", "--end", "2024-02-01"],
             "unknown data source",
@@ -215,6 +218,24 @@ def test_sample_loads_its_whole_span_without_a_range(tmp_path: Path) -> None:
     assert summary["requested_start"] == "2015-01-01T00:00:00+00:00"
     assert summary["requested_end"] == "2026-01-01T00:00:00+00:00"
     assert 560 < summary["rows"] < 580
+
+
+def test_monthly_and_minute_bars_are_cached_and_removed_apart(tmp_path: Path) -> None:
+    for timeframe, end in (("1M", "2024-07-01"), ("1m", "2024-01-01 02:00")):
+        fetched = quantdesk(
+            *("data", "fetch", "sample:BTC/USDT", "--timeframe", timeframe, "--json"),
+            *("--start", "2024-01-01", "--end", end),
+            data_dir=tmp_path,
+        )
+        assert fetched.returncode == 0, fetched.stderr
+    listed = json.loads(quantdesk("data", "ls", "--json", data_dir=tmp_path).stdout)
+    assert {item["timeframe"]: item["rows"] for item in listed} == {"1m": 120, "1M": 6}
+    removed = quantdesk(
+        "data", "rm", "sample:BTC/USDT", "--timeframe", "1M", "--json", data_dir=tmp_path
+    )
+    assert json.loads(removed.stdout)["removed_timeframes"] == ["1M"]
+    left = json.loads(quantdesk("data", "ls", "--json", data_dir=tmp_path).stdout)
+    assert [item["timeframe"] for item in left] == ["1m"]
 
 
 def test_cache_can_be_listed_and_emptied(tmp_path: Path) -> None:

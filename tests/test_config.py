@@ -71,7 +71,7 @@ def test_unknown_keyword_is_refused() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"default_timeframe": "1M"}, "month"),
+        ({"default_timeframe": "15M"}, "did you mean '15m'"),
         ({"log_level": "loud"}, "log_level: .*must be one of"),
     ],
 )

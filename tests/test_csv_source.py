@@ -240,25 +240,6 @@ def test_weekly_file_at_new_york_midnight_across_daylight_saving_loads_as_1w(
 
 
 @pytest.mark.parametrize(
-    "months",
-    [
-        [f"2024-{month:02d}-01" for month in range(1, 13)],
-        ["2024-01-31", "2024-02-29", "2024-03-28", "2024-04-30", "2024-05-31", "2024-06-28"],
-    ],
-    ids=["first-of-month", "last-business-day"],
-)
-def test_monthly_file_is_refused_in_months_not_seconds(
-    tmp_path: Path, settings_in: Settings, months: list[str]
-) -> None:
-    path = write(tmp_path / "monthly.csv", OHLCV_HEADER, bar_lines(months))
-    message = refusal(path, settings_in)
-    assert "holds monthly bars" in message
-    assert "give a file of daily or weekly bars" in message
-    with pytest.raises(FatalSourceError, match="holds monthly bars"):
-        load_bars(f"csv:{path}", settings=settings_in)
-
-
-@pytest.mark.parametrize(
     ("times", "expected"),
     [
         (["1709251200", "1709254800000"], "times mix epoch units .* write every time in one unit"),
@@ -270,7 +251,10 @@ def test_monthly_file_is_refused_in_months_not_seconds(
         (["2024-01-02", "", "2024-01-04"], "data row 2 has no time; fill it in or delete the row"),
         (["2024-01-02", "soon"], r"'soon' \(data row 2\); write ISO 8601 times"),
         (["2024-01-02T00:00:00", "2024-01-02T00:00:30"], "30 seconds apart.* 1-minute or coarser"),
-        (["2024-01-01", "2024-01-15", "2024-01-29"], "14 days apart.* daily or weekly bars"),
+        (
+            ["2024-01-01", "2024-01-15", "2024-01-29"],
+            "14 days apart.* daily, weekly or monthly bars",
+        ),
     ],
     ids=[
         "mixed-epoch-units",

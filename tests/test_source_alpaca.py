@@ -405,20 +405,60 @@ def test_daily_stock_bars_are_stamped_at_midnight_utc_of_their_date(
 
 
 @pytest.mark.usefixtures("keys_in_environment")
-def test_weekly_stock_bars_are_built_from_daily_ones(
-    fake: FakeAlpaca, source: AlpacaSource
+@pytest.mark.parametrize(
+    ("timeframe", "length", "sessions", "requested", "labels", "query_start"),
+    [
+        (
+            *("1w", pd.DateOffset(weeks=1), ("2024-01-08", "2024-01-19")),
+            *(("2024-01-10", "2024-01-20"), ["2024-01-15"], "2024-01-08"),
+        ),
+        (
+            *("1M", pd.DateOffset(months=1), ("2024-01-02", "2024-03-29")),
+            *(("2024-01-15", "2024-03-05"), ["2024-02-01", "2024-03-01"], "2024-01-01"),
+        ),
+    ],
+)
+def test_weekly_and_monthly_stock_bars_are_built_from_daily_ones(
+    fake: FakeAlpaca,
+    source: AlpacaSource,
+    timeframe: str,
+    length: pd.DateOffset,
+    sessions: tuple[str, str],
+    requested: tuple[str, str],
+    labels: list[str],
+    query_start: str,
 ) -> None:
-    days = pd.bdate_range("2024-01-08", "2024-01-19")
+    days = pd.bdate_range(*sessions, tz="UTC")
     fake.add_bars(
         "SPY", "1Day", [bar(day + pd.Timedelta(hours=5), 400.0 + n) for n, day in enumerate(days)]
     )
-    frame = source.fetch("SPY", "1w", window("2024-01-10", "2024-01-20"))
-    assert list(frame.index) == [pd.Timestamp("2024-01-15", tz="UTC")]
-    week = frame.iloc[0]
-    assert (week.open, week.high, week.low, week.close) == (405.0, 410.0, 404.0, 409.5)
+    frame = source.fetch("SPY", timeframe, window(*requested))
+    starts = [pd.Timestamp(label, tz="UTC") for label in labels]
+    assert list(frame.index) == starts
+    for start, row in zip(starts, frame.itertuples(), strict=True):
+        inside = [n for n, day in enumerate(days) if start <= day < start + length]
+        assert (row.open, row.high, row.low, row.close, row.volume) == (
+            *(400.0 + inside[0], 401.0 + inside[-1], 399.0 + inside[0], 400.5 + inside[-1]),
+            100.0 * len(inside),
+        )
     (request,) = fake.bars_requests()
     assert request.parameters["timeframe"] == "1Day"
-    assert pd.Timestamp(request.parameters["start"]) == pd.Timestamp("2024-01-08", tz="UTC")
+    assert pd.Timestamp(request.parameters["start"]) == pd.Timestamp(query_start, tz="UTC")
+
+
+def test_monthly_crypto_bars_are_built_from_hourly_ones(
+    fake: FakeAlpaca, source: AlpacaSource
+) -> None:
+    fake.add_bars("ETH/USD", "1Hour", bar_series("2024-01-01T00:00Z", 24 * 60, "1h"))
+    frame = source.fetch("ETH/USD", "1M", window("2024-01-01", "2024-03-01"))
+    assert list(frame.index) == [
+        pd.Timestamp("2024-01-01", tz="UTC"),
+        pd.Timestamp("2024-02-01", tz="UTC"),
+    ]
+    january_hours = 31 * 24
+    assert frame["close"].iloc[0] == 100.0 + january_hours - 1 + 0.5
+    assert frame["open"].iloc[1] == 100.0 + january_hours
+    assert {request.parameters["timeframe"] for request in fake.bars_requests()} == {"1Hour"}
 
 
 @pytest.mark.usefixtures("keys_in_environment")

@@ -354,15 +354,31 @@ def test_the_still_forming_candle_is_returned_but_never_cached(
     ]
 
 
-def test_weekly_candles_open_on_mondays_as_quantdesk_weeks_do(
-    binance: FakeBinance, settings_in: Settings, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("timeframe", "first_label", "last_label", "frequency"),
+    [("1w", "2024-01-01", "2024-03-25", "W-MON"), ("1M", "2022-02-01", "2024-02-01", "MS")],
+)
+def test_weekly_and_monthly_candles_open_where_quantdesk_bars_do(
+    binance: FakeBinance,
+    settings_in: Settings,
+    caplog: pytest.LogCaptureFixture,
+    timeframe: str,
+    first_label: str,
+    last_label: str,
+    frequency: str,
 ) -> None:
-    binance.add_candles("BTCUSDT", "1w", "2023-01-01", "2024-06-01")
+    binance.add_candles("BTCUSDT", timeframe, "2021-01-01", "2024-06-01")
+    end = "2024-04-01" if timeframe == "1w" else "2024-03-01"
     with caplog.at_level(logging.WARNING):
-        result = load(settings_in, "2024-01-01", "2024-04-01", timeframe="1w")
-    assert result.rows == 13
-    assert (result.frame.index.day_of_week == 0).all()
+        result = load(settings_in, first_label, end, timeframe=timeframe)
+    labels = pd.date_range(first_label, last_label, freq=frequency, tz="UTC")
+    assert list(result.frame.index) == list(labels)
+    pd.testing.assert_frame_equal(
+        result.frame, binance.expected("BTCUSDT", timeframe, first_label, end)
+    )
+    assert {request["interval"] for request in binance.klines_requests} == {timeframe}
     assert "boundaries" not in caplog.text
+    assert load(settings_in, first_label, end, timeframe=timeframe).cache_hit
 
 
 def test_settled_candles_off_the_bar_boundaries_are_kept_with_a_warning(

@@ -137,18 +137,40 @@ def test_intraday_bars_keep_yahoos_start_times_in_utc(
     assert history(yahoo.history_requests) == [(start, end)]
 
 
-def test_weekly_bars_are_built_from_daily_bars_and_start_on_monday(
-    source: YfinanceSource, yahoo: FakeYahoo
+@pytest.mark.parametrize(
+    ("timeframe", "start", "end", "labels", "length"),
+    [
+        (
+            *("1w", "2024-01-01", "2024-01-29"),
+            pd.date_range("2024-01-01", periods=4, freq="7D", tz="UTC"),
+            pd.DateOffset(weeks=1),
+        ),
+        (
+            *("1M", "2024-01-15", "2024-04-01"),
+            pd.date_range("2024-02-01", periods=2, freq="MS", tz="UTC"),
+            pd.DateOffset(months=1),
+        ),
+    ],
+)
+def test_weekly_and_monthly_bars_are_built_from_daily_bars_from_monday_and_the_first(
+    source: YfinanceSource,
+    yahoo: FakeYahoo,
+    timeframe: str,
+    start: str,
+    end: str,
+    labels: pd.DatetimeIndex,
+    length: pd.DateOffset,
 ) -> None:
-    frame = fetch(source, "AAPL", "1w", "2024-01-01", "2024-01-29")
-
-    daily = daily_expected("AAPL", "2024-01-01", "2024-01-29")
-    assert list(frame.index) == list(pd.date_range("2024-01-01", periods=4, freq="7D", tz="UTC"))
-    first_week = daily.loc["2024-01-01":"2024-01-05"]
-    assert frame["open"].iloc[0] == first_week["open"].iloc[0]
-    assert frame["close"].iloc[0] == first_week["close"].iloc[-1]
-    assert frame["high"].iloc[0] == first_week["high"].max()
-    assert frame["volume"].iloc[0] == first_week["volume"].sum()
+    frame = fetch(source, "AAPL", timeframe, start, end)
+    daily = daily_expected("AAPL", "2024-01-01", end)
+    assert list(frame.index) == list(labels)
+    for label, bar in frame.iterrows():
+        days = daily[(daily.index >= label) & (daily.index < label + length)]
+        assert bar["open"] == days["open"].iloc[0]
+        assert bar["high"] == days["high"].max()
+        assert bar["low"] == days["low"].min()
+        assert bar["close"] == days["close"].iloc[-1]
+        assert bar["volume"] == pytest.approx(days["volume"].sum(), rel=1e-12)
     assert all(request.interval == "1d" for request in yahoo.history_requests)
 
 
@@ -307,7 +329,7 @@ def test_an_unsupported_timeframe_is_refused_before_asking_yahoo(
 ) -> None:
     with pytest.raises(
         FatalSourceError,
-        match=r"Yahoo has no 4h bars; use one of 1m, 2m, 5m, 15m, 30m, 1h, 90m, 1d, 1w",
+        match=r"Yahoo has no 4h bars; use one of 1m, 2m, 5m, 15m, 30m, 1h, 90m, 1d, 1w, 1M",
     ):
         fetch(source, "AAPL", "4h", "2024-01-01", "2024-01-13")
     assert yahoo.timezone_requests == []

@@ -35,7 +35,7 @@ def test_parse_reads_counts_and_units(text: str, seconds: int, canonical: str) -
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("1M", "month"),
+        ("2M", "did you mean '2m'"),
         ("2w", "outside the supported range"),
         ("30s", "unknown timeframe unit"),
         ("0h", "positive count"),

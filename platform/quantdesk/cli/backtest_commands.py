@@ -20,7 +20,12 @@ from quantdesk.cli.output import (
 @click.option(
     "--data", "address", required=True, help="SOURCE:SYMBOL, e.g. sample:BTC/USDT or csv:goog.csv."
 )
-@click.option("--timeframe", "-t", default=None, help="Bar length from 1m to 1w, e.g. 1h.")
+@click.option(
+    "--timeframe",
+    "-t",
+    default=None,
+    help="Bar length from 1m to 1w, or 1M (a calendar month), e.g. 1h.",
+)
 @click.option("--start", default=None, help="First bar time included (ISO, UTC).")
 @click.option("--end", default=None, help="First bar time excluded (ISO, UTC).")
 @click.option(

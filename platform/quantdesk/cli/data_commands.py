@@ -19,7 +19,12 @@ def data() -> None:
 
 @data.command("fetch")
 @click.argument("address")
-@click.option("--timeframe", "-t", default=None, help="Bar length from 1m to 1w, e.g. 1h.")
+@click.option(
+    "--timeframe",
+    "-t",
+    default=None,
+    help="Bar length from 1m to 1w, or 1M (a calendar month), e.g. 1h.",
+)
 @click.option(
     "--start",
     default=None,

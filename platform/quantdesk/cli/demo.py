@@ -87,7 +87,7 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str, save: bool = False) 
 
     from quantdesk.api.analysis import indicators, patterns
     from quantdesk.api.backtest import backtest
-    from quantdesk.api.data import gap_report, load_bars, resample_ohlcv
+    from quantdesk.api.data import Timeframe, gap_report, load_bars, resample_ohlcv
 
     address = f"sample:{symbol}"
     loads = []
@@ -100,7 +100,7 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str, save: bool = False) 
     bars = result.frame
     daily = (
         resample_ohlcv(bars, "1d", source_timeframe=result.timeframe)
-        if result.timeframe.seconds < 86_400
+        if result.timeframe < Timeframe.parse("1d")
         else bars
     )
     stock = load_bars(

@@ -22,7 +22,7 @@ def gap_report(
 
     A gap runs from the end of a present bar (``gap_start``) to the start of
     the next present bar (``gap_end``); ``missing_bars`` is how many whole
-    bars fit between them. Markets that close (stock
+    bars fit between them, calendar months for ``1M``. Markets that close (stock
     nights and weekends) show their closures as gaps; raise
     ``minimum_missing_bars`` to see only the longer ones.
 
@@ -51,10 +51,9 @@ def gap_report(
             f"minimum_missing_bars must be at least 1, got {minimum_missing_bars}"
         )
     times = epoch_nanoseconds(frame)
-    steps = np.diff(times)
-    missing = steps // step.nanoseconds - 1
+    missing = step.bars_between(times[:-1], times[1:]) - 1
     positions = np.flatnonzero(missing >= minimum_missing_bars)
-    gap_starts = pd.DatetimeIndex(times[positions] + step.nanoseconds, tz="UTC").as_unit("ns")
+    gap_starts = pd.DatetimeIndex(step.shift_nanoseconds(times[positions]), tz="UTC").as_unit("ns")
     gap_ends = pd.DatetimeIndex(times[positions + 1], tz="UTC").as_unit("ns")
     return pd.DataFrame(
         {

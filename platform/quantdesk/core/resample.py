@@ -14,9 +14,12 @@ The anchoring rule:
   later. ``anchor="epoch"`` buckets on the plain epoch grid instead, for a
   24/7 series that begins mid-day;
 - a daily bar is the UTC day, stamped 00:00 UTC, as sources stamp daily bars;
-- a longer timeframe must be ``1w`` (weeks start on Monday 00:00 UTC). Others
-  (``3d``) are refused, as are those that do not divide a day (``5h``), with a
-  one-line error naming timeframes that work.
+- a longer timeframe must be ``1w`` (weeks start on Monday 00:00 UTC) or
+  ``1M``, the calendar month from its first day 00:00 UTC, which takes bars of
+  timeframes that divide a day (weeks do not tile months). Others (``3d``)
+  are refused, as are those that do not divide a day (``5h``), with a
+  one-line error naming timeframes that work. Monthly bars resample to
+  nothing but themselves.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ _NANOSECONDS_PER_SECOND = 1_000_000_000
 _NANOSECONDS_PER_DAY = _SECONDS_PER_DAY * _NANOSECONDS_PER_SECOND
 _SESSION_OPEN_GRID_SECONDS = 15 * 60
 _ANCHORS = ("session", "epoch")
+_DAY = Timeframe(_SECONDS_PER_DAY)
 
 Anchor = Literal["session", "epoch"]
 
@@ -65,9 +69,11 @@ def resampling_timeframe(timeframe: Timeframe | str) -> Timeframe:
     ------
     InvalidInputError
         When a target shorter than a day does not divide 24 hours (``5h``), or
-        a longer one is not a whole number of weeks (``3d``).
+        a longer one is neither a whole number of weeks nor ``1M`` (``3d``).
     """
     target = Timeframe.parse(timeframe)
+    if target.is_calendar_month:
+        return target
     seconds = target.seconds
     if seconds < _SECONDS_PER_DAY and _SECONDS_PER_DAY % seconds:
         shorter, longer = _neighbouring_divisors_of_a_day(seconds)
@@ -107,8 +113,8 @@ def resample_bucket_starts(
         The bucket start of every bar, in the same units. Within a UTC day,
         buckets step by the timeframe from the day's first bar, rounded down
         to the quarter hour (or the finer grid a target like ``10m`` needs);
-        daily and
-        weekly buckets are the UTC day and the week from Monday 00:00 UTC.
+        daily, weekly and monthly buckets are the UTC day, the week from
+        Monday 00:00 UTC and the calendar month from its first day 00:00 UTC.
 
     Raises
     ------
@@ -123,7 +129,7 @@ def resample_bucket_starts(
         raise InvalidInputError(
             "session buckets need strictly ascending bar times; sort the frame and drop duplicates"
         )
-    if target.seconds >= _SECONDS_PER_DAY or times.size == 0 or anchor == "epoch":
+    if target >= _DAY or times.size == 0 or anchor == "epoch":
         return target.bucket_starts(times)
     days = np.floor_divide(times, _NANOSECONDS_PER_DAY)
     opens_a_day = np.r_[True, days[1:] != days[:-1]]
@@ -149,8 +155,9 @@ def resample_ohlcv(
     stamped with its own start; buckets with no bars are left out, never
     filled. Buckets follow the anchoring rule of :mod:`quantdesk.core.resample`:
     intraday buckets start at each UTC day's first bar (a stock's session
-    open, 00:00 UTC for a 24/7 market), daily ones at 00:00 UTC and weekly
-    ones on Monday 00:00 UTC.
+    open, 00:00 UTC for a 24/7 market), daily ones at 00:00 UTC, weekly
+    ones on Monday 00:00 UTC and monthly ones (``1M``) on the month's first
+    day 00:00 UTC.
 
     Parameters
     ----------
@@ -158,7 +165,7 @@ def resample_ohlcv(
         A canonical OHLCV frame (see :func:`quantdesk.core.frame.validate_ohlcv`).
     timeframe
         The target timeframe, for example ``"4h"``: one that divides a day,
-        ``1d``, or whole weeks.
+        ``1d``, whole weeks or ``1M``.
     source_timeframe
         The frame's own timeframe. When given, the target must be a whole
         multiple of it and no source bar may reach past the end of its target
@@ -188,10 +195,7 @@ def resample_ohlcv(
         )
     source = None if source_timeframe is None else Timeframe.parse(source_timeframe)
     if source is not None and not target.is_multiple_of(source):
-        raise InvalidInputError(
-            f"cannot resample {source} bars to {target}: the target must be a whole "
-            f"multiple of {source} on the same grid, e.g. {Timeframe(source.seconds * 4)}"
-        )
+        raise InvalidInputError(_not_a_multiple(source, target))
     if frame.empty:
         return empty_ohlcv()
     times = epoch_nanoseconds(frame)
@@ -225,7 +229,7 @@ def _refuse_straddling_bars(
     source: Timeframe,
     target: Timeframe,
 ) -> None:
-    straddling = np.flatnonzero(times + source.nanoseconds > starts + target.nanoseconds)
+    straddling = np.flatnonzero(source.shift_nanoseconds(times) > target.shift_nanoseconds(starts))
     if straddling.size == 0:
         return
     first = int(straddling[0])
@@ -235,6 +239,23 @@ def _refuse_straddling_bars(
         f"the {source} bar at {where} would straddle the {target} bar starting {bucket} "
         f"({straddling.size} such bars); pass the frame's real source_timeframe, or "
         f"resample bars that start on one {source} grid"
+    )
+
+
+def _not_a_multiple(source: Timeframe, target: Timeframe) -> str:
+    refusal = f"cannot resample {source} bars to {target}"
+    if source.is_calendar_month:
+        return f"{refusal}: {target} is finer than {source}; monthly bars resample only to 1M"
+    if target.is_calendar_month:
+        reason = (
+            "weeks do not tile months"
+            if source.seconds % _SECONDS_PER_WEEK == 0
+            else (f"{source} bars do not tile months")
+        )
+        return f"{refusal}: {reason}; resample bars of 1d or a divisor of a day to 1M"
+    return (
+        f"{refusal}: the target must be a whole multiple of {source} on the same grid, "
+        f"e.g. {Timeframe(source.seconds * 4)}"
     )
 
 

@@ -240,7 +240,7 @@ class _CachedSeries:
             self.verified = True
             return frame
         probe_time = pd.Timestamp(probe.index[0])
-        probe_range = TimeRange(probe_time, probe_time + timeframe.timedelta)
+        probe_range = TimeRange(probe_time, timeframe.shift(probe_time))
         far = (
             probe_range.end < piece.start - self._near or probe_range.start > piece.end + self._near
         )
@@ -336,7 +336,7 @@ class _CachedSeries:
     @property
     def _near(self) -> pd.Timedelta:
         """How far from a fetch a cached bar may lie to be fetched along with it."""
-        return max(pd.Timedelta(days=7), 10 * self.key.timeframe.timedelta)
+        return max(pd.Timedelta(days=7), 10 * self.key.timeframe.longest_timedelta)
 
 
 def load(
@@ -387,7 +387,7 @@ def _resolve_range(
                 "start, e.g. --start 2024-01-01 (the end defaults to now)"
             )
         span = TimeRange(
-            to_utc_timestamp(start, name="start"), timeframe.bar_start(now) + timeframe.timedelta
+            to_utc_timestamp(start, name="start"), timeframe.shift(timeframe.bar_start(now))
         )
     return TimeRange(
         to_utc_timestamp(start, name="start") if start is not None else span.start,

@@ -255,6 +255,7 @@ class RemoteSource(DataSource):
         return call_with_retries(operation, describe=describe, policy=self.policy, clock=self.clock)
 
 
+_DAY = Timeframe(86_400)
 INTRADAY_REVISION_MARGIN = pd.Timedelta(minutes=15)
 """How long after an intraday bar ends a provider may still revise it (late prints)."""
 DAILY_REVISION_MARGIN = pd.Timedelta(hours=6)
@@ -281,9 +282,9 @@ def settled_exchange_bars_before(timeframe: Timeframe, now: pd.Timestamp) -> pd.
     pandas.Timestamp
         Bars starting before it are final.
     """
-    daily = timeframe.timedelta >= pd.Timedelta(days=1)
+    daily = timeframe >= _DAY
     margin = DAILY_REVISION_MARGIN if daily else INTRADAY_REVISION_MARGIN
-    return now - timeframe.timedelta - margin
+    return timeframe.shift(now - margin, -1)
 
 
 @functools.cache

@@ -9,8 +9,8 @@ counts in ``exposure_pct`` and ``commissions`` but not in the trade figures.
 Return periods. The return-based figures use simple returns of the last
 equity in each calendar day (UTC), or in each week, month or year when the
 bars are that long, and ``N = periods_per_year`` of them make a year: 52 for
-weekly bars, else 365 when the data trades at weekends (crypto) and 252 when
-it does not (stocks).
+weekly bars, 12 for monthly ones, else 365 when the data trades at weekends
+(crypto) and 252 when it does not (stocks).
 
 Risk-free rate. ``risk_free_rate`` is an annual rate (``0.04`` is 4 % a
 year, default 0). Per period it is the rate that compounds to it over a
@@ -121,6 +121,8 @@ _EPOCH_WEEKDAY = 3
 """1970-01-01 was a Thursday; Monday is 0, as in pandas' ``day_of_week``."""
 _SATURDAY = 5
 _DAYS_PER_YEAR = 365.25
+_SHORTEST_MONTH_DAYS = 28
+_LONGEST_MONTH_DAYS = 31
 
 
 def drawdown_fraction(equity: np.ndarray, initial_cash: float) -> np.ndarray:
@@ -173,7 +175,8 @@ def annualisation(index: pd.DatetimeIndex) -> tuple[str, float]:
 
     The bar spacing is the median of the last hundred gaps (as in
     backtesting.py). Seven-day bars give weekly returns and 52 per year,
-    31-day bars monthly returns and 12, 365-day bars yearly returns and 1;
+    28- to 31-day bars monthly returns and 12 (a few months may have a
+    median spacing of 30 or 29 days), 365-day bars yearly returns and 1;
     anything else gives daily returns, 365 per year when Saturdays and Sundays
     hold more than 60 % of the two sevenths of the bars they hold in data that
     trades every day (24/7 markets), else 252.
@@ -193,7 +196,7 @@ def annualisation(index: pd.DatetimeIndex) -> tuple[str, float]:
     spacing_days = int(np.median(np.diff(tail)) // day) if len(tail) > 1 else 0
     if spacing_days == 7:
         return "W", 52.0
-    if spacing_days == 31:
+    if _SHORTEST_MONTH_DAYS <= spacing_days <= _LONGEST_MONTH_DAYS:
         return "ME", 12.0
     if spacing_days == 365:
         return "YE", 1.0

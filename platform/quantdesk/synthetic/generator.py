@@ -81,7 +81,7 @@ def generate_sample_bars(
     symbol
         A key of :data:`~quantdesk.synthetic.SAMPLE_MARKETS`, e.g. ``"BTC/USDT"``.
     timeframe
-        Any timeframe from ``1m`` to ``1w``.
+        Any timeframe from ``1m`` to ``1w``, or ``1M``.
     time_range
         The half-open range of bar start times. Only the part inside
         :data:`~quantdesk.synthetic.SAMPLE_SPAN` holds bars.
@@ -151,6 +151,8 @@ def market_regimes(symbol: str) -> pd.Series:
 
 
 def _plan(spec: MarketSpec, timeframe: Timeframe) -> _Plan:
+    if timeframe.is_calendar_month:
+        return _Plan(SECONDS_PER_DAY, aggregate=True, anchored_at_session_open=False)
     seconds = timeframe.seconds
     if SECONDS_PER_HOUR < seconds < SECONDS_PER_DAY and _divides_a_day_in_hours(seconds):
         return _Plan(
@@ -173,8 +175,9 @@ def _bucket_cover(timeframe: Timeframe, start: int, end: int) -> tuple[int, int]
     edges = timeframe.bucket_starts(np.array([start, end - 1], dtype=np.int64))
     first_bucket, last_bucket = int(edges[0]), int(edges[1])
     if first_bucket < start:
-        first_bucket += timeframe.nanoseconds
-    return first_bucket, max(first_bucket, last_bucket) + timeframe.nanoseconds
+        first_bucket = int(timeframe.shift_nanoseconds(np.array([first_bucket]))[0])
+    last_end = int(timeframe.shift_nanoseconds(np.array([max(first_bucket, last_bucket)]))[0])
+    return first_bucket, last_end
 
 
 def _simulate(

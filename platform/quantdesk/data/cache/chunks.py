@@ -20,7 +20,7 @@ from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
 
 CHUNK_SUFFIX = ".parquet"
-_MONTHLY_BELOW_SECONDS = 3_600
+_MONTH_CHUNKS_BELOW = Timeframe(3_600)
 _YEAR_NAME = re.compile(r"^(\d{4})\.parquet$")
 _MONTH_NAME = re.compile(r"^(\d{4})-(\d{2})\.parquet$")
 
@@ -53,7 +53,7 @@ class ChunkPeriod(enum.Enum):
         ChunkPeriod
             ``MONTH`` for bars shorter than an hour, else ``YEAR``.
         """
-        return cls.MONTH if timeframe.seconds < _MONTHLY_BELOW_SECONDS else cls.YEAR
+        return cls.MONTH if timeframe < _MONTH_CHUNKS_BELOW else cls.YEAR
 
     def chunk_of_name(self, file_name: str) -> Chunk | None:
         """Read a chunk file name such as ``2024.parquet`` or ``2024-03.parquet``.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from quantdesk.core.timeframe import Timeframe
 from quantdesk.data.cache.key import CacheKey
 from quantdesk.errors import InvalidInputError
 
@@ -83,7 +84,7 @@ def series_directory(root: Path, key: CacheKey) -> Path:
     components = (
         _SOURCE_PREFIX + escape_name(key.source),
         _SYMBOL_PREFIX + escape_name(key.symbol),
-        _TIMEFRAME_PREFIX + key.timeframe.text,
+        _TIMEFRAME_PREFIX + _timeframe_name(key.timeframe),
     )
     for component in components:
         if len(component.encode()) > _MAXIMUM_COMPONENT_BYTES:
@@ -141,6 +142,11 @@ def _key_from_names(source_name: str, symbol_name: str, timeframe_name: str) -> 
     if (escape_name(key.source), escape_name(key.symbol)) != (
         source_name.removeprefix(_SOURCE_PREFIX),
         symbol_name.removeprefix(_SYMBOL_PREFIX),
-    ) or key.timeframe.text != timeframe_name.removeprefix(_TIMEFRAME_PREFIX):
+    ) or _timeframe_name(key.timeframe) != timeframe_name.removeprefix(_TIMEFRAME_PREFIX):
         return None
     return key
+
+
+def _timeframe_name(timeframe: Timeframe) -> str:
+    # "1M" and "1m" would share a directory on case-insensitive file systems (macOS, Windows).
+    return "1mo" if timeframe.is_calendar_month else timeframe.text

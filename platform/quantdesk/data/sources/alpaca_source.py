@@ -24,8 +24,9 @@ Units and conventions of the frames this source returns:
   UTC-aligned grids. Alpaca stamps a stock's daily bar at midnight New York
   time; this source stamps it at 00:00 UTC of that trading date, as the
   ``sample`` source does. It covers everything the feed reports that day,
-  pre- and post-market trading included. Weekly stock bars are built from
-  the daily ones (weeks start Monday 00:00 UTC). Daily and weekly crypto bars
+  pre- and post-market trading included. Weekly and monthly (``1M``) stock
+  bars are built from the daily ones (weeks start Monday 00:00 UTC, months
+  on their first day 00:00 UTC). Daily, weekly and monthly crypto bars
   are built from hourly ones so that days run from midnight to midnight UTC
   like every other crypto source (Alpaca's own start at midnight US Central
   time).
@@ -62,7 +63,7 @@ from quantdesk.config import Settings
 from quantdesk.core.frame import INDEX_NAME, OHLCV_COLUMNS, empty_ohlcv, epoch_nanoseconds
 from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
-from quantdesk.core.timeframe import Timeframe
+from quantdesk.core.timeframe import MONTH, Timeframe
 from quantdesk.data.adjustment import NONE
 from quantdesk.data.credentials import ApiKey, find_api_key
 from quantdesk.data.provider_errors import provider_message, retry_after_seconds, without_secrets
@@ -101,6 +102,7 @@ SUPPORTED_TIMEFRAMES: tuple[Timeframe, ...] = (
     *(Timeframe(count * _HOUR.seconds) for count in _HOUR_COUNTS),
     _DAY,
     _WEEK,
+    MONTH,
 )
 _SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]*(/[A-Z0-9][A-Z0-9.\-]*)?$")
 _KEY_HELP = (
@@ -208,9 +210,9 @@ class AlpacaSource(RemoteSource):
         if market == "crypto" and timeframe >= _DAY:
             hourly = self._bars(normalized, market, _HOUR, _whole_bars(time_range, timeframe))
             return resample_ohlcv(hourly, timeframe, source_timeframe=_HOUR)
-        if market == "stock" and timeframe == _WEEK:
-            daily = self._daily_stock_bars(normalized, _whole_bars(time_range, _WEEK))
-            return resample_ohlcv(daily, _WEEK, source_timeframe=_DAY)
+        if market == "stock" and timeframe in (_WEEK, MONTH):
+            daily = self._daily_stock_bars(normalized, _whole_bars(time_range, timeframe))
+            return resample_ohlcv(daily, timeframe, source_timeframe=_DAY)
         if market == "stock" and timeframe == _DAY:
             return self._daily_stock_bars(normalized, time_range)
         return self._bars(normalized, market, timeframe, time_range)
@@ -435,7 +437,7 @@ def _whole_bars(time_range: TimeRange, timeframe: Timeframe) -> TimeRange:
     first, last = timeframe.bucket_starts(edges)
     return TimeRange(
         pd.Timestamp(int(first), tz="UTC"),
-        pd.Timestamp(int(last) + timeframe.nanoseconds, tz="UTC"),
+        pd.Timestamp(int(timeframe.shift_nanoseconds(np.array([last]))[0]), tz="UTC"),
     )
 
 

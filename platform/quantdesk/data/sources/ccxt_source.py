@@ -43,6 +43,7 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 _NANOSECONDS_PER_MILLISECOND = 1_000_000
+_SHORTEST_MONTH_MILLISECONDS = 28 * 86_400_000
 # ccxt logs every request's headers at DEBUG, an API key among them for signed
 # calls; its exchanges log here instead, a logger outside the hierarchy that
 # drops everything below WARNING, so no configuration can route a key to a log.
@@ -179,7 +180,7 @@ class CcxtSource(RemoteSource):
         exchange_timeframe = self._exchange_timeframe(exchange, timeframe)
         self._load_markets(exchange)
         self._check_market(exchange, market)
-        step = timeframe.seconds * 1000
+        step = _shortest_step_milliseconds(timeframe)
         start = _milliseconds(time_range.start)
         end = _milliseconds(time_range.end)
         page_limit = _page_limit(exchange, market)
@@ -265,6 +266,13 @@ class CcxtSource(RemoteSource):
                 f"ccxt's {exchange.id} offers no candles (no fetchOHLCV); "
                 "pick an exchange that does, such as binance, kraken or coinbase"
             )
+        if timeframe.is_calendar_month:
+            if "1M" in offered:
+                return "1M"
+            raise FatalSourceError(
+                f"{exchange.id} has no 1M candles; ask for 1d and "
+                "resample_ohlcv(frame, '1M', source_timeframe='1d')"
+            )
         matching: dict[int, str] = {}
         for text in offered:
             try:
@@ -280,6 +288,8 @@ class CcxtSource(RemoteSource):
             if Timeframe.MINIMUM_SECONDS <= seconds <= Timeframe.MAXIMUM_SECONDS
             and seconds % 60 == 0
         ]
+        if "1M" in offered:
+            usable.append("1M")
         raise FatalSourceError(
             f"{exchange.id} has no {timeframe} candles; ask for one of {', '.join(usable)}"
             + (" and resample" if usable else "")
@@ -442,6 +452,13 @@ def _page_limit(exchange: Any, market: str) -> int | None:
     return int(limit) if isinstance(limit, int | float) and limit >= 1 else None
 
 
+def _shortest_step_milliseconds(timeframe: Timeframe) -> int:
+    """How far apart two candles open at the least: 28 days for ``1M``."""
+    if timeframe.is_calendar_month:
+        return _SHORTEST_MONTH_MILLISECONDS
+    return timeframe.seconds * 1000
+
+
 def _to_frame(
     candles: dict[int, Sequence[Any]], exchange_id: str, market: str, timeframe: Timeframe
 ) -> pd.DataFrame:
@@ -456,7 +473,7 @@ def _to_frame(
         # The loader tells settled bars from forming ones by quantdesk's boundaries,
         # so an off-boundary candle that has not closed yet is left out.
         now = pd.Timestamp.now(tz="UTC").value
-        open_and_off = misaligned & (times + timeframe.nanoseconds > now)
+        open_and_off = misaligned & (timeframe.shift_nanoseconds(times) > now)
         logger.warning(
             "ccxt %s %s %s: %d candle(s) open off quantdesk's %s boundaries, e.g. at %s; "
             "kept as the exchange sent them%s",

@@ -18,9 +18,13 @@ Times may be written three ways:
   ranges, or a file mixing units, is refused.
 
 The file's own timeframe is inferred from its most common bar spacing, from
-1m to 1w; a coarser timeframe that is a multiple of it is served by
-resampling. Monthly files (bars 25 to 35 days apart) are refused, as
-timeframes end at a week. Files are read afresh each time, never cached.
+1m to 1w, or ``1M`` when bars are most often 25 to 35 days apart; a coarser
+timeframe that is a multiple of it is served by resampling (daily files make
+``1M`` bars). In a monthly file each bar is the calendar month its UTC time
+falls in and is stamped at that month's first day, 00:00 UTC, so files dated
+on the first of the month and files dated on its last calendar or business
+day (2024-01-31, 2024-02-29, 2024-03-28) read alike; a file with two bars in
+one month is refused. Files are read afresh each time, never cached.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from quantdesk.config import Settings
 from quantdesk.core.frame import OHLCV_COLUMNS, epoch_nanoseconds, validate_ohlcv
 from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
-from quantdesk.core.timeframe import Timeframe
+from quantdesk.core.timeframe import MONTH, Timeframe
 from quantdesk.data.source import DataSource
 from quantdesk.errors import DataValidationError, FatalSourceError
 
@@ -83,8 +87,9 @@ class CsvSource(DataSource):
         Returns
         -------
         pandas.DataFrame
-            Every bar in the file. One source reads an unchanged file once,
-            however often a load asks for it.
+            Every bar in the file, monthly bars stamped at their month's
+            first day. One source reads an unchanged file once, however
+            often a load asks for it.
         """
         path = Path(symbol).expanduser()
         if path.is_dir():
@@ -101,9 +106,11 @@ class CsvSource(DataSource):
                 raise FatalSourceError(message) from None
             frame = _to_canonical(raw, path)
             try:
-                self.file_timeframe(frame)
+                timeframe = self.file_timeframe(frame)
             except FatalSourceError as error:
                 raise FatalSourceError(f"{path} {error}") from None
+            if timeframe == MONTH:
+                frame = _stamped_at_month_starts(frame, path)
             self._read_frames[version] = frame
         return self._read_frames[version]
 
@@ -113,13 +120,14 @@ class CsvSource(DataSource):
         Returns
         -------
         Timeframe or None
-            The spacing, or None for fewer than two bars.
+            The spacing, ``1M`` for bars 25 to 35 days apart, or None for
+            fewer than two bars.
 
         Raises
         ------
         FatalSourceError
-            When the spacing is no timeframe: monthly bars, bars more than a
-            week apart, or bars closer than a minute or not whole minutes apart.
+            When the spacing is no timeframe: bars more than a week apart and
+            not monthly, or bars closer than a minute or not whole minutes apart.
         """
         if len(frame) < 2:
             return None
@@ -133,9 +141,10 @@ class CsvSource(DataSource):
         if native is None or native == timeframe:
             return frame
         if not timeframe.is_multiple_of(native):
+            multiple = "" if native.is_calendar_month else " or a multiple of it"
             raise FatalSourceError(
                 f"{symbol} holds {native} bars, which cannot make {timeframe} bars; "
-                f"ask for --timeframe {native} or a multiple of it"
+                f"ask for --timeframe {native}{multiple}"
             )
         return resample_ohlcv(frame, timeframe, source_timeframe=native)
 
@@ -146,7 +155,7 @@ class CsvSource(DataSource):
             return None
         step = self.file_timeframe(frame) or timeframe
         first_bucket = int(timeframe.bucket_starts(epoch_nanoseconds(frame)[:1])[0])
-        return TimeRange(pd.Timestamp(first_bucket, tz="UTC"), frame.index[-1] + step.timedelta)
+        return TimeRange(pd.Timestamp(first_bucket, tz="UTC"), step.shift(frame.index[-1]))
 
     def native_timeframe(self, symbol: str) -> Timeframe | None:
         """The file's own timeframe, its most common bar spacing."""
@@ -186,13 +195,11 @@ def _to_canonical(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
 def _timeframe_of_spacing(seconds: int) -> Timeframe:
     shortest_month, longest_month = (days * _SECONDS_PER_DAY for days in _MONTHLY_SPACING_DAYS)
     if shortest_month <= seconds <= longest_month:
-        raise FatalSourceError(
-            "holds monthly bars, and timeframes go up to 1w; give a file of daily or weekly bars"
-        )
+        return MONTH
     if seconds > Timeframe.MAXIMUM_SECONDS:
         raise FatalSourceError(
-            f"holds bars {_duration_text(seconds)} apart, and timeframes go up to 1w; "
-            "give a file of daily or weekly bars"
+            f"holds bars {_duration_text(seconds)} apart, and timeframes go up to 1w and 1M; "
+            "give a file of daily, weekly or monthly bars"
         )
     if seconds < Timeframe.MINIMUM_SECONDS or seconds % 60 != 0:
         raise FatalSourceError(
@@ -200,6 +207,26 @@ def _timeframe_of_spacing(seconds: int) -> Timeframe:
             "from 1m; give a file of 1-minute or coarser bars"
         )
     return Timeframe(seconds)
+
+
+def _stamped_at_month_starts(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    starts = MONTH.bucket_starts(epoch_nanoseconds(frame))
+    repeated = np.flatnonzero(starts[1:] == starts[:-1])
+    if repeated.size:
+        row = int(repeated[0]) + 1
+        first, second = frame.index[row - 1], frame.index[row]
+        raise FatalSourceError(
+            f"{path}: {_date_text(first)} (data row {row}) and {_date_text(second)} (data row "
+            f"{row + 1}) both fall in {first:%B %Y}; a monthly file holds one bar a month, "
+            "so delete or merge one"
+        )
+    stamped = frame.copy()
+    stamped.index = pd.DatetimeIndex(starts, tz="UTC", name=frame.index.name).as_unit("ns")
+    return stamped
+
+
+def _date_text(moment: pd.Timestamp) -> str:
+    return moment.strftime("%Y-%m-%d" if moment == moment.normalize() else "%Y-%m-%d %H:%M")
 
 
 def _duration_text(seconds: int) -> str:

@@ -21,7 +21,7 @@ from quantdesk.synthetic import SAMPLE_MARKETS, SAMPLE_SPAN, generate_sample_bar
 class SampleSource(DataSource):
     """Synthetic crypto (24/7) and US stock (regular sessions) bars, 2015 to 2025.
 
-    Every timeframe from ``1m`` to ``1w`` is served. A range that reaches
+    Every timeframe from ``1m`` to ``1w`` is served, and ``1M``. A range that reaches
     beyond 2015-01-01 to 2026-01-01 is served for the part inside it; a range
     wholly outside is refused.
     """

@@ -31,7 +31,7 @@ from quantdesk.config import Settings
 from quantdesk.core.frame import OHLCV_COLUMNS, PRICE_COLUMNS, empty_ohlcv
 from quantdesk.core.resample import resample_ohlcv
 from quantdesk.core.time_range import TimeRange
-from quantdesk.core.timeframe import Timeframe
+from quantdesk.core.timeframe import MONTH, Timeframe
 from quantdesk.data.adjustment import SPLIT
 from quantdesk.data.provider_errors import provider_message, retry_after_seconds
 from quantdesk.data.retry import RetryClock, RetryPolicy
@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 _DAY = pd.Timedelta(days=1)
 _WEEK = Timeframe.parse("1w")
+_BUILT_FROM_DAYS = (_WEEK, MONTH)
 _API_HOSTS = frozenset({"query1.finance.yahoo.com", "query2.finance.yahoo.com"})
 _SYMBOL_PATTERN = re.compile(r"^[A-Za-z0-9^=.&_-]{1,32}$")
 _BROWSER_HEADERS = {
@@ -102,7 +103,9 @@ YAHOO_INTERVALS: dict[Timeframe, YahooInterval] = {
     Timeframe.parse("1h"): YahooInterval("1h", kept_days=730),
     Timeframe.parse("90m"): YahooInterval("90m", kept_days=60),
     Timeframe.parse("1d"): YahooInterval("1d"),
-    _WEEK: YahooInterval("1d"),  # built here from daily bars, so weeks start on Monday
+    # Built here from daily bars, so weeks start on Monday and months on the first 00:00 UTC.
+    _WEEK: YahooInterval("1d"),
+    MONTH: YahooInterval("1d"),
 }
 """The timeframes this source serves and how Yahoo is asked for each."""
 
@@ -139,10 +142,12 @@ class YfinanceSource(RemoteSource):
         is stamped with that date at 00:00 UTC (not the exchange's midnight,
         which for New York is 04:00 or 05:00 UTC), so the date reads as on
         Yahoo and daily bars line up with quantdesk's daily grid. Weekly bars
-        are made here from daily ones, Monday to Sunday, stamped on Monday.
+        are made here from daily ones, Monday to Sunday, stamped on Monday,
+        and monthly ones (``1M``) from the daily bars of each calendar month,
+        stamped on its first day.
 
     Timeframes and ranges
-        1m, 2m, 5m, 15m, 30m, 1h, 90m, 1d and 1w. Yahoo keeps 1m bars for 30
+        1m, 2m, 5m, 15m, 30m, 1h, 90m, 1d, 1w and 1M. Yahoo keeps 1m bars for 30
         days, 2m to 90m bars for 60 days and 1h bars for 730 days; a fetch that
         reaches further back is refused, naming the limit. 1m bars are asked
         for in 7-day windows, the most Yahoo gives per request. Bars Yahoo
@@ -217,7 +222,7 @@ class YfinanceSource(RemoteSource):
         return SPLIT
 
     def available_range(self, symbol: str, timeframe: Timeframe) -> TimeRange | None:
-        """For intraday timeframes, the span Yahoo still keeps; None for daily and weekly.
+        """For intraday timeframes, the span Yahoo still keeps; None for daily and longer.
 
         Returns
         -------
@@ -229,14 +234,14 @@ class YfinanceSource(RemoteSource):
             return None
         now = _now()
         earliest = _earliest_start(interval, now)
-        return TimeRange(earliest, timeframe.bar_start(now) + timeframe.timedelta)
+        return TimeRange(earliest, timeframe.shift(timeframe.bar_start(now)))
 
     def request_windows(self, timeframe: Timeframe, time_range: TimeRange) -> list[TimeRange]:
         """The ranges Yahoo is asked for, in order, to cover ``time_range``.
 
         Daily requests reach a day beyond each end, since a daily bar's UTC
         stamp and its instant at the exchange fall on different sides of
-        midnight; weekly requests cover whole weeks. Nothing is asked past
+        midnight; weekly and monthly requests cover whole weeks and months. Nothing is asked past
         the bar now forming. Long 1m ranges are split into 7-day windows.
 
         Parameters
@@ -260,11 +265,11 @@ class YfinanceSource(RemoteSource):
         interval = YAHOO_INTERVALS[timeframe]
         now = _now()
         start = time_range.start
-        end = min(time_range.end, now + timeframe.timedelta)
-        if timeframe == _WEEK:
-            starts = _WEEK.bucket_starts(np.array([start.value, end.value - 1]))
+        end = min(time_range.end, timeframe.shift(now))
+        if timeframe in _BUILT_FROM_DAYS:
+            starts = timeframe.bucket_starts(np.array([start.value, end.value - 1]))
             start = pd.Timestamp(int(starts[0]), tz="UTC")
-            end = pd.Timestamp(int(starts[1]), tz="UTC") + _WEEK.timedelta
+            end = timeframe.shift(pd.Timestamp(int(starts[1]), tz="UTC"))
         if interval.daily:
             start, end = start - _DAY, end + _DAY
         if start >= end:
@@ -301,8 +306,8 @@ class YfinanceSource(RemoteSource):
         frame = pd.concat(pieces) if len(pieces) > 1 else pieces[0]
         # Windows meet end to start, but Yahoo may repeat a bar on either side of a boundary.
         frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-        if timeframe == _WEEK and not frame.empty:
-            frame = resample_ohlcv(frame, _WEEK, source_timeframe="1d")
+        if timeframe in _BUILT_FROM_DAYS and not frame.empty:
+            frame = resample_ohlcv(frame, timeframe, source_timeframe="1d")
         return frame
 
     def _history(self, symbol: str, interval: YahooInterval, window: TimeRange) -> pd.DataFrame:
