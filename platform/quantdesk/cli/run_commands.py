@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -121,8 +120,7 @@ def remove_command(run_id: str, as_json: bool) -> None:
     """Delete saved run RUN_ID with its equity curve and trades."""
     from quantdesk.api.runs import remove_run
 
-    remove_run(run_id)
-    removed = str(uuid.UUID(run_id.strip()))
+    removed = str(remove_run(run_id))
     emit({"id": removed, "removed": True}, as_json=as_json, text=f"removed run {removed}")
 
 

@@ -399,7 +399,7 @@ def load_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> Sa
     )
 
 
-def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> None:
+def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> uuid.UUID:
     """Delete one of the current user's saved runs, with its equity and trades.
 
     Parameters
@@ -408,6 +408,11 @@ def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> 
         The run's id, as a UUID or its text.
     settings
         The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    uuid.UUID
+        The id of the run removed.
 
     Raises
     ------
@@ -426,6 +431,7 @@ def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> 
         removed = connection.execute(statement).first()
     if removed is None:
         raise RunNotFoundError(_missing(wanted))
+    return wanted
 
 
 def _backtest_row(result: BacktestResult, name: str | None) -> dict[str, Any]:
