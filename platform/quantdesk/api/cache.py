@@ -25,22 +25,13 @@ __all__ = [
 def list_cached_series(
     settings: Settings | None = None, *, source: str | None = None, symbol: str | None = None
 ) -> list[CachedSeries]:
-    """Describe every cached series, sorted by source, symbol and timeframe.
-
-    Parameters
-    ----------
-    settings
-        quantdesk's settings, naming the cache directory; read from the
-        environment when None.
-    source
-        Only the series of this source, for example ``"sample"``.
-    symbol
-        Only the series of this symbol as the cache names it, e.g. ``"BTC/USDT"``.
+    """The series in the settings' cache directory, of one ``source`` or ``symbol`` if given.
 
     Returns
     -------
     list of CachedSeries
-        One entry a series; empty for an empty cache.
+        Sorted by source, symbol and timeframe; ``settings`` are read from
+        the environment when None.
     """
     return inventory.list_cached_series(settings, source=source, symbol=symbol)
 
@@ -52,24 +43,15 @@ def remove_cached_series(
     every_series: bool = False,
     settings: Settings | None = None,
 ) -> CacheRemoval:
-    """Delete cached series: one, every timeframe of a symbol, or all of them.
+    """Delete the cached ``address`` (``SOURCE:SYMBOL``), in one ``timeframe`` or all of them.
 
-    Parameters
-    ----------
-    address
-        ``SOURCE:SYMBOL``, as given to :func:`quantdesk.load`.
-    timeframe
-        Only this timeframe of ``address``; every cached one when None.
-    every_series
-        Remove every cached series; leave ``address`` and ``timeframe`` out.
-    settings
-        quantdesk's settings, naming the cache directory; read from the
-        environment when None.
+    With ``every_series`` (and no address) the whole cache is emptied.
 
     Returns
     -------
     CacheRemoval
-        The series removed and the bytes freed.
+        The series removed and the bytes freed; ``settings`` are read from
+        the environment when None.
     """
     return inventory.remove_cached_series(
         address, timeframe=timeframe, every_series=every_series, settings=settings

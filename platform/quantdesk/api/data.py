@@ -81,22 +81,13 @@ def load_bars(
     use_cache: bool = True,
     settings: Settings | None = None,
 ) -> LoadResult:
-    """Load the bars at ``address`` for ``[start, end)`` through the cache.
+    """The bars at ``address`` (``"sample:BTC/USDT"``) starting in ``[start, end)``.
 
-    Parameters
-    ----------
-    address
-        ``SOURCE:SYMBOL``, for example ``"sample:BTC/USDT"``.
-    timeframe
-        The bar length; the source's only one (a CSV file's), else
-        ``settings.default_timeframe``, when None.
-    start, end
-        The half-open range of bar start times; naive times are UTC. Either
-        may be left out when the source knows its span.
-    use_cache
-        Set False to ask the source directly and leave the cache alone.
-    settings
-        quantdesk's settings; read from the environment when None.
+    ``timeframe`` is the source's only one (a CSV file's) or the settings'
+    default when None; naive times are UTC, and the sample and CSV sources
+    know their span when ``start`` or ``end`` is left out. ``use_cache=False``
+    asks the source and leaves the cache alone. ``settings`` are read from
+    the environment when None.
 
     Returns
     -------
@@ -116,18 +107,7 @@ def load(
     end: TimeLike | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
-    """Load bars as a canonical frame; see :func:`load_bars`.
-
-    Parameters
-    ----------
-    address
-        ``SOURCE:SYMBOL``, for example ``"sample:BTC/USDT"``.
-    timeframe
-        The bar length, for example ``"1h"``.
-    start, end
-        The half-open range ``[start, end)``.
-    settings
-        quantdesk's settings; read from the environment when None.
+    """The frame of :func:`load_bars`, which explains the arguments.
 
     Returns
     -------
@@ -168,12 +148,12 @@ def resample_ohlcv(
     Parameters
     ----------
     bars
-        A canonical OHLCV frame, or a :class:`LoadResult`.
+        :data:`Bars`: a frame, or a :class:`LoadResult`.
     timeframe
         The coarser bar length, for example ``"1d"``.
     source_timeframe
         The bars' own length; a :class:`LoadResult`'s when None, else inferred
-        from the frame.
+        from the frame. Giving one that contradicts the loaded bars' is refused.
     anchor
         ``"session"`` buckets from each session's start, ``"epoch"`` from 1970.
 
@@ -181,12 +161,6 @@ def resample_ohlcv(
     -------
     pandas.DataFrame
         The coarser canonical frame.
-
-    Raises
-    ------
-    InvalidInputError
-        If ``bars`` is neither, or ``source_timeframe`` contradicts a
-        :class:`LoadResult`'s.
     """
     frame, known = _frame_and_timeframe(
         bars, source_timeframe, "resample_ohlcv", "source_timeframe"
@@ -202,26 +176,15 @@ def gap_report(
 ) -> pd.DataFrame:
     """The stretches where bars are missing between two present bars.
 
-    Parameters
-    ----------
-    bars
-        A canonical OHLCV frame, or a :class:`LoadResult`.
-    timeframe
-        The bars' timeframe; needed for a frame, a :class:`LoadResult`'s when None.
-    minimum_missing_bars
-        Report only gaps with at least this many missing bars.
+    ``bars`` is a frame, whose ``timeframe`` must be given, or a
+    :class:`LoadResult`, which knows its own; only gaps of at least
+    ``minimum_missing_bars`` bars are reported.
 
     Returns
     -------
     pandas.DataFrame
         One row a gap: ``gap_start``, ``gap_end``, ``missing_bars`` and
         ``duration``, in time order.
-
-    Raises
-    ------
-    InvalidInputError
-        If ``bars`` is neither, a frame comes without its timeframe, or
-        ``timeframe`` contradicts a :class:`LoadResult`'s.
     """
     frame, known = _frame_and_timeframe(bars, timeframe, "gap_report", "timeframe")
     if known is None:

@@ -60,20 +60,18 @@ def add_api_key(
     replace: bool = False,
     settings: Settings | None = None,
 ) -> ApiKeyInfo:
-    """Encrypt and store an API key for the current database user.
+    """Store ``provider``'s key id and secret, encrypted, as yours; neither is ever shown.
 
     Parameters
     ----------
-    provider
-        The data provider or broker, e.g. ``"binance"``.
+    provider, label
+        The provider (``"binance"``) and a name telling its keys apart.
     key_id, secret
-        The key id and its secret; neither is ever logged or shown.
-    label
-        Tells several keys of one provider apart.
+        The credentials.
     replace
-        Overwrite a key with the same provider and label.
+        Overwrite your key of the same provider and label.
     settings
-        quantdesk's settings; read from the environment when None.
+        Read from the environment when None.
 
     Returns
     -------
@@ -86,17 +84,17 @@ def add_api_key(
 
 
 def list_api_keys(settings: Settings | None = None) -> list[ApiKeyInfo]:
-    """The current user's API keys, without their secrets.
+    """Your API keys by provider and label, without their secrets.
 
     Parameters
     ----------
     settings
-        quantdesk's settings; read from the environment when None.
+        Read from the environment when None.
 
     Returns
     -------
     list of ApiKeyInfo
-        Sorted by provider and label.
+        One entry a key.
     """
     return vault.list_api_keys(settings)
 
@@ -104,21 +102,13 @@ def list_api_keys(settings: Settings | None = None) -> list[ApiKeyInfo]:
 def get_api_key(
     provider: str, *, label: str = DEFAULT_LABEL, settings: Settings | None = None
 ) -> ApiKey:
-    """Decrypt one of the current user's API keys; the read is audited.
-
-    Parameters
-    ----------
-    provider
-        The data provider or broker.
-    label
-        Which of the provider's keys.
-    settings
-        quantdesk's settings; read from the environment when None.
+    """Your key of ``provider`` labelled ``label``, decrypted; the read is audited.
 
     Returns
     -------
     ApiKey
-        The key id and secret; its repr hides both.
+        The key id and secret; its repr hides both. ``settings`` are read
+        from the environment when None.
     """
     return vault.get_api_key(provider, label=label, settings=settings)
 
@@ -126,17 +116,7 @@ def get_api_key(
 def remove_api_key(
     provider: str, *, label: str = DEFAULT_LABEL, settings: Settings | None = None
 ) -> None:
-    """Delete one of the current user's API keys.
-
-    Parameters
-    ----------
-    provider
-        The data provider or broker.
-    label
-        Which of the provider's keys.
-    settings
-        quantdesk's settings; read from the environment when None.
-    """
+    """Delete your key of ``provider`` labelled ``label``; settings from the environment if None."""
     vault.remove_api_key(provider, label=label, settings=settings)
 
 

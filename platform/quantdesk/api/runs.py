@@ -35,21 +35,15 @@ RunReference = uuid.UUID | str | RunInfo | SavedRun
 def save_run(
     result: BacktestResult, *, name: str | None = None, settings: Settings | None = None
 ) -> RunInfo:
-    """Save a backtest result as the current database user.
+    """Keep ``result`` (a backtest's, or a loaded run to save anew) as a run of yours.
 
-    Parameters
-    ----------
-    result
-        What :func:`quantdesk.backtest` returned (or a loaded run, saved anew).
-    name
-        A label for the run, at most 200 characters.
-    settings
-        quantdesk's settings; read from the environment when None.
+    ``name`` labels it (at most 200 characters); ``settings`` are read from
+    the environment when None.
 
     Returns
     -------
     RunInfo
-        The saved run's listing, with its new id.
+        The new run's listing and id.
     """
     return store_runs.save_run(result, name=name, settings=settings)
 
@@ -57,33 +51,26 @@ def save_run(
 def list_runs(
     *, limit: int | None = DEFAULT_LIST_LIMIT, settings: Settings | None = None
 ) -> list[RunInfo]:
-    """The current user's saved runs, newest first.
-
-    Parameters
-    ----------
-    limit
-        At most this many runs; None for all of them.
-    settings
-        quantdesk's settings; read from the environment when None.
+    """Your saved runs, newest first: ``limit`` of them, or all for None.
 
     Returns
     -------
     list of RunInfo
-        Newest first.
+        One listing a run; ``settings`` are read from the environment when None.
     """
     return store_runs.list_runs(limit=limit, settings=settings)
 
 
 def load_run(run: RunReference, *, settings: Settings | None = None) -> SavedRun:
-    """Load one of the current user's saved runs as the result it was.
+    """One of your saved runs, as the result it was.
 
     Parameters
     ----------
     run
-        The run's id (a UUID or its text), its listing from :func:`list_runs`,
-        or a loaded run (loaded afresh).
+        Its id (a UUID or its text), its listing from :func:`list_runs`, or
+        the run itself (loaded afresh).
     settings
-        quantdesk's settings; read from the environment when None.
+        Read from the environment when None.
 
     Returns
     -------
@@ -93,35 +80,20 @@ def load_run(run: RunReference, *, settings: Settings | None = None) -> SavedRun
 
     Raises
     ------
-    InvalidInputError
-        If ``run`` names no run id.
     RunNotFoundError
-        If the user has no such run (missing or someone else's).
+        If you have no such run (missing or someone else's).
     """
     return store_runs.load_run(run_id_of(run), settings=settings)
 
 
 def remove_run(run: RunReference, *, settings: Settings | None = None) -> uuid.UUID:
-    """Delete one of the current user's saved runs, with its equity and trades.
-
-    Parameters
-    ----------
-    run
-        The run's id (a UUID or its text), its listing, or the loaded run.
-    settings
-        quantdesk's settings; read from the environment when None.
+    """Delete ``run`` (named as :func:`load_run` takes it) with its equity and trades.
 
     Returns
     -------
     uuid.UUID
-        The id of the run removed.
-
-    Raises
-    ------
-    InvalidInputError
-        If ``run`` names no run id.
-    RunNotFoundError
-        If the user has no such run (missing or someone else's).
+        Its id. ``settings`` are read from the environment when None; a run
+        you do not have raises :class:`~quantdesk.errors.RunNotFoundError`.
     """
     return store_runs.remove_run(run_id_of(run), settings=settings)
 

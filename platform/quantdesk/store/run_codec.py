@@ -115,23 +115,7 @@ def encode_equity(equity: pd.Series, *, close: pd.Series | None = None) -> bytes
 
 
 def decode_equity(data: bytes) -> pd.Series:
-    """Decode the equity curve :func:`encode_equity` wrote.
-
-    Parameters
-    ----------
-    data
-        The bytes.
-
-    Returns
-    -------
-    pandas.Series
-        The equity curve, equal to the one encoded.
-
-    Raises
-    ------
-    StoreError
-        If the bytes are not an encoded equity curve.
-    """
+    """The equity curve of :func:`decode_equity_and_close`, without the closes."""
     return decode_equity_and_close(data)[0]
 
 
