@@ -128,7 +128,7 @@ def main() -> None:
         result = quantdesk.backtest(
             "sma_cross", frame, fast=10, slow=20, short=True, cash=1e7, commission=1e-5
         )
-        stats = json.dumps(encode_values(result.stats))
+        stats = json.dumps(encode_values(dict(result.stats)))
         started = time.perf_counter()
         for user in users:
             fill_runs(user.database_url, runs_per_user, stats)

@@ -42,15 +42,25 @@ def assert_same_values(decoded: dict[str, Any], expected: dict[str, Any]) -> Non
 
 
 def assert_run_matches(run: SavedRun, result: BacktestResult) -> None:
-    """A loaded run holds exactly what the result held."""
+    """A loaded run is a result holding exactly what the saved one held."""
+    assert isinstance(run, BacktestResult)
+    assert run.close_saved
     pd.testing.assert_series_equal(run.equity, result.equity, check_exact=True, check_freq=True)
+    pd.testing.assert_series_equal(run.close, result.close, check_exact=True, check_freq=True)
+    pd.testing.assert_series_equal(run.stats, result.stats)
     pd.testing.assert_frame_equal(run.trades, result.trades, check_exact=True)
     pd.testing.assert_series_equal(run.drawdown, result.drawdown, check_exact=True)
-    assert_same_values(run.stats, dict(result.stats))
+    assert_same_values(dict(run.stats), dict(result.stats))
     assert_same_values(run.parameters, dict(result.parameters))
     assert run.config == result.config
     assert run.open_position == result.open_position
-    info = run.info
+    assert run.strategy_name == result.strategy_name
+    assert run.data_address == result.data_address
+    assert run.timeframe == result.timeframe
+    assert run.data_fingerprint == result.data_fingerprint
+    assert run.engine_version == result.engine_version
+    info = run.run_info
+    assert run.id == info.id
     assert info.strategy == result.strategy_name
     assert info.timeframe == result.timeframe
     assert info.bar_count == len(result.equity)

@@ -13,7 +13,7 @@ from quantdesk.config import Settings
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.data import source as source_module
-from quantdesk.data.cache import CacheKey, ParquetStore
+from quantdesk.data.cache import CacheKey, ParquetStore, inventory
 from quantdesk.data.cache.inventory import CachedSeries
 from quantdesk.data.loader import LoadResult, load_bars
 from quantdesk.data.source import (
@@ -289,12 +289,12 @@ def test_a_store_can_be_passed_instead_of_settings(tmp_path: Path, settings_in: 
         store=store,
     )
 
-    listed = list_cached_series(settings_in, store=store)
+    listed = inventory.list_cached_series(settings_in, store=store)
 
     assert [series.address for series in listed] == ["sample:SOL/USDT"]
     assert list_cached_series(settings_in) == []
-    remove_cached_series("sample:SOL/USDT", settings=settings_in, store=store)
-    assert list_cached_series(settings_in, store=store) == []
+    inventory.remove_cached_series("sample:SOL/USDT", settings=settings_in, store=store)
+    assert inventory.list_cached_series(settings_in, store=store) == []
 
 
 # What the loader stores -----------------------------------------------------------------

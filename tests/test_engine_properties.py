@@ -224,4 +224,4 @@ def test_the_shortest_data_runs(bars: int) -> None:
     frame = bars_from_moves([0.01] * bars, [0.0] * bars, [(0.01, 0.01)] * bars)
     result = run_backtest(frame, Signals.from_series(np.ones(bars, dtype=bool)))
     assert len(result.equity) == bars
-    assert set(result.stats) >= {"sharpe", "n_trades"}
+    assert set(result.stats.index) >= {"sharpe", "n_trades"}

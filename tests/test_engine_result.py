@@ -91,7 +91,7 @@ def test_equity_and_drawdown_share_the_frames_index(result: BacktestResult) -> N
 
 def test_stats_have_the_stable_keys(result: BacktestResult) -> None:
     stats = result.stats
-    assert tuple(stats) == STAT_KEYS
+    assert tuple(stats.index) == STAT_KEYS
     assert isinstance(stats["n_trades"], int)
     assert isinstance(stats["max_drawdown_duration"], pd.Timedelta)
     for key in set(STAT_KEYS) - {"n_trades", "max_drawdown_duration"}:
@@ -107,7 +107,26 @@ def test_provenance_is_kept(result: BacktestResult) -> None:
     assert result.config == BacktestConfig(commission=0.001)
     assert result.data_fingerprint == data_fingerprint(WAVE)
     assert "wave" in repr(result)
-    assert pickle.loads(pickle.dumps(result)).stats == result.stats
+    pd.testing.assert_series_equal(pickle.loads(pickle.dumps(result)).stats, result.stats)
+
+
+def test_stats_are_a_series_that_reads_like_a_dict(result: BacktestResult) -> None:
+    stats = result.stats
+    assert isinstance(stats, pd.Series)
+    assert stats.dtype == object
+    assert list(stats.index) == list(STAT_KEYS)
+    final = float(result.equity.iloc[-1])
+    assert stats["final_equity"] == final
+    assert stats.get("final_equity") == final
+    assert stats.get("no such statistic") is None
+    assert "sharpe" in stats
+    assert "no such statistic" not in stats
+    as_dict = dict(stats)
+    assert list(as_dict) == list(STAT_KEYS)
+    assert as_dict == dict(stats.items())
+    assert type(as_dict["n_trades"]) is int
+    assert as_dict["n_trades"] == len(result.trades)
+    assert "total_return_pct" in repr(stats)
 
 
 def test_the_fingerprint_is_stable_and_sees_every_value() -> None:

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantdesk.api.data import load
 from quantdesk.config import Settings
 from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.data import source as source_module
-from quantdesk.data.loader import load, load_bars
+from quantdesk.data.loader import load_bars
 from quantdesk.data.source import DataSource, SourceAddress, available_sources, get_source
 from quantdesk.data.sources.sample import SampleSource
 from quantdesk.errors import FatalSourceError, InvalidInputError, UnknownNameError

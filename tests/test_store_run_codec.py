@@ -17,6 +17,7 @@ from quantdesk.engine import STAT_KEYS, BacktestResult
 from quantdesk.errors import InvalidInputError, StoreError
 from quantdesk.store.run_codec import (
     decode_equity,
+    decode_equity_and_close,
     decode_trades,
     decode_values,
     encode_equity,
@@ -109,6 +110,33 @@ def test_a_million_point_curve_is_compact() -> None:
     data = encode_equity(series)
     assert len(data) < 7 * 1_000_000
     pd.testing.assert_series_equal(decode_equity(data), series, check_exact=True)
+
+
+def test_the_closes_round_trip_with_the_equity(result: BacktestResult) -> None:
+    equity, close = decode_equity_and_close(encode_equity(result.equity, close=result.close))
+    pd.testing.assert_series_equal(equity, result.equity, check_exact=True, check_freq=True)
+    assert close is not None
+    pd.testing.assert_series_equal(close, result.close, check_exact=True, check_freq=True)
+    assert close.name == "close"
+
+
+def test_a_curve_saved_without_closes_decodes_with_none() -> None:
+    series = curve(50)
+    equity, close = decode_equity_and_close(encode_equity(series))
+    pd.testing.assert_series_equal(equity, series, check_exact=True)
+    assert close is None
+
+
+def test_closes_on_another_index_are_refused() -> None:
+    series = curve(50)
+    shifted = pd.Series(
+        np.linspace(1.0, 2.0, 50), index=series.index + pd.Timedelta(minutes=1), name="close"
+    )
+    with pytest.raises(InvalidInputError, match="equity curve's index") as caught:
+        encode_equity(series, close=shifted)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(InvalidInputError, match="float64"):
+        encode_equity(series, close=pd.Series(range(50), index=series.index))
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def test_a_saved_run_loads_back_identical(user: Any, strategy: str, options: Any
     info = save_run(result, name=f"{strategy} run", settings=user.settings)
     run = load_run(info.id, settings=user.settings)
     assert_run_matches(run, result)
-    assert run.info == info
+    assert run.run_info == info
     assert (info.name, info.source, info.symbol, info.timeframe) == (
         f"{strategy} run",
         "sample",

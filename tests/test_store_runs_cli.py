@@ -73,7 +73,7 @@ def test_save_list_show_and_remove(quantdesk_as_user: Runner, user: Any) -> None
     assert backtested.returncode == 0, backtested.stderr
     printed = json.loads(backtested.stdout)
     run_id = printed["run_id"]
-    assert load_run(run_id, settings=user.settings).info.name == "first try"
+    assert load_run(run_id, settings=user.settings).run_info.name == "first try"
 
     listed = quantdesk_as_user("runs", "list")
     assert listed.returncode == 0, listed.stderr

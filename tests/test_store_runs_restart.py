@@ -95,7 +95,7 @@ def test_a_restart_mid_save_leaves_the_run_whole_or_absent(
         assert_run_matches(load_run(runs[0].id, settings=user.settings), big_result)
 
     after = save_run(small_result(22), name="after the restart", settings=user.settings)
-    assert load_run(after.id, settings=user.settings).info.name == "after the restart"
+    assert load_run(after.id, settings=user.settings).run_info.name == "after the restart"
 
 
 def test_a_stopped_server_gives_a_one_line_unavailable_error(

@@ -21,16 +21,16 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "Settings": "quantdesk.config",
     "Timeframe": "quantdesk.core.timeframe",
     "validate_ohlcv": "quantdesk.core.frame",
-    "resample_ohlcv": "quantdesk.core.resample",
-    "gap_report": "quantdesk.core.gaps",
-    "load": "quantdesk.data.loader",
-    "LoadResult": "quantdesk.data.loader",
+    "resample_ohlcv": "quantdesk.api.data",
+    "gap_report": "quantdesk.api.data",
+    "load": "quantdesk.api.data",
+    "LoadResult": "quantdesk.api.data",
     "indicators": "quantdesk.indicators",
     "patterns": "quantdesk.patterns",
-    "add_api_key": "quantdesk.store.vault",
-    "get_api_key": "quantdesk.store.vault",
-    "list_api_keys": "quantdesk.store.vault",
-    "remove_api_key": "quantdesk.store.vault",
+    "add_api_key": "quantdesk.api.keys",
+    "get_api_key": "quantdesk.api.keys",
+    "list_api_keys": "quantdesk.api.keys",
+    "remove_api_key": "quantdesk.api.keys",
     "save_run": "quantdesk.api.runs",
     "list_runs": "quantdesk.api.runs",
     "load_run": "quantdesk.api.runs",
@@ -78,6 +78,8 @@ if TYPE_CHECKING:
     from quantdesk import indicators, patterns
     from quantdesk.api.backtest import backtest
     from quantdesk.api.cache import CachedSeries, list_cached_series, remove_cached_series
+    from quantdesk.api.data import LoadResult, gap_report, load, resample_ohlcv
+    from quantdesk.api.keys import add_api_key, get_api_key, list_api_keys, remove_api_key
     from quantdesk.api.runs import (
         RunInfo,
         SavedRun,
@@ -88,12 +90,8 @@ if TYPE_CHECKING:
     )
     from quantdesk.config import Settings
     from quantdesk.core.frame import validate_ohlcv
-    from quantdesk.core.gaps import gap_report
-    from quantdesk.core.resample import resample_ohlcv
     from quantdesk.core.timeframe import Timeframe
-    from quantdesk.data.loader import LoadResult, load
     from quantdesk.engine import BacktestConfig, BacktestResult
-    from quantdesk.store.vault import add_api_key, get_api_key, list_api_keys, remove_api_key
     from quantdesk.strategies import Parameter, Signals, Strategy
 
 

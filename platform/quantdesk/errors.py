@@ -79,6 +79,10 @@ class RunNotFoundError(StoreError, InvalidInputError, LookupError):
     """No saved run matches; the same error whether it is missing or someone else's."""
 
 
+class SavedDataMissingError(StoreError, LookupError):
+    """A saved run lacks what was asked of it: it was saved before quantdesk kept that."""
+
+
 class UnknownUserError(StoreError, InvalidInputError, LookupError):
     """No database user has that name."""
 

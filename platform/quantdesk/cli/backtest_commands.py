@@ -165,7 +165,7 @@ def backtest_command(
         saved = save_run(result, name=name, settings=settings)
         payload["run_id"] = str(saved.id)
         lines.append(f"saved as run {saved.id}")
-    text = "\n".join([*lines, "", *aligned_lines(result.stats)])
+    text = "\n".join([*lines, "", *aligned_lines(dict(result.stats))])
     emit(payload, as_json=as_json, text=text)
 
 

@@ -82,20 +82,12 @@ def fetch(
 @json_option
 def sources(as_json: bool) -> None:
     """List the data sources, built-in and installed by other packages."""
-    from quantdesk.api.data import available_sources
+    from quantdesk.api.data import list_sources
 
-    found = available_sources()
-    payload = [
-        {
-            "name": name,
-            "description": source_class.description,
-            "cached": source_class.cacheable,
-            "class": f"{source_class.__module__}:{source_class.__qualname__}",
-        }
-        for name, source_class in found.items()
-    ]
-    width = max((len(name) for name in found), default=0)
-    text = "\n".join(f"{item['name']:<{width}}  {item['description']}" for item in payload)
+    found = list_sources()
+    payload = [source.to_json() for source in found]
+    width = max((len(source.name) for source in found), default=0)
+    text = "\n".join(f"{source.name:<{width}}  {source.description}" for source in found)
     emit(payload, as_json=as_json, text=text)
 
 

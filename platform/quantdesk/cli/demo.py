@@ -98,15 +98,11 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str, save: bool = False) 
         )
         loads.append({**result.summary(), "seconds": round(time.perf_counter() - started, 4)})
     bars = result.frame
-    daily = (
-        resample_ohlcv(bars, "1d", source_timeframe=result.timeframe)
-        if result.timeframe < Timeframe.parse("1d")
-        else bars
-    )
+    daily = resample_ohlcv(result, "1d") if result.timeframe < Timeframe.parse("1d") else bars
     stock = load_bars(
         "sample:AAPL", timeframe="1h", start=DEMO_START, end="2024-02-01", settings=settings
     )
-    gaps = gap_report(stock.frame, "1h")
+    gaps = gap_report(stock)
     latest = bars.index[-1]
     macd = indicators.macd(bars).iloc[-1]
     bands = indicators.bollinger_bands(bars).iloc[-1]

@@ -224,20 +224,17 @@ def remove(provider: str, label: str, as_json: bool) -> None:
 @json_option
 def rotate_master(as_json: bool) -> None:
     """Re-encrypt every user's API keys under a new master key (admin URL)."""
-    from quantdesk.api.keys import KEY_FILE, NEXT_KEY_FILE, rotate_master_key
-    from quantdesk.config import Settings
+    from quantdesk.api.keys import rotate_master_key
 
-    settings = Settings.load()
-    rotated = rotate_master_key(settings)
-    external = settings.admin_database_url is not None
-    text = f"re-encrypted {rotated} API key(s) under the new master key"
-    if external:
+    rotation = rotate_master_key()
+    text = f"re-encrypted {rotation.rotated} API key(s) under the new master key"
+    if rotation.rename_required:
         text += (
-            f"; now rename {NEXT_KEY_FILE} over {KEY_FILE} in the server's data directory "
-            "(do not delete it: the keys are encrypted with it)"
+            f"; now rename {rotation.next_key_file} over {rotation.key_file} in the server's "
+            "data directory (do not delete it: the keys are encrypted with it)"
         )
     emit(
-        {"rotated": rotated, "rename_required": external},
+        {"rotated": rotation.rotated, "rename_required": rotation.rename_required},
         as_json=as_json,
         text=text,
     )

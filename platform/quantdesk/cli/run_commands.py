@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -75,7 +74,7 @@ def show_command(run_id: str, as_json: bool) -> None:
     from quantdesk.api.runs import load_run
 
     run = load_run(run_id)
-    info = run.info
+    info = run.run_info
     position = (
         None if run.open_position is None else _plain_mapping(dataclasses.asdict(run.open_position))
     )
@@ -83,7 +82,7 @@ def show_command(run_id: str, as_json: bool) -> None:
         **info.to_json(),
         "parameters": _plain_mapping(run.parameters),
         "config": _plain_mapping(run.config.model_dump()),
-        "stats": _plain_mapping(run.stats),
+        "stats": _plain_mapping(dict(run.stats)),
         "open_position": position,
     }
     span = (
@@ -101,7 +100,7 @@ def show_command(run_id: str, as_json: bool) -> None:
     sections: list[tuple[str, dict[str, Any] | None, bool]] = [
         ("parameters", run.parameters, True),
         ("rules", run.config.model_dump(), True),
-        ("statistics", run.stats, False),
+        ("statistics", dict(run.stats), False),
         ("open position", position, False),
     ]
     for title, values, exact in sections:
@@ -121,8 +120,7 @@ def remove_command(run_id: str, as_json: bool) -> None:
     """Delete saved run RUN_ID with its equity curve and trades."""
     from quantdesk.api.runs import remove_run
 
-    remove_run(run_id)
-    removed = str(uuid.UUID(run_id.strip()))
+    removed = str(remove_run(run_id))
     emit({"id": removed, "removed": True}, as_json=as_json, text=f"removed run {removed}")
 
 

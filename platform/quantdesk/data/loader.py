@@ -339,36 +339,6 @@ class _CachedSeries:
         return max(pd.Timedelta(days=7), 10 * self.key.timeframe.longest_timedelta)
 
 
-def load(
-    address: str | SourceAddress,
-    *,
-    timeframe: Timeframe | str | None = None,
-    start: TimeLike | None = None,
-    end: TimeLike | None = None,
-    settings: Settings | None = None,
-) -> pd.DataFrame:
-    """Load bars as a canonical frame; see :func:`load_bars` for the details.
-
-    Parameters
-    ----------
-    address
-        ``SOURCE:SYMBOL``, for example ``"sample:BTC/USDT"``.
-    timeframe
-        The bar length, for example ``"1h"``.
-    start, end
-        The half-open range ``[start, end)``.
-    settings
-        quantdesk's settings; read from the environment when None.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The canonical OHLCV frame.
-    """
-    result = load_bars(address, timeframe=timeframe, start=start, end=end, settings=settings)
-    return result.frame
-
-
 def _resolve_range(
     source: DataSource,
     symbol: str,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -13,8 +14,13 @@ import pandas as pd
 from quantdesk.core.frame import OHLCV_COLUMNS, epoch_nanoseconds
 from quantdesk.engine import kernel
 from quantdesk.engine.config import BacktestConfig
-from quantdesk.engine.stats import StatValue, compute_statistics, drawdown_fraction
-from quantdesk.errors import ConfigurationError, UnknownNameError
+from quantdesk.engine.stats import (
+    StatValue,
+    compute_statistics,
+    drawdown_fraction,
+    statistics_series,
+)
+from quantdesk.errors import ConfigurationError, InvalidInputError, UnknownNameError
 
 ENGINE_VERSION = "2"
 """Changes whenever the engine's results for the same input may change.
@@ -128,8 +134,10 @@ class BacktestResult:
     open_position
         The position still open after the last bar, or None.
     stats
-        The statistics of :mod:`quantdesk.engine.stats`, keyed by
-        :data:`~quantdesk.engine.stats.STAT_KEYS`.
+        The statistics of :mod:`quantdesk.engine.stats`, a Series of object
+        dtype indexed by :data:`~quantdesk.engine.stats.STAT_KEYS` in order;
+        it reads like a dict (``stats["sharpe"]``, ``stats.get``,
+        ``stats.items()``, ``"sharpe" in stats``, ``dict(stats)``).
     config
         The trading rules used.
     close
@@ -170,10 +178,10 @@ class BacktestResult:
         return pd.Series(values, index=self.equity.index, name="drawdown", copy=False)
 
     @cached_property
-    def stats(self) -> dict[str, StatValue]:
-        """The statistics, keyed by :data:`~quantdesk.engine.stats.STAT_KEYS`."""
+    def stats(self) -> pd.Series:
+        """The statistics, indexed by :data:`~quantdesk.engine.stats.STAT_KEYS`."""
         position = self.open_position
-        return compute_statistics(
+        computed = compute_statistics(
             equity=self.equity,
             trades=self.trades,
             close=self.close.to_numpy(),
@@ -183,11 +191,87 @@ class BacktestResult:
             periods_per_year=self.config.periods_per_year,
             risk_free_rate=self.config.risk_free_rate,
         )
+        return statistics_series(computed)
 
     @cached_property
     def data_fingerprint(self) -> str:
         """A hash of the frame's times and values."""
         return data_fingerprint(self._inputs.frame)
+
+    @classmethod
+    def from_saved(
+        cls,
+        *,
+        equity: pd.Series,
+        trades: pd.DataFrame,
+        stats: Mapping[str, StatValue],
+        open_position: OpenPosition | None,
+        config: BacktestConfig,
+        close: pd.Series,
+        parameters: Mapping[str, object],
+        strategy_name: str | None,
+        engine_version: str,
+        data_address: str | None,
+        timeframe: str | None,
+        data_fingerprint: str,
+        **subclass_fields: object,
+    ) -> Self:
+        """A result rebuilt from what was kept of it, without running anything again.
+
+        Parameters
+        ----------
+        equity, trades, open_position, config, parameters, strategy_name
+            As the result had them.
+        stats
+            Its statistics, in :data:`~quantdesk.engine.stats.STAT_KEYS` order.
+        close
+            The bars' closes, on the equity's index.
+        engine_version, data_address, timeframe, data_fingerprint
+            Its provenance.
+        **subclass_fields
+            The fields a subclass adds (:class:`~quantdesk.store.runs.SavedRun`'s
+            ``run_info``).
+
+        Returns
+        -------
+        BacktestResult
+            A result of this class whose ``drawdown`` is computed from the
+            equity and whose other attributes are the parts given.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``close`` is not on the equity's index, or a subclass field is unknown.
+        """
+        unknown = set(subclass_fields).difference(known.name for known in fields(cls))
+        if unknown:
+            raise InvalidInputError(
+                f"{cls.__name__} has no fields {sorted(unknown)}; pass only its own fields"
+            )
+        if not close.index.equals(equity.index):
+            raise InvalidInputError(
+                "the closes and the equity of a result must share one index; "
+                "pass the closes of the bars the equity was computed on"
+            )
+        result = object.__new__(cls)
+        # What __init__ would set, and what is otherwise computed on first
+        # access from inputs a rebuilt result does not have (as after pickling).
+        result.__dict__.update(
+            equity=equity,
+            open_position=open_position,
+            config=config,
+            parameters=dict(parameters),
+            strategy_name=strategy_name,
+            engine_version=engine_version,
+            data_address=data_address,
+            timeframe=timeframe,
+            trades=trades,
+            stats=statistics_series(stats),
+            close=close,
+            data_fingerprint=data_fingerprint,
+            **subclass_fields,
+        )
+        return result
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle what is computed on demand instead of what it is computed from."""

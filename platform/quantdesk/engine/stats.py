@@ -632,6 +632,27 @@ def compute_statistics(
     return {key: statistics[key] for key in STAT_KEYS}
 
 
+def statistics_series(statistics: Mapping[str, StatValue]) -> pd.Series:
+    """Statistics as ``BacktestResult.stats`` holds them: a Series that reads like a dict.
+
+    Parameters
+    ----------
+    statistics
+        The statistics by name, in order (as :func:`compute_statistics` gives them).
+
+    Returns
+    -------
+    pandas.Series
+        Of object dtype, so each value keeps its type (``n_trades`` an int,
+        ``max_drawdown_duration`` a ``pandas.Timedelta``), indexed by the
+        names in order. It has no name, so ``pandas.DataFrame([result.stats
+        for result in results])`` numbers its rows.
+    """
+    return pd.Series(
+        list(statistics.values()), index=pd.Index(list(statistics), dtype=object), dtype=object
+    )
+
+
 def ranking_value(value: float) -> float:
     """A statistic as a key for best-first sorting, where ruin always comes last.
 

@@ -136,7 +136,7 @@ class Backtest(Base):
 
 
 class BacktestEquity(Base):
-    """A run's equity curve, as one Parquet blob (see :mod:`quantdesk.store.run_codec`)."""
+    """A run's equity curve and its bars' closes, as one Parquet blob (see :mod:`.run_codec`)."""
 
     __tablename__ = "backtest_equity"
     __table_args__ = (

@@ -5,8 +5,9 @@ encoded, equal under ``pandas.testing`` (values bit for bit, dtypes, time
 units, time zones, index and names):
 
 - an equity curve (a float64 Series on a DatetimeIndex, up to millions of
-  points) is one Parquet file of two columns, the times delta-encoded and the
-  values byte-stream-split, compressed with zstd at level 1. For a million
+  points), and the bars' closes with it, is one Parquet file of two (or
+  three) columns, the times delta-encoded and the values byte-stream-split,
+  compressed with zstd at level 1. For a million
   points that is about 25 ms to encode and 10 ms to decode;
 - a trades table is one Parquet file with pandas' own metadata, so
   categories, time zones and the index come back as they were;
@@ -35,6 +36,7 @@ from quantdesk.errors import InvalidInputError, StoreError
 __all__ = [
     "JsonValue",
     "decode_equity",
+    "decode_equity_and_close",
     "decode_trades",
     "decode_values",
     "encode_equity",
@@ -49,6 +51,7 @@ JsonValue = None | bool | int | float | str | dict[str, Any]
 _METADATA_KEY = b"quantdesk"
 _TIMES_COLUMN = "time"
 _VALUES_COLUMN = "values"
+_CLOSE_COLUMN = "close"
 _COMPRESSION = "zstd"
 _COMPRESSION_LEVEL = 1
 _EXACT_INTEGRAL_LIMIT = 1e16
@@ -64,27 +67,31 @@ _NOT_A_TIME_TAG = "$nat"
 _TAGS = frozenset({_FLOAT_TAG, _TIMEDELTA_TAG, _TIMESTAMP_TAG, _NOT_A_TIME_TAG})
 
 
-def encode_equity(equity: pd.Series) -> bytes:
-    """Encode an equity curve as compact Parquet bytes.
+def encode_equity(equity: pd.Series, *, close: pd.Series | None = None) -> bytes:
+    """Encode an equity curve, and the bars' closes with it, as compact Parquet bytes.
 
     Parameters
     ----------
     equity
         A float64 Series on a DatetimeIndex; its name and the index's name
         must be text or None.
+    close
+        The bars' closes on the same index, a float64 Series, or None.
 
     Returns
     -------
     bytes
-        A Parquet file: the times delta-encoded, the values byte-stream-split,
-        zstd at level 1; the names, time zone and frequency in its metadata.
+        A Parquet file: the times delta-encoded, the values (and closes)
+        byte-stream-split, zstd at level 1; the names, time zone and
+        frequency in its metadata.
 
     Raises
     ------
     InvalidInputError
-        If ``equity`` is not a float64 Series on a DatetimeIndex.
+        If ``equity`` is not a float64 Series on a DatetimeIndex, or
+        ``close`` not one on the same index.
     """
-    index = _checked_curve(equity)
+    index = _checked_curve(equity, "an equity curve")
     metadata = {
         "name": equity.name,
         "index_name": index.name,
@@ -92,18 +99,28 @@ def encode_equity(equity: pd.Series) -> bytes:
         "unit": index.unit,
         "frequency": None if index.freq is None else index.freqstr,
     }
-    table = pa.table(
-        {
-            _TIMES_COLUMN: pa.array(index),
-            _VALUES_COLUMN: pa.array(equity.to_numpy(), type=pa.float64()),
-        },
-        metadata={_METADATA_KEY: json.dumps(metadata).encode()},
-    )
+    columns = {
+        _TIMES_COLUMN: pa.array(index),
+        _VALUES_COLUMN: pa.array(equity.to_numpy(), type=pa.float64()),
+    }
+    if close is not None:
+        if not _checked_curve(close, "the closes").equals(index):
+            raise InvalidInputError(
+                "the closes must be on the equity curve's index; pass the closes of its bars"
+            )
+        metadata["close_name"] = close.name
+        columns[_CLOSE_COLUMN] = pa.array(close.to_numpy(), type=pa.float64())
+    table = pa.table(columns, metadata={_METADATA_KEY: json.dumps(metadata).encode()})
     return _parquet_bytes(table)
 
 
 def decode_equity(data: bytes) -> pd.Series:
-    """Decode what :func:`encode_equity` wrote.
+    """The equity curve of :func:`decode_equity_and_close`, without the closes."""
+    return decode_equity_and_close(data)[0]
+
+
+def decode_equity_and_close(data: bytes) -> tuple[pd.Series, pd.Series | None]:
+    """Decode the equity curve and the closes :func:`encode_equity` wrote.
 
     Parameters
     ----------
@@ -112,8 +129,10 @@ def decode_equity(data: bytes) -> pd.Series:
 
     Returns
     -------
-    pandas.Series
-        The equity curve, equal to the one encoded.
+    tuple of pandas.Series and pandas.Series or None
+        The equity curve and the closes, equal to those encoded, on one
+        index; None for the closes when none were encoded (as in runs saved
+        before closes were kept).
 
     Raises
     ------
@@ -131,7 +150,11 @@ def decode_equity(data: bytes) -> pd.Series:
     if metadata["frequency"] is not None:
         index = pd.DatetimeIndex(index, freq=metadata["frequency"])
     values = table.column(_VALUES_COLUMN).to_numpy()
-    return pd.Series(values, index=index, name=metadata["name"], copy=False)
+    equity = pd.Series(values, index=index, name=metadata["name"], copy=False)
+    if _CLOSE_COLUMN not in table.column_names:
+        return equity, None
+    closes = table.column(_CLOSE_COLUMN).to_numpy()
+    return equity, pd.Series(closes, index=index, name=metadata["close_name"], copy=False)
 
 
 def encode_trades(trades: pd.DataFrame, *, extra: Mapping[str, Any] | None = None) -> bytes:
@@ -339,22 +362,20 @@ def _decoded_value(name: str, value: Any) -> object:
         ) from None
 
 
-def _checked_curve(equity: pd.Series) -> pd.DatetimeIndex:
-    if not isinstance(equity, pd.Series) or equity.dtype != np.float64:
+def _checked_curve(curve: pd.Series, what: str) -> pd.DatetimeIndex:
+    if not isinstance(curve, pd.Series) or curve.dtype != np.float64:
         raise InvalidInputError(
-            f"an equity curve must be a float64 Series, not {_describe(equity)}; "
+            f"{what} must be a float64 Series, not {_describe(curve)}; "
             "convert it with .astype('float64')"
         )
-    if not isinstance(equity.index, pd.DatetimeIndex):
-        raise InvalidInputError(
-            f"an equity curve needs a DatetimeIndex, not {type(equity.index).__name__}"
-        )
-    for what, label in (("name", equity.name), ("index name", equity.index.name)):
+    if not isinstance(curve.index, pd.DatetimeIndex):
+        raise InvalidInputError(f"{what} needs a DatetimeIndex, not {type(curve.index).__name__}")
+    for label_kind, label in (("name", curve.name), ("index name", curve.index.name)):
         if label is not None and not isinstance(label, str):
             raise InvalidInputError(
-                f"the equity curve's {what} must be text or None, not {type(label).__name__}"
+                f"the {label_kind} of {what} must be text or None, not {type(label).__name__}"
             )
-    return equity.index
+    return curve.index
 
 
 def _describe(value: object) -> str:

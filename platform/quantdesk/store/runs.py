@@ -1,8 +1,9 @@
 """Saved backtest runs: save a result, list, load and remove the current user's runs.
 
 A run is one row of ``quantdesk.backtests`` (what was run, on what, and its
-statistics, queryable as ``jsonb``) plus its equity curve and trades table,
-each one Parquet blob (see :mod:`quantdesk.store.run_codec`). All three rows
+statistics, queryable as ``jsonb``) plus its equity curve (with the bars'
+closes, for plotting) and trades table, each one Parquet blob (see
+:mod:`quantdesk.store.run_codec`). All three rows
 are written in one transaction, so a failure part-way leaves nothing behind.
 Row-level security keeps every user to their own runs; asking for someone
 else's run looks exactly like asking for a missing one.
@@ -17,26 +18,28 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import delete, func, insert, select
 
 from quantdesk.config import Settings
 from quantdesk.data.source import SourceAddress
 from quantdesk.engine import STAT_KEYS, BacktestConfig, BacktestResult, OpenPosition
-from quantdesk.engine.stats import StatValue, drawdown_fraction, upgrade_saved_statistics
+from quantdesk.engine.result import DEFAULT_RESULT_PLOTTER
+from quantdesk.engine.stats import upgrade_saved_statistics
 from quantdesk.errors import (
     DatabaseUnavailableError,
     InvalidInputError,
     RunNotFoundError,
+    SavedDataMissingError,
     StoreError,
 )
 from quantdesk.store.connection import driver_rows, translated_errors, user_engine
 from quantdesk.store.models import Backtest, BacktestEquity, BacktestTrades
 from quantdesk.store.run_codec import (
-    decode_equity,
+    decode_equity_and_close,
     decode_trades,
     decode_values,
     encode_equity,
@@ -159,54 +162,55 @@ _LOAD_STATEMENT = (
 )
 
 
-@dataclass(frozen=True, eq=False)
-class SavedRun:
-    """A saved run loaded back: what its backtest result held, and its listing.
+@dataclass(frozen=True, eq=False, repr=False)
+class SavedRun(BacktestResult):
+    """A saved run loaded back: a :class:`~quantdesk.BacktestResult`, with its listing.
+
+    It plots (``run.plot()``), saves again as a new run, and holds what the
+    saved result held: equity, trades, open position, config, parameters,
+    closes and provenance. Its ``stats`` are as saved, in
+    :data:`~quantdesk.engine.STAT_KEYS` order; a run saved under the old
+    definitions comes back in today's (see
+    :func:`~quantdesk.engine.stats.upgrade_saved_statistics`).
 
     Attributes
     ----------
-    info
-        The run's id, name and provenance.
-    equity
-        Equity at each bar's close, as saved.
-    trades
-        Closed trades, as saved (see :class:`quantdesk.BacktestResult`).
-    stats
-        The statistics, in :data:`~quantdesk.engine.STAT_KEYS` order; a run
-        saved under the old definitions comes back in today's (see
-        :func:`~quantdesk.engine.stats.upgrade_saved_statistics`).
-    open_position
-        The position still open after the last bar, or None.
-    config
-        The trading rules used.
-    parameters
-        The strategy parameters.
+    run_info
+        The run's id, name and provenance, as :func:`list_runs` shows them.
+    close_saved
+        Whether the closes were saved with the run. Runs saved before they
+        were kept have NaN for each close, and plotting them raises
+        :class:`~quantdesk.errors.SavedDataMissingError`.
     """
 
-    info: RunInfo
-    equity: pd.Series
-    trades: pd.DataFrame
-    stats: dict[str, StatValue]
-    open_position: OpenPosition | None
-    config: BacktestConfig
-    parameters: dict[str, object]
+    run_info: RunInfo = dataclasses.field(kw_only=True)
+    close_saved: bool = dataclasses.field(kw_only=True, default=True)
 
     @property
     def id(self) -> uuid.UUID:
         """The run's UUID."""
-        return self.info.id
+        return self.run_info.id
 
-    @cached_property
-    def drawdown(self) -> pd.Series:
-        """Drawdown at each bar, a fraction at or below zero, as the result had it."""
-        values = drawdown_fraction(self.equity.to_numpy(), self.config.cash)
-        return pd.Series(values, index=self.equity.index, name="drawdown", copy=False)
+    def plot(self, *, width: int = 900, plotter: str = DEFAULT_RESULT_PLOTTER) -> Any:
+        """Price with trade markers, equity and drawdown; see :meth:`BacktestResult.plot`.
+
+        Raises
+        ------
+        SavedDataMissingError
+            If the run was saved before closes were kept.
+        """
+        if not self.close_saved:
+            raise SavedDataMissingError(
+                f"run {self.id} was saved before quantdesk kept the closes, so it cannot be "
+                "plotted; run its backtest again and save that with result.save()"
+            )
+        return super().plot(width=width, plotter=plotter)
 
     def __repr__(self) -> str:
-        label = self.info.name or self.info.strategy or "signals"
+        label = self.run_info.name or self.strategy_name or "signals"
         return (
-            f"SavedRun({self.info.id}, {label!r}, {len(self.equity)} bars, "
-            f"{len(self.trades)} trades, final_equity={self.stats['final_equity']:.2f})"
+            f"SavedRun({self.id}, {label!r}, {len(self.equity)} bars, "
+            f"{self.stats['n_trades']} trades, final_equity={self.stats['final_equity']:.2f})"
         )
 
 
@@ -247,7 +251,9 @@ def save_run(
             f"not {type(result).__name__}"
         )
     row = _backtest_row(result, _checked_name(name))
-    equity = encode_equity(result.equity)
+    # A run saved before closes were kept has NaN in their place: keep none again.
+    unknown_close = isinstance(result, SavedRun) and not result.close_saved
+    equity = encode_equity(result.equity, close=None if unknown_close else result.close)
     position = result.open_position
     trades = encode_trades(
         result.trades,
@@ -338,8 +344,9 @@ def load_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> Sa
     Returns
     -------
     SavedRun
-        Its equity, trades, statistics, open position, config and
-        parameters, equal to the saved result's, and its listing.
+        A :class:`~quantdesk.BacktestResult` equal to the saved one (equity,
+        trades, statistics, open position, config, parameters, closes and
+        provenance), with its listing as ``run_info``.
 
     Raises
     ------
@@ -356,10 +363,14 @@ def load_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> Sa
     row = found[0]
     listed = len(_LISTED_COLUMNS)
     parameters, config, stats, equity, trades = row[listed:]
+    info = RunInfo.from_row(row[:listed])
     trades_frame, extra = decode_trades(trades)
     position = extra["open_position"]
     saved_config = BacktestConfig(**decode_values(config))
-    saved_equity = decode_equity(equity)
+    saved_equity, saved_close = decode_equity_and_close(equity)
+    close = saved_close
+    if close is None:
+        close = pd.Series(np.nan, index=saved_equity.index, name="close")
     saved_stats = upgrade_saved_statistics(
         decode_values(stats, order=STAT_KEYS),  # type: ignore[arg-type]
         saved_equity,
@@ -367,18 +378,28 @@ def load_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> Sa
         periods_per_year=saved_config.periods_per_year,
         risk_free_rate=saved_config.risk_free_rate,
     )
-    return SavedRun(
-        info=RunInfo.from_row(row[:listed]),
+    return SavedRun.from_saved(
         equity=saved_equity,
         trades=trades_frame,
         stats=saved_stats,
         open_position=None if position is None else OpenPosition(**decode_values(position)),  # type: ignore[arg-type]
         config=saved_config,
+        close=close,
         parameters=decode_values(parameters, order=extra["parameter_order"]),
+        strategy_name=info.strategy,
+        engine_version=info.engine_version,
+        data_address=None
+        if info.source is None or info.symbol is None
+        else str(SourceAddress(info.source, info.symbol)),
+        timeframe=info.timeframe,
+        # The column allows NULL, but save_run always writes the fingerprint.
+        data_fingerprint=info.data_fingerprint or "",
+        run_info=info,
+        close_saved=saved_close is not None,
     )
 
 
-def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> None:
+def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> uuid.UUID:
     """Delete one of the current user's saved runs, with its equity and trades.
 
     Parameters
@@ -387,6 +408,11 @@ def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> 
         The run's id, as a UUID or its text.
     settings
         The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    uuid.UUID
+        The id of the run removed.
 
     Raises
     ------
@@ -405,6 +431,7 @@ def remove_run(run_id: uuid.UUID | str, *, settings: Settings | None = None) -> 
         removed = connection.execute(statement).first()
     if removed is None:
         raise RunNotFoundError(_missing(wanted))
+    return wanted
 
 
 def _backtest_row(result: BacktestResult, name: str | None) -> dict[str, Any]:
@@ -433,7 +460,7 @@ def _backtest_row(result: BacktestResult, name: str | None) -> dict[str, Any]:
         "end_time": times[-1].to_pydatetime() if len(times) else None,
         "parameters": encode_values(result.parameters, kind="parameter"),
         "config": encode_values(result.config.model_dump(), kind="config"),
-        "stats": encode_values(result.stats, kind="statistic"),
+        "stats": encode_values(dict(result.stats), kind="statistic"),
         "data_fingerprint": result.data_fingerprint,
         "engine_version": result.engine_version,
         "bar_count": len(result.equity),
