@@ -117,3 +117,11 @@ def test_a_backtest_of_a_frame_imports_no_settings_data_storage_network_or_ui() 
 
 def test_a_backtest_of_sample_bars_imports_only_the_sample_source() -> None:
     assert loaded_after(BACKTEST_OF_SAMPLE_BARS, NEVER_FOR_A_BACKTEST + OTHER_SOURCES) == []
+
+
+def test_a_backtest_of_cached_sample_bars_neither_generates_nor_locks() -> None:
+    loaded_after(BACKTEST_OF_SAMPLE_BARS, ())
+
+    cache_hit = loaded_after(BACKTEST_OF_SAMPLE_BARS, ("quantdesk.synthetic.generator", "filelock"))
+
+    assert cache_hit == []
