@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from quantdesk.config import Settings
 from quantdesk.core.frame import is_canonical, validate_ohlcv, with_nanosecond_index
 from quantdesk.core.time_range import TimeLike
 from quantdesk.core.timeframe import Timeframe
-from quantdesk.data.loader import LoadResult, load_bars
 from quantdesk.engine import BacktestConfig, BacktestResult, run_backtest
 from quantdesk.errors import DataRepairWarning, InvalidInputError, UnknownNameError
 from quantdesk.strategies import Strategy, get_strategy, strategy_class
+
+if TYPE_CHECKING:
+    # Settings and the data layer load only when the data is given by address.
+    from quantdesk.config import Settings
+    from quantdesk.data.loader import LoadResult
 
 __all__ = ["BacktestConfig", "BacktestResult", "backtest"]
 
@@ -207,6 +210,8 @@ def _frame(
 ) -> tuple[pd.DataFrame, LoadResult | None]:
     """The bars, and how they were loaded when ``data`` is an address."""
     if isinstance(data, str):
+        from quantdesk.data.loader import load_bars
+
         loaded = load_bars(data, timeframe=timeframe, start=start, end=end, settings=settings)
         return loaded.frame, loaded
     if not isinstance(data, pd.DataFrame):

@@ -19,7 +19,7 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import ClassVar, TypeVar
 
 import pandas as pd
@@ -288,16 +288,16 @@ def settled_exchange_bars_before(timeframe: Timeframe, now: pd.Timestamp) -> pd.
 
 
 @functools.cache
-def _discovered_sources() -> dict[str, type[DataSource]]:
-    found: dict[str, type[DataSource]] = {}
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        source_class = entry_point.load()
-        if not (isinstance(source_class, type) and issubclass(source_class, DataSource)):
-            raise TypeError(
-                f"entry point {entry_point.name!r} in {ENTRY_POINT_GROUP} is not a DataSource class"
-            )
-        found[entry_point.name] = source_class
-    return found
+def _source_entry_points() -> dict[str, EntryPoint]:
+    return {entry_point.name: entry_point for entry_point in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+@functools.cache
+def _discovered_source(name: str) -> type[DataSource]:
+    source_class = _source_entry_points()[name].load()
+    if not (isinstance(source_class, type) and issubclass(source_class, DataSource)):
+        raise TypeError(f"entry point {name!r} in {ENTRY_POINT_GROUP} is not a DataSource class")
+    return source_class
 
 
 _registered_sources: dict[str, type[DataSource]] = {}
@@ -338,7 +338,8 @@ def available_sources() -> dict[str, type[DataSource]]:
     dict
         Source name to source class, sorted by name.
     """
-    combined = {**_discovered_sources(), **_registered_sources}
+    discovered = {name: _discovered_source(name) for name in _source_entry_points()}
+    combined = {**discovered, **_registered_sources}
     return dict(sorted(combined.items()))
 
 
@@ -346,7 +347,8 @@ def get_source(name: str, settings: Settings) -> DataSource:
     """The source called ``name``, built once per settings and reused.
 
     Reuse keeps what a source learned (an exchange's markets, HTTP sessions,
-    which symbols exist) across loads in one process.
+    which symbols exist) across loads in one process. Of the installed
+    sources, only this one's module is imported.
 
     Parameters
     ----------
@@ -365,10 +367,12 @@ def get_source(name: str, settings: Settings) -> DataSource:
     UnknownNameError
         When no source has that name; the message lists the close matches.
     """
-    sources = available_sources()
-    if name not in sources:
-        raise UnknownNameError("data source", name, sources)
-    return _built_source(sources[name], settings)
+    source_class = _registered_sources.get(name)
+    if source_class is None:
+        if name not in _source_entry_points():
+            raise UnknownNameError("data source", name, available_sources())
+        source_class = _discovered_source(name)
+    return _built_source(source_class, settings)
 
 
 @functools.lru_cache(maxsize=64)

@@ -14,7 +14,8 @@ the timeframe and the bar's start time, never by the range requested::
 
 from __future__ import annotations
 
-from quantdesk.synthetic.generator import generate_sample_bars, market_regimes
+from typing import TYPE_CHECKING, Any
+
 from quantdesk.synthetic.markets import (
     SAMPLE_MARKETS,
     SAMPLE_SPAN,
@@ -22,6 +23,12 @@ from quantdesk.synthetic.markets import (
     MarketSpec,
     sample_market,
 )
+
+if TYPE_CHECKING:
+    from quantdesk.synthetic.generator import generate_sample_bars, market_regimes
+
+_GENERATOR_NAMES = frozenset({"generate_sample_bars", "market_regimes"})
+"""Loaded on first use: the ``sample`` source reads cached bars without the generator."""
 
 __all__ = [
     "SAMPLE_MARKETS",
@@ -32,3 +39,15 @@ __all__ = [
     "market_regimes",
     "sample_market",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _GENERATOR_NAMES:
+        raise AttributeError(f"module 'quantdesk.synthetic' has no attribute {name!r}")
+    from quantdesk.synthetic import generator
+
+    return getattr(generator, name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_GENERATOR_NAMES})

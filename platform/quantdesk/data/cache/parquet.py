@@ -24,7 +24,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from filelock import FileLock, Timeout
 
 from quantdesk.config import Settings
 from quantdesk.core.frame import INDEX_NAME, OHLCV_COLUMNS, empty_ohlcv
@@ -163,6 +162,8 @@ class ParquetStore(OHLCVStore):
 
     @contextlib.contextmanager
     def _writer_lock(self, key: CacheKey) -> Iterator[None]:
+        from filelock import FileLock, Timeout  # reads take no lock, so only writers need it
+
         directory = self._location(key)
         try:
             directory.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from quantdesk.core.time_range import TimeRange
 from quantdesk.core.timeframe import Timeframe
 from quantdesk.data.source import DataSource
 from quantdesk.errors import FatalSourceError
-from quantdesk.synthetic import SAMPLE_MARKETS, SAMPLE_SPAN, generate_sample_bars
+from quantdesk.synthetic import SAMPLE_MARKETS, SAMPLE_SPAN
 
 
 class SampleSource(DataSource):
@@ -69,4 +69,6 @@ class SampleSource(DataSource):
         return SAMPLE_SPAN
 
     def _fetch(self, symbol: str, timeframe: Timeframe, time_range: TimeRange) -> pd.DataFrame:
+        from quantdesk.synthetic import generate_sample_bars
+
         return generate_sample_bars(symbol, timeframe, time_range)
