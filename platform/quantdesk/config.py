@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     - ``watchdog_idle_in_transaction_seconds``: it ends a user's session that
       has sat idle inside an open transaction this long.
     - ``watchdog_interval_seconds``: how often the watchdog looks.
+    - ``scheduler``: the address of a running Dask scheduler to use
+      (``QUANTDESK_SCHEDULER``, e.g. ``tcp://10.0.0.5:8786``); when unset,
+      quantdesk uses the cluster ``quantdesk cluster up`` started, or starts a
+      local one on demand (see :mod:`quantdesk.compute`).
+    - ``cluster_workers``: the local cluster's worker count; one per physical
+      core when unset.
+    - ``cluster_memory_reserve_bytes``: RAM the local cluster leaves to the rest
+      of the machine; ``max(1 GiB, 10 % of RAM)`` when unset.
 
     URLs are secrets: their repr shows ``**********``.
     """
@@ -126,6 +134,9 @@ class Settings(BaseSettings):
     watchdog_interval_seconds: float = Field(
         default=DEFAULT_WATCHDOG_INTERVAL_SECONDS, gt=0, allow_inf_nan=False
     )
+    scheduler: str | None = None
+    cluster_workers: int | None = Field(default=None, ge=1, le=4096)
+    cluster_memory_reserve_bytes: int | None = Field(default=None, ge=0)
 
     @field_validator("data_dir", "cache_dir", "database_dir", "postgres_bin_dir")
     @classmethod
@@ -138,6 +149,16 @@ class Settings(BaseSettings):
         from quantdesk.core.timeframe import Timeframe
 
         return Timeframe.parse(value).text
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        address = value.strip()
+        if "://" not in address:
+            raise ValueError(f"must be a scheduler address such as tcp://host:8786, not {value!r}")
+        return address
 
     @field_validator("log_level")
     @classmethod
@@ -164,6 +185,11 @@ class Settings(BaseSettings):
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             return ROOT_DATABASE_DIR
         return self.data_dir / "postgres"
+
+    @property
+    def compute_dir(self) -> Path:
+        """Where ``quantdesk cluster up`` keeps its state and workers spill: ``data_dir/compute``."""
+        return self.data_dir / "compute"
 
     @property
     def local_credentials_file(self) -> Path:

@@ -87,6 +87,14 @@ class UnknownUserError(StoreError, InvalidInputError, LookupError):
     """No database user has that name."""
 
 
+class ComputeError(QuantdeskError):
+    """The Dask cluster could not be started, reached or stopped."""
+
+
+class SchedulerUnavailableError(ComputeError):
+    """The Dask scheduler could not be reached; the same call may succeed later."""
+
+
 class QuantdeskWarning(UserWarning):
     """Base class of the warnings quantdesk emits."""
 

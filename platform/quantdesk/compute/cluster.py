@@ -1,0 +1,634 @@
+"""Start, reach, report on and stop the Dask cluster quantdesk runs work on.
+
+:func:`connect` picks the cluster: the scheduler ``QUANTDESK_SCHEDULER`` names,
+else the long-lived one ``quantdesk cluster up`` started, else a local one
+started on demand for this process (and ended with it). Clusters quantdesk
+starts run in a process of their own (:mod:`quantdesk.compute.host`) whose
+environment holds no credentials, listen on 127.0.0.1 only, and are sized
+by :mod:`quantdesk.compute.sizing`.
+
+Files in ``settings.compute_dir`` (mode 0700)::
+
+    cluster.json   the long-lived cluster's address, dashboard, pid and size (mode 0600)
+    cluster.log    its output
+    scratch/       the workers' scratch and spill directory
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import psutil
+from filelock import FileLock
+
+from quantdesk.compute.environment import worker_environment
+from quantdesk.compute.host import HOST_MODULE, LISTEN_HOST
+from quantdesk.compute.sizing import ClusterSize, cluster_size, host_facts
+from quantdesk.config import Settings
+from quantdesk.errors import ComputeError, SchedulerUnavailableError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+START_TIMEOUT_SECONDS = 120.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+STOP_TIMEOUT_SECONDS = 30.0
+DEFAULT_DASHBOARD_ADDRESS = f"{LISTEN_HOST}:8787"
+_POLL_SECONDS = 0.05
+_STATE_FILE = "cluster.json"
+_LOG_FILE = "cluster.log"
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """A running cluster quantdesk started, as its host process reported it.
+
+    Attributes
+    ----------
+    address
+        The scheduler's address, ``tcp://127.0.0.1:PORT``.
+    dashboard_link
+        The Dask dashboard's URL.
+    pid
+        The host process's id.
+    size
+        The cluster's shape.
+    """
+
+    address: str
+    dashboard_link: str
+    pid: int
+    size: ClusterSize
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``address``, ``dashboard_link``, ``pid`` and ``size``."""
+        return {
+            "address": self.address,
+            "dashboard_link": self.dashboard_link,
+            "pid": self.pid,
+            "size": self.size.to_json(),
+        }
+
+    @classmethod
+    def read(cls, path: Path) -> ClusterRecord | None:
+        """The record in ``path``, or None when it is missing or unreadable.
+
+        Parameters
+        ----------
+        path
+            A ready or state file the host process wrote.
+
+        Returns
+        -------
+        ClusterRecord or None
+            The record.
+        """
+        try:
+            values = json.loads(path.read_text())
+            return cls(
+                address=str(values["address"]),
+                dashboard_link=str(values["dashboard_link"]),
+                pid=int(values["pid"]),
+                size=ClusterSize.from_json(values["size"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+class LocalClusterProcess:
+    """A cluster host process this process started, and the record it reported.
+
+    Parameters
+    ----------
+    process
+        The host process.
+    record
+        What it reported once its workers were up.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], record: ClusterRecord) -> None:
+        self.process = process
+        self.record = record
+
+    def __repr__(self) -> str:
+        return f"LocalClusterProcess(address={self.record.address!r}, pid={self.record.pid})"
+
+    @property
+    def address(self) -> str:
+        """The scheduler's address."""
+        return self.record.address
+
+    def close(self) -> None:
+        """Stop the cluster and wait for its process to exit."""
+        stop_process(self.process.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+    def __enter__(self) -> LocalClusterProcess:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
+
+
+def start_cluster_process(
+    size: ClusterSize,
+    *,
+    ready_file: Path,
+    local_directory: Path,
+    dashboard_address: str = ":0",
+    detached: bool = False,
+    log_path: Path | None = None,
+) -> LocalClusterProcess:
+    """Start a cluster host process with a credential-free environment and wait until it is up.
+
+    Parameters
+    ----------
+    size
+        The cluster's shape.
+    ready_file
+        Where the process reports its address; must not exist yet.
+    local_directory
+        The workers' scratch and spill directory; created mode 0700.
+    dashboard_address
+        Where the dashboard listens; ``:0`` for any free port.
+    detached
+        Keep running after this process exits (its own session); otherwise
+        the cluster stops when this process is gone.
+    log_path
+        Where its output goes; discarded when None.
+
+    Returns
+    -------
+    LocalClusterProcess
+        The running cluster.
+
+    Raises
+    ------
+    ComputeError
+        If it exits or is not up within the start timeout; the message names the log.
+    """
+    local_directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        HOST_MODULE,
+        "--size",
+        json.dumps(size.to_json()),
+        "--ready-file",
+        str(ready_file),
+        "--local-directory",
+        str(local_directory),
+        "--dashboard-address",
+        dashboard_address,
+    ]
+    if detached:
+        command.append("--detached")
+    with contextlib.ExitStack() as stack:
+        output = stack.enter_context(log_path.open("ab")) if log_path is not None else None
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output if output is not None else subprocess.DEVNULL,
+            stderr=output if output is not None else subprocess.DEVNULL,
+            env=worker_environment(os.environ),
+            start_new_session=detached,
+        )
+    where = f"; see {log_path}" if log_path is not None else ""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while (record := ClusterRecord.read(ready_file)) is None:
+        if process.poll() is not None:
+            raise ComputeError(
+                f"the local Dask cluster exited while starting (status {process.returncode}){where}"
+            )
+        if time.monotonic() > deadline:
+            stop_process(process.pid)
+            raise ComputeError(
+                f"the local Dask cluster did not start within {START_TIMEOUT_SECONDS:g} s{where}"
+            )
+        time.sleep(_POLL_SECONDS)
+    return LocalClusterProcess(process, record)
+
+
+def local_cluster(size: ClusterSize) -> LocalClusterProcess:
+    """Start a local cluster of ``size`` that lives as long as this process (or until closed).
+
+    Parameters
+    ----------
+    size
+        The cluster's shape (see :func:`quantdesk.compute.sizing.cluster_size`).
+
+    Returns
+    -------
+    LocalClusterProcess
+        The running cluster; use it as a context manager, or call ``close``.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="quantdesk-cluster-"))
+    return start_cluster_process(
+        size, ready_file=directory / _STATE_FILE, local_directory=directory / "scratch"
+    )
+
+
+def client_for(address: str, *, unreachable: str) -> Client:
+    """A Dask client of the scheduler at ``address``, or a one-line error.
+
+    Parameters
+    ----------
+    address
+        The scheduler's address, e.g. ``tcp://127.0.0.1:8786``.
+    unreachable
+        The message when it cannot be reached.
+
+    Returns
+    -------
+    distributed.Client
+        A connected client.
+
+    Raises
+    ------
+    SchedulerUnavailableError
+        If nothing answers at ``address`` within the connect timeout.
+    """
+    from distributed import Client
+
+    _refuse_closed_port(address, unreachable)
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise SchedulerUnavailableError(f"{unreachable} ({_first_line(error)})") from None
+
+
+def connect(settings: Settings) -> Client:
+    """A client of the cluster quantdesk should use, starting a local one if there is none.
+
+    Parameters
+    ----------
+    settings
+        ``scheduler`` (``QUANTDESK_SCHEDULER``) wins; then the cluster
+        ``quantdesk cluster up`` recorded under ``compute_dir``; else a local
+        cluster sized from this host, started once for this process.
+
+    Returns
+    -------
+    distributed.Client
+        A connected client; close it when done.
+
+    Raises
+    ------
+    SchedulerUnavailableError
+        If the chosen scheduler cannot be reached.
+    ComputeError
+        If a local cluster cannot be started.
+    """
+    if settings.scheduler is not None:
+        return client_for(
+            settings.scheduler,
+            unreachable=(
+                f"QUANTDESK_SCHEDULER={settings.scheduler} is unreachable; start one with "
+                "'quantdesk cluster up' or unset it"
+            ),
+        )
+    record = running_cluster(settings)
+    if record is not None:
+        return client_for(
+            record.address,
+            unreachable=(
+                f"the cluster 'quantdesk cluster up' started at {record.address} is unreachable; "
+                "run 'quantdesk cluster down' then 'quantdesk cluster up'"
+            ),
+        )
+    cluster = _on_demand_cluster(settings)
+    return client_for(
+        cluster.address,
+        unreachable=f"the local Dask cluster at {cluster.address} is unreachable",
+    )
+
+
+_on_demand: dict[Path, LocalClusterProcess] = {}
+_on_demand_lock = threading.Lock()
+
+
+def _on_demand_cluster(settings: Settings) -> LocalClusterProcess:
+    with _on_demand_lock:
+        cluster = _on_demand.get(settings.compute_dir)
+        if cluster is None or cluster.process.poll() is not None:
+            cluster = local_cluster(cluster_size(host_facts(), settings))
+            if not _on_demand:
+                atexit.register(close_on_demand_clusters)
+            _on_demand[settings.compute_dir] = cluster
+        return cluster
+
+
+def close_on_demand_clusters() -> None:
+    """Stop every cluster :func:`connect` started on demand in this process."""
+    with _on_demand_lock:
+        for cluster in _on_demand.values():
+            cluster.close()
+        _on_demand.clear()
+
+
+def running_cluster(settings: Settings) -> ClusterRecord | None:
+    """The long-lived cluster ``quantdesk cluster up`` started, if it still runs.
+
+    Parameters
+    ----------
+    settings
+        Its state file is in ``settings.compute_dir``.
+
+    Returns
+    -------
+    ClusterRecord or None
+        None when none was started or its process is gone.
+    """
+    record = ClusterRecord.read(settings.compute_dir / _STATE_FILE)
+    return record if record is not None and is_cluster_host(record.pid) else None
+
+
+def cluster_up(
+    settings: Settings, *, dashboard_address: str = DEFAULT_DASHBOARD_ADDRESS
+) -> ClusterRecord:
+    """Start the long-lived local cluster, detached from this process.
+
+    Parameters
+    ----------
+    settings
+        Sizing overrides and ``compute_dir``.
+    dashboard_address
+        Where the dashboard listens; Dask picks another port if it is taken.
+
+    Returns
+    -------
+    ClusterRecord
+        The running cluster.
+
+    Raises
+    ------
+    ComputeError
+        If one already runs, or it does not start.
+    """
+    directory = _private_directory(settings.compute_dir)
+    with _locked(directory):
+        record = running_cluster(settings)
+        if record is not None:
+            raise ComputeError(
+                f"a cluster is already up at {record.address} (pid {record.pid}); "
+                "'quantdesk cluster down' stops it"
+            )
+        state_file = directory / _STATE_FILE
+        state_file.unlink(missing_ok=True)
+        started = start_cluster_process(
+            cluster_size(host_facts(), settings),
+            ready_file=state_file,
+            local_directory=directory / "scratch",
+            dashboard_address=dashboard_address,
+            detached=True,
+            log_path=directory / _LOG_FILE,
+        )
+        return started.record
+
+
+def cluster_down(settings: Settings) -> ClusterRecord:
+    """Stop the long-lived local cluster.
+
+    Parameters
+    ----------
+    settings
+        Its state file is in ``settings.compute_dir``.
+
+    Returns
+    -------
+    ClusterRecord
+        The cluster that was stopped.
+
+    Raises
+    ------
+    ComputeError
+        If no cluster is up.
+    """
+    directory = settings.compute_dir
+    record = running_cluster(settings) if directory.is_dir() else None
+    if record is None:
+        raise ComputeError("no cluster is up; 'quantdesk cluster up' starts one")
+    with _locked(directory):
+        stop_process(record.pid)
+        (directory / _STATE_FILE).unlink(missing_ok=True)
+    return record
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """One worker as the scheduler sees it.
+
+    Attributes
+    ----------
+    address
+        The worker's address.
+    threads
+        Its threads.
+    memory_limit_bytes
+        Its memory limit.
+    memory_bytes
+        The memory its process uses now.
+    cpu_percent
+        Its process's CPU use now.
+    running_tasks
+        Tasks it is executing.
+    """
+
+    address: str
+    threads: int
+    memory_limit_bytes: int
+    memory_bytes: int
+    cpu_percent: float
+    running_tasks: int
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict with every field by name."""
+        return {
+            "address": self.address,
+            "threads": self.threads,
+            "memory_limit_bytes": self.memory_limit_bytes,
+            "memory_bytes": self.memory_bytes,
+            "cpu_percent": self.cpu_percent,
+            "running_tasks": self.running_tasks,
+        }
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """What ``quantdesk cluster status`` reports.
+
+    Attributes
+    ----------
+    address
+        The scheduler's address.
+    dashboard_link
+        The Dask dashboard's URL, when it has one.
+    host_cpu_percent
+        This host's CPU use over a short interval.
+    host_memory_total_bytes, host_memory_available_bytes
+        This host's RAM, and how much is free for new work.
+    workers
+        Each worker.
+    running_tasks
+        Tasks executing on a worker now.
+    queued_tasks
+        Tasks waiting for a worker (queued or with none that can run them).
+    """
+
+    address: str
+    dashboard_link: str | None
+    host_cpu_percent: float
+    host_memory_total_bytes: int
+    host_memory_available_bytes: int
+    workers: tuple[WorkerStatus, ...]
+    running_tasks: int
+    queued_tasks: int
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict with every field by name; workers as a list of dicts."""
+        return {
+            "address": self.address,
+            "dashboard_link": self.dashboard_link,
+            "host_cpu_percent": self.host_cpu_percent,
+            "host_memory_total_bytes": self.host_memory_total_bytes,
+            "host_memory_available_bytes": self.host_memory_available_bytes,
+            "workers": [worker.to_json() for worker in self.workers],
+            "running_tasks": self.running_tasks,
+            "queued_tasks": self.queued_tasks,
+        }
+
+
+def cluster_status(client: Client, *, dashboard_link: str | None = None) -> ClusterStatus:
+    """The host's CPU and RAM, and the cluster's workers and tasks, through ``client``.
+
+    Parameters
+    ----------
+    client
+        A client of the cluster's scheduler.
+    dashboard_link
+        The dashboard's URL when known; else the client's.
+
+    Returns
+    -------
+    ClusterStatus
+        A snapshot.
+    """
+    information = client.scheduler_info(n_workers=-1)
+    processing = client.processing()
+    workers = tuple(
+        WorkerStatus(
+            address=address,
+            threads=int(worker["nthreads"]),
+            memory_limit_bytes=int(worker["memory_limit"]),
+            memory_bytes=int(worker["metrics"]["memory"]),
+            cpu_percent=float(worker["metrics"]["cpu"]),
+            running_tasks=len(processing.get(address, ())),
+        )
+        for address, worker in sorted(information["workers"].items())
+    )
+    memory = psutil.virtual_memory()
+    return ClusterStatus(
+        address=str(information["address"]),
+        dashboard_link=dashboard_link or client.dashboard_link,
+        host_cpu_percent=psutil.cpu_percent(interval=0.1),
+        host_memory_total_bytes=memory.total,
+        host_memory_available_bytes=memory.available,
+        workers=workers,
+        running_tasks=sum(worker.running_tasks for worker in workers),
+        queued_tasks=int(client.run_on_scheduler(_waiting_task_count)),
+    )
+
+
+def _waiting_task_count(dask_scheduler: Any) -> int:
+    """Run on the scheduler: tasks ready to run that no worker has taken yet."""
+    return len(dask_scheduler.queued) + len(dask_scheduler.unrunnable)
+
+
+def is_cluster_host(pid: int) -> bool:
+    """Whether ``pid`` is a live cluster host process (see :mod:`quantdesk.compute.host`).
+
+    Parameters
+    ----------
+    pid
+        A process id.
+
+    Returns
+    -------
+    bool
+        True for a running process whose command line runs the host module.
+    """
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and HOST_MODULE in process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def stop_process(pid: int) -> None:
+    """Ask the cluster host ``pid`` to stop, and kill it and its workers if it has not in time.
+
+    Parameters
+    ----------
+    pid
+        The host process's id.
+    """
+    try:
+        host = psutil.Process(pid)
+        children = host.children(recursive=True)
+        host.send_signal(signal.SIGTERM)
+    except psutil.NoSuchProcess:
+        return
+    _, alive = psutil.wait_procs([host], timeout=STOP_TIMEOUT_SECONDS)
+    for process in [*alive, *children]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                process.kill()
+
+
+def _refuse_closed_port(address: str, unreachable: str) -> None:
+    """Fail at once when a TCP scheduler's port refuses, rather than after the connect timeout."""
+    parts = urlsplit(address)
+    if parts.scheme not in {"tcp", "tls"} or parts.hostname is None or parts.port is None:
+        return
+    try:
+        with socket.create_connection(
+            (parts.hostname, parts.port), timeout=CONNECT_TIMEOUT_SECONDS
+        ):
+            pass
+    except OSError as error:
+        raise SchedulerUnavailableError(f"{unreachable} ({_first_line(error)})") from None
+
+
+def _private_directory(directory: Path) -> Path:
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise ComputeError(
+            f"cannot create the compute directory {directory} ({error.strerror}); "
+            "set QUANTDESK_DATA_DIR to a writable directory"
+        ) from None
+    return directory
+
+
+def _locked(directory: Path) -> FileLock:
+    return FileLock(str(directory / ".cluster.lock"), timeout=START_TIMEOUT_SECONDS)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
