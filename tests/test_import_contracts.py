@@ -20,7 +20,7 @@ LIBRARY = ROOT / "platform" / "quantdesk"
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 PLANTS = {
-    "Layers: the CLI on the API, the API on storage, data and charts, those on the engine": (
+    "Layers: the CLI on the API, the API on compute and storage, those on the engine": (
         "store/roles.py",
         "import quantdesk.api.runs",
     ),
@@ -29,6 +29,7 @@ PLANTS = {
         "import holoviews, ccxt",
     ),
     "Storage and data import no UI": ("data/loader.py", "import holoviews"),
+    "Compute imports no UI": ("compute/sizing.py", "import bokeh"),
     "The CLI reaches the library only through the API": (
         "cli/info_commands.py",
         "import quantdesk.store.users",

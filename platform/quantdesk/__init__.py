@@ -40,6 +40,7 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "CachedSeries": "quantdesk.api.cache",
     "list_cached_series": "quantdesk.api.cache",
     "remove_cached_series": "quantdesk.api.cache",
+    "get_client": "quantdesk.api.cluster",
 }
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "backtest",
     "gap_report",
     "get_api_key",
+    "get_client",
     "indicators",
     "list_api_keys",
     "list_cached_series",
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
     from quantdesk import indicators, patterns
     from quantdesk.api.backtest import backtest
     from quantdesk.api.cache import CachedSeries, list_cached_series, remove_cached_series
+    from quantdesk.api.cluster import get_client
     from quantdesk.api.data import LoadResult, gap_report, load, resample_ohlcv
     from quantdesk.api.keys import add_api_key, get_api_key, list_api_keys, remove_api_key
     from quantdesk.api.runs import (

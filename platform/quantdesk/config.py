@@ -188,7 +188,7 @@ class Settings(BaseSettings):
 
     @property
     def compute_dir(self) -> Path:
-        """Where ``quantdesk cluster up`` keeps its state and workers spill: ``data_dir/compute``."""
+        """Where ``cluster up`` keeps its state and its workers spill: ``data_dir/compute``."""
         return self.data_dir / "compute"
 
     @property

@@ -13,6 +13,7 @@ import click
 
 from quantdesk import __version__
 from quantdesk.cli.backtest_commands import backtest_command, strategies_command
+from quantdesk.cli.cluster_commands import cluster
 from quantdesk.cli.data_commands import data
 from quantdesk.cli.db_commands import db
 from quantdesk.cli.demo import up
@@ -45,6 +46,7 @@ cli.add_command(db)
 cli.add_command(users)
 cli.add_command(keys)
 cli.add_command(runs)
+cli.add_command(cluster)
 
 
 def main(arguments: Sequence[str] | None = None) -> int:

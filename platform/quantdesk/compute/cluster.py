@@ -267,7 +267,7 @@ def client_for(address: str, *, unreachable: str) -> Client:
 
     _refuse_closed_port(address, unreachable)
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
+        return Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as error:
         raise SchedulerUnavailableError(f"{unreachable} ({_first_line(error)})") from None
 
@@ -529,7 +529,7 @@ def cluster_status(client: Client, *, dashboard_link: str | None = None) -> Clus
         A snapshot.
     """
     information = client.scheduler_info(n_workers=-1)
-    processing = client.processing()
+    processing = client.processing()  # type: ignore[no-untyped-call]
     workers = tuple(
         WorkerStatus(
             address=address,
@@ -550,7 +550,7 @@ def cluster_status(client: Client, *, dashboard_link: str | None = None) -> Clus
         host_memory_available_bytes=memory.available,
         workers=workers,
         running_tasks=sum(worker.running_tasks for worker in workers),
-        queued_tasks=int(client.run_on_scheduler(_waiting_task_count)),
+        queued_tasks=int(client.run_on_scheduler(_waiting_task_count)),  # type: ignore[no-untyped-call]
     )
 
 

@@ -59,7 +59,7 @@ def serve(
         signal.signal(signal_number, lambda *_: stop.set())
     # Set for the whole process: a nanny restarting a worker gives it the config in force then.
     dask.config.set(size.dask_memory_config())
-    with LocalCluster(
+    with LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=size.workers,
         threads_per_worker=size.threads_per_worker,
         memory_limit=size.memory_limit_bytes,

@@ -1,0 +1,143 @@
+"""The Dask cluster: start the long-lived local one, report on it, stop it, get a client.
+
+These are the workflows behind ``quantdesk cluster``; :mod:`quantdesk.compute`
+does the work.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from quantdesk.compute.cluster import (
+    DEFAULT_DASHBOARD_ADDRESS,
+    ClusterRecord,
+    ClusterStatus,
+    WorkerStatus,
+    client_for,
+    connect,
+    running_cluster,
+)
+from quantdesk.compute.cluster import cluster_down as stop_cluster
+from quantdesk.compute.cluster import cluster_status as status_through
+from quantdesk.compute.cluster import cluster_up as start_cluster
+from quantdesk.config import Settings
+from quantdesk.errors import ComputeError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = [
+    "ClusterRecord",
+    "ClusterStatus",
+    "WorkerStatus",
+    "cluster_down",
+    "cluster_status",
+    "cluster_up",
+    "get_client",
+]
+
+
+def cluster_up(
+    settings: Settings, *, dashboard_address: str = DEFAULT_DASHBOARD_ADDRESS
+) -> ClusterRecord:
+    """Start the long-lived local cluster, sized from this host, detached from this process.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings: ``cluster_workers``, ``cluster_memory_reserve_bytes``, ``data_dir``.
+    dashboard_address
+        Where the Dask dashboard listens.
+
+    Returns
+    -------
+    ClusterRecord
+        Its scheduler address, dashboard link, pid and size.
+
+    Raises
+    ------
+    ComputeError
+        If a cluster is already up, ``QUANTDESK_SCHEDULER`` is set, or it does not start.
+    """
+    if settings.scheduler is not None:
+        raise ComputeError(
+            f"QUANTDESK_SCHEDULER={settings.scheduler} is set, so quantdesk uses that "
+            "scheduler; unset it to start a local cluster"
+        )
+    return start_cluster(settings, dashboard_address=dashboard_address)
+
+
+def cluster_down(settings: Settings) -> ClusterRecord:
+    """Stop the long-lived local cluster.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings.
+
+    Returns
+    -------
+    ClusterRecord
+        The cluster that was stopped.
+
+    Raises
+    ------
+    ComputeError
+        If no cluster is up.
+    """
+    return stop_cluster(settings)
+
+
+def cluster_status(settings: Settings) -> ClusterStatus:
+    """Report on the cluster in use: ``QUANTDESK_SCHEDULER``'s, else the one ``cluster up`` started.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings.
+
+    Returns
+    -------
+    ClusterStatus
+        The host's CPU and RAM, the workers, and the running and queued tasks.
+
+    Raises
+    ------
+    ComputeError
+        If no cluster is up and no scheduler is configured.
+    SchedulerUnavailableError
+        If the scheduler cannot be reached.
+    """
+    record = running_cluster(settings) if settings.scheduler is None else None
+    if settings.scheduler is None and record is None:
+        raise ComputeError("no cluster is up; 'quantdesk cluster up' starts one")
+    if record is None:
+        client = connect(settings)
+    else:
+        client = client_for(
+            record.address, unreachable=f"the cluster at {record.address} is unreachable"
+        )
+    with client:
+        return status_through(client, dashboard_link=record.dashboard_link if record else None)
+
+
+def get_client(settings: Settings | None = None) -> Client:
+    """A Dask client of the cluster quantdesk uses, starting a local one on demand.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings; read from the environment when None.
+
+    Returns
+    -------
+    distributed.Client
+        ``QUANTDESK_SCHEDULER``'s scheduler, else the cluster ``quantdesk
+        cluster up`` started, else a local cluster for this process's lifetime.
+
+    Raises
+    ------
+    SchedulerUnavailableError
+        If the chosen scheduler cannot be reached.
+    """
+    return connect(settings if settings is not None else Settings.load())
