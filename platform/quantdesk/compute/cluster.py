@@ -446,7 +446,7 @@ class WorkerStatus:
     cpu_percent
         Its process's CPU use now.
     running_tasks
-        Tasks it is executing.
+        Tasks it is executing, as of its last heartbeat.
     """
 
     address: str
@@ -485,9 +485,10 @@ class ClusterStatus:
     workers
         Each worker.
     running_tasks
-        Tasks executing on a worker now.
+        Tasks executing on a worker now (as of the workers' last heartbeat).
     queued_tasks
-        Tasks waiting for a worker (queued or with none that can run them).
+        Tasks ready to run that wait for a thread: those the scheduler holds
+        back, those no worker can run, and those a worker holds but has not started.
     """
 
     address: str
@@ -529,7 +530,7 @@ def cluster_status(client: Client, *, dashboard_link: str | None = None) -> Clus
         A snapshot.
     """
     information = client.scheduler_info(n_workers=-1)
-    processing = client.processing()  # type: ignore[no-untyped-call]
+    assigned = client.processing()  # type: ignore[no-untyped-call]
     workers = tuple(
         WorkerStatus(
             address=address,
@@ -537,10 +538,12 @@ def cluster_status(client: Client, *, dashboard_link: str | None = None) -> Clus
             memory_limit_bytes=int(worker["memory_limit"]),
             memory_bytes=int(worker["metrics"]["memory"]),
             cpu_percent=float(worker["metrics"]["cpu"]),
-            running_tasks=len(processing.get(address, ())),
+            running_tasks=int(worker["metrics"].get("task_counts", {}).get("executing", 0)),
         )
         for address, worker in sorted(information["workers"].items())
     )
+    running = sum(worker.running_tasks for worker in workers)
+    unassigned = int(client.run_on_scheduler(_unassigned_task_count))  # type: ignore[no-untyped-call]
     memory = psutil.virtual_memory()
     return ClusterStatus(
         address=str(information["address"]),
@@ -549,13 +552,13 @@ def cluster_status(client: Client, *, dashboard_link: str | None = None) -> Clus
         host_memory_total_bytes=memory.total,
         host_memory_available_bytes=memory.available,
         workers=workers,
-        running_tasks=sum(worker.running_tasks for worker in workers),
-        queued_tasks=int(client.run_on_scheduler(_waiting_task_count)),  # type: ignore[no-untyped-call]
+        running_tasks=running,
+        queued_tasks=unassigned + max(0, sum(len(keys) for keys in assigned.values()) - running),
     )
 
 
-def _waiting_task_count(dask_scheduler: Any) -> int:
-    """Run on the scheduler: tasks ready to run that no worker has taken yet."""
+def _unassigned_task_count(dask_scheduler: Any) -> int:
+    """Run on the scheduler: tasks ready to run that it has given no worker yet."""
     return len(dask_scheduler.queued) + len(dask_scheduler.unrunnable)
 
 
