@@ -18,7 +18,12 @@ import pytest
 from distributed import Event
 
 from quantdesk.api.cluster import cluster_status, cluster_up, get_client
-from quantdesk.compute.cluster import LocalClusterProcess, is_cluster_host, local_cluster
+from quantdesk.compute.cluster import (
+    LocalClusterProcess,
+    close_on_demand_clusters,
+    is_cluster_host,
+    local_cluster,
+)
 from quantdesk.compute.sizing import GIB, ClusterSize
 from quantdesk.config import Settings
 from quantdesk.errors import ComputeError, SchedulerUnavailableError
@@ -203,3 +208,20 @@ def test_cluster_up_refuses_while_a_scheduler_is_configured(tmp_path: Path) -> N
     settings = Settings(data_dir=tmp_path, scheduler="tcp://127.0.0.1:1")
     with pytest.raises(ComputeError, match="unset it to start a local cluster"):
         cluster_up(settings)
+
+
+def test_without_a_cluster_get_client_starts_one_for_this_process_and_reuses_it(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, cluster_workers=1)
+    try:
+        with get_client(settings) as first, get_client(settings) as second:
+            assert first.scheduler.address == second.scheduler.address
+            [worker] = first.scheduler_info(n_workers=-1)["workers"].values()
+            assert worker["nthreads"] == 1
+            assert first.submit(sum, [1, 2]).result() == 3
+            host_pid = first.run_on_scheduler(os.getpid)
+        assert is_cluster_host(host_pid)
+    finally:
+        close_on_demand_clusters()
+    assert not is_cluster_host(host_pid)

@@ -9,17 +9,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from quantdesk.compute.cluster import (
-    DEFAULT_DASHBOARD_ADDRESS,
     ClusterRecord,
     ClusterStatus,
     WorkerStatus,
     client_for,
+    cluster_down,
+    cluster_up,
     connect,
     running_cluster,
 )
-from quantdesk.compute.cluster import cluster_down as stop_cluster
 from quantdesk.compute.cluster import cluster_status as status_through
-from quantdesk.compute.cluster import cluster_up as start_cluster
 from quantdesk.config import Settings
 from quantdesk.errors import ComputeError
 
@@ -35,57 +34,6 @@ __all__ = [
     "cluster_up",
     "get_client",
 ]
-
-
-def cluster_up(
-    settings: Settings, *, dashboard_address: str = DEFAULT_DASHBOARD_ADDRESS
-) -> ClusterRecord:
-    """Start the long-lived local cluster, sized from this host, detached from this process.
-
-    Parameters
-    ----------
-    settings
-        quantdesk's settings: ``cluster_workers``, ``cluster_memory_reserve_bytes``, ``data_dir``.
-    dashboard_address
-        Where the Dask dashboard listens.
-
-    Returns
-    -------
-    ClusterRecord
-        Its scheduler address, dashboard link, pid and size.
-
-    Raises
-    ------
-    ComputeError
-        If a cluster is already up, ``QUANTDESK_SCHEDULER`` is set, or it does not start.
-    """
-    if settings.scheduler is not None:
-        raise ComputeError(
-            f"QUANTDESK_SCHEDULER={settings.scheduler} is set, so quantdesk uses that "
-            "scheduler; unset it to start a local cluster"
-        )
-    return start_cluster(settings, dashboard_address=dashboard_address)
-
-
-def cluster_down(settings: Settings) -> ClusterRecord:
-    """Stop the long-lived local cluster.
-
-    Parameters
-    ----------
-    settings
-        quantdesk's settings.
-
-    Returns
-    -------
-    ClusterRecord
-        The cluster that was stopped.
-
-    Raises
-    ------
-    ComputeError
-        If no cluster is up.
-    """
-    return stop_cluster(settings)
 
 
 def cluster_status(settings: Settings) -> ClusterStatus:

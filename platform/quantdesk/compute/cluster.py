@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -76,12 +77,7 @@ class ClusterRecord:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: ``address``, ``dashboard_link``, ``pid`` and ``size``."""
-        return {
-            "address": self.address,
-            "dashboard_link": self.dashboard_link,
-            "pid": self.pid,
-            "size": self.size.to_json(),
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def read(cls, path: Path) -> ClusterRecord | None:
@@ -378,8 +374,13 @@ def cluster_up(
     Raises
     ------
     ComputeError
-        If one already runs, or it does not start.
+        If one already runs, ``QUANTDESK_SCHEDULER`` is set, or it does not start.
     """
+    if settings.scheduler is not None:
+        raise ComputeError(
+            f"QUANTDESK_SCHEDULER={settings.scheduler} is set, so quantdesk uses that "
+            "scheduler; unset it to start a local cluster"
+        )
     directory = _private_directory(settings.compute_dir)
     with _locked(directory):
         record = running_cluster(settings)
@@ -458,14 +459,7 @@ class WorkerStatus:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict with every field by name."""
-        return {
-            "address": self.address,
-            "threads": self.threads,
-            "memory_limit_bytes": self.memory_limit_bytes,
-            "memory_bytes": self.memory_bytes,
-            "cpu_percent": self.cpu_percent,
-            "running_tasks": self.running_tasks,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -501,17 +495,8 @@ class ClusterStatus:
     queued_tasks: int
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict with every field by name; workers as a list of dicts."""
-        return {
-            "address": self.address,
-            "dashboard_link": self.dashboard_link,
-            "host_cpu_percent": self.host_cpu_percent,
-            "host_memory_total_bytes": self.host_memory_total_bytes,
-            "host_memory_available_bytes": self.host_memory_available_bytes,
-            "workers": [worker.to_json() for worker in self.workers],
-            "running_tasks": self.running_tasks,
-            "queued_tasks": self.queued_tasks,
-        }
+        """A JSON-ready dict with every field by name, each worker as a dict."""
+        return dataclasses.asdict(self)
 
 
 def cluster_status(client: Client, *, dashboard_link: str | None = None) -> ClusterStatus:
@@ -543,7 +528,12 @@ def cluster_status(client: Client, *, dashboard_link: str | None = None) -> Clus
         for address, worker in sorted(information["workers"].items())
     )
     running = sum(worker.running_tasks for worker in workers)
-    unassigned = int(client.run_on_scheduler(_unassigned_task_count))  # type: ignore[no-untyped-call]
+    # A lambda travels by value, so a scheduler without quantdesk installed can run it too.
+    unassigned = int(
+        client.run_on_scheduler(  # type: ignore[no-untyped-call]
+            lambda dask_scheduler: len(dask_scheduler.queued) + len(dask_scheduler.unrunnable)
+        )
+    )
     memory = psutil.virtual_memory()
     return ClusterStatus(
         address=str(information["address"]),
@@ -555,11 +545,6 @@ def cluster_status(client: Client, *, dashboard_link: str | None = None) -> Clus
         running_tasks=running,
         queued_tasks=unassigned + max(0, sum(len(keys) for keys in assigned.values()) - running),
     )
-
-
-def _unassigned_task_count(dask_scheduler: Any) -> int:
-    """Run on the scheduler: tasks ready to run that it has given no worker yet."""
-    return len(dask_scheduler.queued) + len(dask_scheduler.unrunnable)
 
 
 def is_cluster_host(pid: int) -> bool:

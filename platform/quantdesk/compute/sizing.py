@@ -17,6 +17,7 @@ The facts come in as arguments, so the rules are tested with any numbers;
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,16 +117,7 @@ class ClusterSize:
 
     def to_json(self) -> dict[str, Any]:
         """The size as a JSON-ready dict, every field by name."""
-        return {
-            "workers": self.workers,
-            "threads_per_worker": self.threads_per_worker,
-            "memory_limit_bytes": self.memory_limit_bytes,
-            "reserve_bytes": self.reserve_bytes,
-            "target_fraction": self.target_fraction,
-            "spill_fraction": self.spill_fraction,
-            "pause_fraction": self.pause_fraction,
-            "terminate_fraction": self.terminate_fraction,
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> ClusterSize:
