@@ -47,6 +47,8 @@ def cluster() -> Iterator[LocalClusterProcess]:
         started = local_cluster(SIZE)
     with started:
         yield started
+    assert started.owned_directory is not None
+    assert not started.owned_directory.exists()
 
 
 def closed_port_address() -> str:

@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -114,11 +115,19 @@ class LocalClusterProcess:
         The host process.
     record
         What it reported once its workers were up.
+    owned_directory
+        A directory of its files to remove once it is stopped.
     """
 
-    def __init__(self, process: subprocess.Popen[bytes], record: ClusterRecord) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        record: ClusterRecord,
+        owned_directory: Path | None = None,
+    ) -> None:
         self.process = process
         self.record = record
+        self.owned_directory = owned_directory
 
     def __repr__(self) -> str:
         return f"LocalClusterProcess(address={self.record.address!r}, pid={self.record.pid})"
@@ -133,6 +142,8 @@ class LocalClusterProcess:
         stop_process(self.process.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        if self.owned_directory is not None:
+            shutil.rmtree(self.owned_directory, ignore_errors=True)
 
     def __enter__(self) -> LocalClusterProcess:
         return self
@@ -234,9 +245,15 @@ def local_cluster(size: ClusterSize) -> LocalClusterProcess:
         The running cluster; use it as a context manager, or call ``close``.
     """
     directory = Path(tempfile.mkdtemp(prefix="quantdesk-cluster-"))
-    return start_cluster_process(
-        size, ready_file=directory / _STATE_FILE, local_directory=directory / "scratch"
-    )
+    try:
+        started = start_cluster_process(
+            size, ready_file=directory / _STATE_FILE, local_directory=directory / "scratch"
+        )
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    started.owned_directory = directory
+    return started
 
 
 def client_for(address: str, *, unreachable: str) -> Client:
