@@ -153,7 +153,10 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
 
 
-def test_cluster_up_status_down_as_json(tmp_path: Path) -> None:
+def test_cluster_up_status_down_as_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Started from a directory whose dask.py would shadow Dask's if it were on the path.
+    (tmp_path / "dask.py").write_text("raise ImportError('the working directory was imported')\n")
+    monkeypatch.chdir(tmp_path)
     environment = {"QUANTDESK_CLUSTER_WORKERS": "1", **SECRETS}
     environment.pop("QUANTDESK_DATABASE_URL")
 

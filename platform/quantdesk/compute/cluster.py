@@ -190,10 +190,15 @@ def start_cluster_process(
         If it exits or is not up within the start timeout; the message names the log.
     """
     local_directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # -P keeps the working directory off the front of sys.path, where a stray dask.py
+    # would shadow Dask's; the host appends it instead, so the caller's modules still import.
     command = [
         sys.executable,
+        "-P",
         "-m",
         HOST_MODULE,
+        "--import-directory",
+        os.getcwd(),
         "--size",
         json.dumps(size.to_json()),
         "--ready-file",
@@ -213,6 +218,7 @@ def start_cluster_process(
             stdout=output if output is not None else subprocess.DEVNULL,
             stderr=output if output is not None else subprocess.DEVNULL,
             env=worker_environment(os.environ),
+            cwd=local_directory,
             start_new_session=detached,
         )
     where = f"; see {log_path}" if log_path is not None else ""

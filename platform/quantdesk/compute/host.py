@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,7 +97,11 @@ def main(arguments: Sequence[str] | None = None) -> None:
     parser.add_argument("--local-directory", required=True, type=Path)
     parser.add_argument("--dashboard-address", default=":0")
     parser.add_argument("--detached", action="store_true")
+    parser.add_argument("--import-directory", type=Path, default=None)
     options = parser.parse_args(arguments)
+    if options.import_directory is not None:
+        # Last, so the standard library and installed packages win; workers inherit sys.path.
+        sys.path.append(str(options.import_directory))
     serve(
         ClusterSize.from_json(json.loads(options.size)),
         ready_file=options.ready_file,
