@@ -228,3 +228,41 @@ def test_bad_input_is_refused_in_one_line(alice: Any) -> None:
         create_job("sweep", parameters={"when": object()}, settings=alice.settings)
     with pytest.raises(InvalidInputError, match="positive timedelta"):
         list_jobs(lost_after=timedelta(0), settings=alice.settings)
+
+
+def test_a_jobs_run_is_saved_in_the_transaction_that_completes_it(alice: Any) -> None:
+    from quantdesk.store.runs import list_runs, write_run
+    from tests.saved_runs import small_result
+
+    result = small_result()
+    job = create_job("backtest", settings=alice.settings)
+    update_job(job.id, status="running", settings=alice.settings)
+
+    def broken(connection: Connection) -> None:
+        write_run(connection, result, name="half", job_id=job.id)
+        raise RuntimeError("interrupted after the run's rows")
+
+    with pytest.raises(RuntimeError):
+        complete_job(job.id, broken, settings=alice.settings)
+    assert list_runs(settings=alice.settings) == []
+    assert get_job(job.id, settings=alice.settings).status == "running"
+
+    complete_job(
+        job.id,
+        lambda connection: write_run(connection, result, name="whole", job_id=job.id),
+        settings=alice.settings,
+    )
+    (saved,) = list_runs(settings=alice.settings)
+    assert saved.name == "whole"
+    with connect(alice.url) as session:
+        assert session.execute("SELECT job_id FROM quantdesk.backtests").fetchone() == (job.id,)
+
+
+def test_a_run_cannot_claim_another_users_job(alice: Any, bob: Any) -> None:
+    job = create_job("backtest", settings=alice.settings)
+    with connect(bob.url) as session, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        session.execute(
+            "INSERT INTO quantdesk.backtests (parameters, config, stats, engine_version, "
+            "bar_count, trade_count, job_id) VALUES ('{}', '{}', '{}', '2', 0, 0, %(job)s)",
+            {"job": job.id},
+        )
