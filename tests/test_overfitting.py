@@ -180,6 +180,7 @@ def test_dsr_from_returns_measures_the_moments_as_the_paper() -> None:
         (lambda: expected_maximum_sharpe(10.0, 0.1), "whole number"),  # type: ignore[arg-type]
         (lambda: probabilistic_sharpe_ratio(0.1, 0.0, 1, 0.0, 3.0), "at least 2 returns"),
         (lambda: probabilistic_sharpe_ratio(math.nan, 0.0, 100, 0.0, 3.0), "finite"),
+        (lambda: probabilistic_sharpe_ratio("high", 0.0, 100, 0.0, 3.0), "a number"),  # type: ignore[arg-type]
         (lambda: probabilistic_sharpe_ratio(0.1, 0.0, 100, 0.0, 0.0), "non-excess"),
         (lambda: probabilistic_sharpe_ratio(3.0, 0.0, 100, 1.0, 1.0), "per-period"),
         (lambda: deflated_sharpe_ratio(0.1, 1, 0.01, 100, 0.0, 3.0), "at least 2 trials"),
@@ -237,6 +238,16 @@ def test_streaming_chunks_equal_the_full_matrix() -> None:
             )
     np.testing.assert_allclose(
         accumulator.statistics(), direct_block_statistics(returns, 10), rtol=1e-12
+    )
+
+
+def test_a_one_dimensional_chunk_is_one_combination() -> None:
+    returns = noise(9, bars=300, combinations=2)
+    accumulator = BlockStatisticsAccumulator(300, 2, blocks=6)
+    accumulator.add(returns[:, 0])
+    accumulator.add(returns[:, 1], first_combination=1)
+    np.testing.assert_allclose(
+        accumulator.statistics(), direct_block_statistics(returns, 6), rtol=1e-12
     )
 
 

@@ -314,7 +314,10 @@ class BlockStatisticsAccumulator:
     one bar more. :meth:`add` takes any rectangle of the returns matrix
     (rows are bars, columns combinations) at its offsets; chunks may cross
     block boundaries. Memory is ``combinations * blocks * 3`` floats whatever
-    the number of bars.
+    the number of bars. The sums are float64; a Sharpe ratio's variance comes
+    from ``sum of squares - sum * mean``, exact enough while a combination's
+    mean return is not many orders of magnitude above its spread, as with
+    per-period returns.
 
     Parameters
     ----------
@@ -617,7 +620,10 @@ def _whole_number(name: str, value: int, *, minimum: int, fix: str) -> int:
 
 
 def _finite_number(name: str, value: float) -> float:
-    number = float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a number, got {value!r}") from None
     if not math.isfinite(number):
         raise InvalidInputError(f"{name} must be a finite number, got {value!r}: drop NaN first")
     return number
