@@ -464,7 +464,8 @@ def full_sample_sharpe_ratios(block_statistics: npt.ArrayLike) -> npt.NDArray[np
     as in :func:`probability_of_backtest_overfitting`.
     """
     statistics = _checked_block_statistics(block_statistics)
-    return _sharpe_from_sums(statistics.sum(axis=1))
+    totals = statistics.sum(axis=1)
+    return _sharpe_from_sums(totals[:, COUNT], totals[:, SUM], totals[:, SUM_OF_SQUARES])
 
 
 def probability_of_backtest_overfitting(
@@ -559,10 +560,8 @@ def _score_splits(
 ]:
     """Logit, chosen combination and its two Sharpe ratios for each split of a batch."""
     out_of_sample = 1.0 - in_sample
-    in_sample_sharpes = _sharpe_from_sums(np.stack([in_sample @ s for s in by_statistic], axis=-1))
-    out_of_sample_sharpes = _sharpe_from_sums(
-        np.stack([out_of_sample @ s for s in by_statistic], axis=-1)
-    )
+    in_sample_sharpes = _sharpe_from_sums(*(in_sample @ s for s in by_statistic))
+    out_of_sample_sharpes = _sharpe_from_sums(*(out_of_sample @ s for s in by_statistic))
     rows = np.arange(len(in_sample))
     chosen = np.argmax(in_sample_sharpes, axis=1).astype(np.int64)
     chosen_out_of_sample = out_of_sample_sharpes[rows, chosen]
@@ -573,16 +572,21 @@ def _score_splits(
     return logits, chosen, in_sample_sharpes[rows, chosen], chosen_out_of_sample
 
 
-def _sharpe_from_sums(sums: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Per-period Sharpe ratios from count, sum and sum of squares along the last axis."""
-    count, total, total_of_squares = sums[..., COUNT], sums[..., SUM], sums[..., SUM_OF_SQUARES]
+def _sharpe_from_sums(
+    count: npt.NDArray[np.float64],
+    total: npt.NDArray[np.float64],
+    total_of_squares: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Per-period Sharpe ratios from the count, sum and sum of squares of returns."""
     mean = total / count
     squared_deviations = total_of_squares - total * mean
-    constant = squared_deviations <= ZERO_VARIANCE_TOLERANCE * total_of_squares
     with np.errstate(divide="ignore", invalid="ignore"):
         sharpe = mean / np.sqrt(squared_deviations / (count - 1))
-    unbounded = np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0))
-    return np.where(constant, unbounded, sharpe).astype(np.float64)
+    constant = squared_deviations <= ZERO_VARIANCE_TOLERANCE * total_of_squares
+    if constant.any():
+        sharpe[constant] = np.sign(mean[constant]) * np.inf
+        sharpe[constant & (mean == 0)] = 0.0
+    return sharpe
 
 
 def _checked_block_statistics(block_statistics: npt.ArrayLike) -> npt.NDArray[np.float64]:
