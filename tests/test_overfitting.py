@@ -356,6 +356,7 @@ def test_pure_noise_is_overfit_about_half_the_time() -> None:
     assert np.mean(values) == pytest.approx(0.5, abs=0.1)
 
 
+@pytest.mark.filterwarnings("error")
 def test_ties_and_constant_returns_resolve_deterministically() -> None:
     never_trades = np.zeros((64, 3))
     result = probability_of_backtest_overfitting(block_statistics(never_trades, 4))

@@ -584,7 +584,7 @@ def _sharpe_from_sums(
         sharpe = mean / np.sqrt(squared_deviations / (count - 1))
     constant = squared_deviations <= ZERO_VARIANCE_TOLERANCE * total_of_squares
     if constant.any():
-        sharpe[constant] = np.sign(mean[constant]) * np.inf
+        sharpe[constant] = np.copysign(np.inf, mean[constant])
         sharpe[constant & (mean == 0)] = 0.0
     return sharpe
 
