@@ -398,6 +398,13 @@ def test_bad_block_statistics_are_refused_in_one_line(statistics: np.ndarray, wo
     assert "\n" not in str(raised.value)
 
 
+def test_a_bad_maximum_of_splits_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="maximum_splits must be at least 1"):
+        probability_of_backtest_overfitting(np.ones((3, 4, 3)), maximum_splits=0)
+    with pytest.raises(InvalidInputError, match="6 splits, more than maximum_splits=5"):
+        probability_of_backtest_overfitting(np.ones((3, 4, 3)), maximum_splits=5)
+
+
 def test_the_package_exports_its_public_names() -> None:
     assert quantdesk.research.__doc__ is not None
     assert "overfitting guards" in quantdesk.research.__doc__

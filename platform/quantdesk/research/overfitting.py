@@ -504,6 +504,9 @@ def probability_of_backtest_overfitting(
         PBO with each split's logit, chosen combination and its Sharpe ratios.
     """
     statistics = _checked_block_statistics(block_statistics)
+    maximum_splits = _whole_number(
+        "maximum_splits", maximum_splits, minimum=1, fix="pass a positive number of splits"
+    )
     combinations, blocks, _ = statistics.shape
     if combinations < 2:
         raise InvalidInputError(
