@@ -258,7 +258,8 @@ def test_combinations_needing_more_bars_than_the_data_has_are_skipped() -> None:
     space = parse_parameter_space("sma_cross", ["fast=5", "slow=20,40"])
     rows = evaluate_chunk(short, "sma_cross", list(space.grid()), CONFIG)
     assert [row.skipped for row in rows] == [False, True]
-    assert rows[1].reason is not None and "at least 41 bars" in rows[1].reason
+    assert rows[1].reason is not None
+    assert "at least 41 bars" in rows[1].reason
 
 
 def test_unknown_names_and_a_space_for_another_strategy_are_refused() -> None:
@@ -280,7 +281,8 @@ def test_the_result_is_ready_for_json() -> None:
     assert len(described["combinations"]) == 16
     assert described["best"]["parameters"] == result.best_parameters
     skipped = [entry for entry in described["combinations"] if entry["skipped"]]
-    assert len(skipped) == 4 and all(entry["stats"] is None for entry in skipped)
+    assert len(skipped) == 4
+    assert all(entry["stats"] is None for entry in skipped)
     ran = next(entry for entry in described["combinations"] if not entry["skipped"])
     assert isinstance(ran["stats"]["n_trades"], int)
     assert set(ran["stats"]) == set(STAT_KEYS)
