@@ -176,7 +176,9 @@ class Constraint:
         return not math.isnan(value) and _OPERATORS[self.comparison](value, self.threshold)
 
     def __str__(self) -> str:
-        return f"{self.key} {self.comparison} {self.threshold:g}"
+        threshold = self.threshold
+        written = str(int(threshold)) if threshold.is_integer() else repr(threshold)
+        return f"{self.key} {self.comparison} {written}"
 
 
 def as_objective(objective: Objective | str | None) -> Objective:
