@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import sys
@@ -15,7 +14,6 @@ import pytest
 import talib
 
 import quantdesk
-from quantdesk.core.time_range import TimeRange
 from quantdesk.engine import STAT_KEYS, BacktestConfig
 from quantdesk.errors import InvalidInputError, UnknownNameError
 from quantdesk.indicators import reusing_indicator_values, sma
@@ -29,14 +27,13 @@ from quantdesk.research import (
     run_sweep,
 )
 from quantdesk.strategies.sma_cross import SmaCross
-from quantdesk.synthetic import generate_sample_bars
+from tests.frames import sample_bars
 
 CONFIG = BacktestConfig(lot_size=1e-8, commission=0.001)
 
 
-@functools.cache
 def sample_frame() -> pd.DataFrame:
-    return generate_sample_bars("BTC/USDT", "1h", TimeRange.of("2024-01-01", "2024-02-15"))
+    return sample_bars("BTC/USDT", "1h", "2024-01-01", "2024-02-15")
 
 
 def sma_space() -> ParameterSpace:

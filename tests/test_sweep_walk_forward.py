@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import sys
@@ -12,7 +11,6 @@ import pandas as pd
 import pytest
 
 import quantdesk
-from quantdesk.core.time_range import TimeRange
 from quantdesk.engine import BacktestConfig, run_backtest
 from quantdesk.errors import InvalidInputError
 from quantdesk.research import (
@@ -22,14 +20,13 @@ from quantdesk.research import (
     walk_forward_windows,
 )
 from quantdesk.strategies import Signals, get_strategy
-from quantdesk.synthetic import generate_sample_bars
+from tests.frames import sample_bars
 
 CONFIG = BacktestConfig(lot_size=1e-8, commission=0.001)
 
 
-@functools.cache
 def sample_frame() -> pd.DataFrame:
-    return generate_sample_bars("ETH/USDT", "1h", TimeRange.of("2024-03-01", "2024-04-10"))
+    return sample_bars("ETH/USDT", "1h", "2024-03-01", "2024-04-10")
 
 
 def spans(windows: list[WalkForwardWindow]) -> list[tuple[int, int, int, int]]:

@@ -254,16 +254,9 @@ def run_walk_forward(
 
     Parameters
     ----------
-    frame
-        A canonical OHLCV frame.
-    strategy
-        A strategy name, path, class or instance.
-    space
-        A space or combinations, swept in every fold's in-sample bars.
-    config
-        The trading rules; ``BacktestConfig()`` when None.
-    objective, constraints
-        As for :func:`~quantdesk.research.sweep.run_sweep`.
+    frame, strategy, space, config, objective, constraints
+        As for :func:`~quantdesk.research.sweep.run_sweep`; the space is swept
+        in every fold's in-sample bars.
     folds, in_sample_fraction, in_sample_bars, out_of_sample_bars, anchored
         The windows, as for :func:`walk_forward_windows`.
     chunk_size
