@@ -25,6 +25,7 @@ from quantdesk.research import (
     parse_parameter_space,
     plan_chunks,
     run_sweep,
+    sweep_result,
 )
 from quantdesk.strategies.sma_cross import SmaCross
 from tests.frames import sample_bars
@@ -283,3 +284,8 @@ def test_the_result_is_ready_for_json() -> None:
     ran = next(entry for entry in described["combinations"] if not entry["skipped"])
     assert isinstance(ran["stats"]["n_trades"], int)
     assert set(ran["stats"]) == set(STAT_KEYS)
+
+
+def test_a_parameter_named_like_a_result_column_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="'sharpe' has the name of a sweep result column"):
+        sweep_result([], ["sharpe"], Objective())

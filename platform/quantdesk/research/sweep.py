@@ -304,6 +304,11 @@ def sweep_result(
     SweepResult
         The table, the skipped count and the best row (the first of equals).
     """
+    taken = sorted(set(parameter_names) & {"skipped", *STAT_KEYS})
+    if taken:
+        raise InvalidInputError(
+            f"parameter {taken[0]!r} has the name of a sweep result column; rename the parameter"
+        )
     best: int | None = None
     best_score = -np.inf
     for number, row in enumerate(rows):
