@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,3 +36,13 @@ def bars_from_closes(
         },
         index=index,
     )
+
+
+@functools.cache
+def sample_bars(symbol: str, timeframe: str, start: str, end: str) -> pd.DataFrame:
+    """The sample source's bars for a symbol and span, generated once per test session."""
+    # Imported here: tests/test_import_discipline.py runs this module and counts what loads.
+    from quantdesk.core.time_range import TimeRange
+    from quantdesk.synthetic import generate_sample_bars
+
+    return generate_sample_bars(symbol, timeframe, TimeRange.of(start, end))

@@ -37,6 +37,10 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "remove_run": "quantdesk.api.runs",
     "RunInfo": "quantdesk.api.runs",
     "SavedRun": "quantdesk.api.runs",
+    "JobInfo": "quantdesk.api.jobs",
+    "list_jobs": "quantdesk.api.jobs",
+    "get_job": "quantdesk.api.jobs",
+    "cancel_job": "quantdesk.api.jobs",
     "CachedSeries": "quantdesk.api.cache",
     "list_cached_series": "quantdesk.api.cache",
     "remove_cached_series": "quantdesk.api.cache",
@@ -47,6 +51,7 @@ __all__ = [
     "BacktestConfig",
     "BacktestResult",
     "CachedSeries",
+    "JobInfo",
     "LoadResult",
     "Parameter",
     "RunInfo",
@@ -58,12 +63,15 @@ __all__ = [
     "__version__",
     "add_api_key",
     "backtest",
+    "cancel_job",
     "gap_report",
     "get_api_key",
     "get_client",
+    "get_job",
     "indicators",
     "list_api_keys",
     "list_cached_series",
+    "list_jobs",
     "list_runs",
     "load",
     "load_run",
@@ -82,6 +90,7 @@ if TYPE_CHECKING:
     from quantdesk.api.cache import CachedSeries, list_cached_series, remove_cached_series
     from quantdesk.api.cluster import get_client
     from quantdesk.api.data import LoadResult, gap_report, load, resample_ohlcv
+    from quantdesk.api.jobs import JobInfo, cancel_job, get_job, list_jobs
     from quantdesk.api.keys import add_api_key, get_api_key, list_api_keys, remove_api_key
     from quantdesk.api.runs import (
         RunInfo,

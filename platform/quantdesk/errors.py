@@ -79,6 +79,10 @@ class RunNotFoundError(StoreError, InvalidInputError, LookupError):
     """No saved run matches; the same error whether it is missing or someone else's."""
 
 
+class JobNotFoundError(StoreError, InvalidInputError, LookupError):
+    """No job with that id among the current user's (another user's job looks the same)."""
+
+
 class SavedDataMissingError(StoreError, LookupError):
     """A saved run lacks what was asked of it: it was saved before quantdesk kept that."""
 

@@ -18,6 +18,7 @@ from quantdesk.cli.data_commands import data
 from quantdesk.cli.db_commands import db
 from quantdesk.cli.demo import up
 from quantdesk.cli.info_commands import config_command, version_command
+from quantdesk.cli.job_commands import jobs
 from quantdesk.cli.key_commands import keys
 from quantdesk.cli.output import report_error, show_warnings_as_lines
 from quantdesk.cli.run_commands import runs
@@ -47,6 +48,7 @@ cli.add_command(users)
 cli.add_command(keys)
 cli.add_command(runs)
 cli.add_command(cluster)
+cli.add_command(jobs)
 
 
 def main(arguments: Sequence[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from quantdesk.engine.runner import (
     run_backtest,
     simulate,
     simulate_equity,
+    simulation_statistics,
 )
 from quantdesk.engine.stats import STAT_KEYS, ranking_value
 
@@ -54,4 +55,5 @@ __all__ = [
     "run_backtest",
     "simulate",
     "simulate_equity",
+    "simulation_statistics",
 ]

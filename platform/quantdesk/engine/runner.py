@@ -20,8 +20,15 @@ import pandas as pd
 from quantdesk.core.frame import OHLCV_COLUMNS, is_canonical, validate_ohlcv
 from quantdesk.engine import kernel
 from quantdesk.engine.config import BacktestConfig
-from quantdesk.engine.result import ENGINE_VERSION, BacktestResult, OpenPosition, _ResultInputs
+from quantdesk.engine.result import (
+    ENGINE_VERSION,
+    BacktestResult,
+    OpenPosition,
+    _ResultInputs,
+    _trades_frame,
+)
 from quantdesk.engine.scans import prices_are_valid_nb
+from quantdesk.engine.stats import StatValue, compute_statistics
 from quantdesk.errors import InvalidInputError
 from quantdesk.strategies.signals import Signals
 
@@ -290,6 +297,40 @@ def final_equity(
         The final equity, an open position marked to the last close.
     """
     return float(simulate(prices, signals, config).equity[-1])
+
+
+def simulation_statistics(
+    prices: PreparedPrices, run: Simulation, config: BacktestConfig | None = None
+) -> dict[str, StatValue]:
+    """The statistics of one lean run, the values ``BacktestResult.stats`` would hold.
+
+    Parameters
+    ----------
+    prices
+        The prices the run was simulated on.
+    run
+        From :func:`simulate`; its equity may be a reused buffer, read here
+        before the next run overwrites it.
+    config
+        The config the run used; defaults to ``BacktestConfig()``.
+
+    Returns
+    -------
+    dict
+        The statistics in :data:`~quantdesk.engine.stats.STAT_KEYS` order.
+    """
+    config = _checked_config(config)
+    holding = run.open_size != 0.0
+    return compute_statistics(
+        equity=pd.Series(run.equity, index=prices.index, copy=False),
+        trades=_trades_frame(run.trade_records, prices.index),
+        close=prices.close,
+        initial_cash=config.cash,
+        open_entry_bar=run.open_entry_bar if holding else None,
+        open_commission=run.open_entry_commission if holding else 0.0,
+        periods_per_year=config.periods_per_year,
+        risk_free_rate=config.risk_free_rate,
+    )
 
 
 def run_backtest(

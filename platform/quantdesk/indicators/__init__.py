@@ -22,6 +22,7 @@ from quantdesk.indicators.registry import (
     compute_indicator,
     parameter_names,
 )
+from quantdesk.indicators.reuse import reusing_indicator_values
 from quantdesk.indicators.trend import adx, directional_movement, minus_di, plus_di
 from quantdesk.indicators.volatility import atr, bollinger_bands, natr
 from quantdesk.indicators.volume import mfi, obv
@@ -44,6 +45,7 @@ __all__ = [
     "obv",
     "parameter_names",
     "plus_di",
+    "reusing_indicator_values",
     "roc",
     "rsi",
     "sma",

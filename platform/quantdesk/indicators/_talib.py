@@ -11,6 +11,7 @@ from talib.abstract import Function  # type: ignore[attr-defined]  # the stubs o
 
 from quantdesk.errors import InvalidInputError
 from quantdesk.indicators.inputs import PriceData, frame_arrays, price_array, require_int
+from quantdesk.indicators.reuse import keep_outputs, reused_outputs
 
 HIGH_LOW_CLOSE: tuple[str, ...] = ("high", "low", "close")
 
@@ -73,10 +74,12 @@ def call_talib(
             f"{what} needs at least {empty_bars + 1} bars, the data has {length}; "
             "use a shorter period or pass more bars"
         )
+    kept, key = reused_outputs(function_name, inputs, parameters)
+    if kept is not None:
+        return kept
     result = getattr(talib, function_name)(*inputs, **parameters)
-    if isinstance(result, np.ndarray):
-        return (result,)
-    return tuple(result)
+    outputs = (result,) if isinstance(result, np.ndarray) else tuple(result)
+    return outputs if key is None else keep_outputs(key, inputs, outputs)
 
 
 def as_series(values: np.ndarray, index: pd.Index, name: str) -> pd.Series:

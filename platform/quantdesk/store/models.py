@@ -60,7 +60,7 @@ def _owner() -> Mapped[str]:
     return mapped_column(OWNER_TYPE, nullable=False, server_default=_CURRENT_USER)
 
 
-def _created_at() -> Mapped[datetime]:
+def _set_now_by_default() -> Mapped[datetime]:
     return mapped_column(nullable=False, server_default=_NOW)
 
 
@@ -83,11 +83,11 @@ class Profile(Base):
         OWNER_TYPE, nullable=False, unique=True, server_default=_CURRENT_USER
     )
     display_name: Mapped[str | None]
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = _set_now_by_default()
 
 
 class Job(Base):
-    """A unit of background work and its progress."""
+    """A unit of background work: its state, progress and the heartbeat of its submitter."""
 
     __tablename__ = "jobs"
     __table_args__ = (_owner_key("id"),)
@@ -99,9 +99,11 @@ class Job(Base):
     progress: Mapped[float | None]
     message: Mapped[str | None]
     parameters: Mapped[dict[str, Any]] = mapped_column(server_default=_EMPTY_JSON)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = _set_now_by_default()
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime] = _set_now_by_default()
+    error: Mapped[str | None]
 
 
 class Backtest(Base):
@@ -116,7 +118,7 @@ class Backtest(Base):
 
     id: Mapped[uuid.UUID] = _new_id()
     owner: Mapped[str] = _owner()
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = _set_now_by_default()
     name: Mapped[str | None]
     strategy: Mapped[str | None]
     source: Mapped[str | None]
@@ -185,7 +187,7 @@ class Model(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(server_default=_EMPTY_JSON)
     data_fingerprint: Mapped[str | None]
     artifact: Mapped[bytes | None]
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = _set_now_by_default()
 
 
 class Prediction(Base):
@@ -205,5 +207,5 @@ class Prediction(Base):
     symbol: Mapped[str | None]
     timeframe: Mapped[str | None]
     horizon: Mapped[int | None]
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = _set_now_by_default()
     data: Mapped[bytes | None]

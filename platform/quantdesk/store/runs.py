@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from quantdesk.config import Settings
 from quantdesk.data.source import SourceAddress
@@ -57,6 +57,7 @@ __all__ = [
     "load_run",
     "remove_run",
     "save_run",
+    "write_run",
 ]
 
 NAME_LIMIT = 200
@@ -245,12 +246,53 @@ def save_run(
     StoreError
         If the database refuses.
     """
-    if not isinstance(result, BacktestResult):
-        raise InvalidInputError(
-            f"save_run takes the BacktestResult quantdesk.backtest returns, "
-            f"not {type(result).__name__}"
-        )
-    row = _backtest_row(result, _checked_name(name))
+    _checked_result(result)
+    _checked_name(name)
+    run_id = uuid.uuid4()
+    try:
+        with translated_errors("saving the run"), user_engine(settings).begin() as connection:
+            saved = write_run(connection, result, name=name, run_id=run_id)
+    except DatabaseUnavailableError:
+        # The connection may have died after the server committed: look again.
+        confirmed = _committed_run(run_id, settings)
+        if confirmed is None:
+            raise
+        return confirmed
+    return saved
+
+
+def write_run(
+    connection: Connection,
+    result: BacktestResult,
+    *,
+    name: str | None = None,
+    run_id: uuid.UUID | None = None,
+    job_id: uuid.UUID | None = None,
+) -> RunInfo:
+    """Write a run's three rows on ``connection``, in the caller's transaction.
+
+    :func:`save_run` is this in a transaction of its own; a job that produced
+    the result writes it in the transaction that completes the job.
+
+    Parameters
+    ----------
+    connection
+        The current user's connection, inside a transaction.
+    result
+        What :func:`quantdesk.backtest` returned.
+    name
+        A label for the run (at most :data:`NAME_LIMIT` characters).
+    run_id
+        The run's id; new when None.
+    job_id
+        The job that produced the run, one of the same user's.
+
+    Returns
+    -------
+    RunInfo
+        The written run.
+    """
+    row = _backtest_row(_checked_result(result), _checked_name(name))
     # A run saved before closes were kept has NaN in their place: keep none again.
     unknown_close = isinstance(result, SavedRun) and not result.close_saved
     equity = encode_equity(result.equity, close=None if unknown_close else result.close)
@@ -265,28 +307,18 @@ def save_run(
             "parameter_order": list(result.parameters),
         },
     )
-    run_id = uuid.uuid4()
-    try:
-        with translated_errors("saving the run"), user_engine(settings).begin() as connection:
-            saved = connection.execute(
-                insert(Backtest).values(id=run_id, **row).returning(*_LISTED_COLUMNS)
-            ).one()
-            connection.execute(
-                insert(BacktestEquity).values(
-                    backtest_id=run_id, point_count=row["bar_count"], data=equity
-                )
-            )
-            connection.execute(
-                insert(BacktestTrades).values(
-                    backtest_id=run_id, trade_count=row["trade_count"], data=trades
-                )
-            )
-    except DatabaseUnavailableError:
-        # The connection may have died after the server committed: look again.
-        confirmed = _committed_run(run_id, settings)
-        if confirmed is None:
-            raise
-        return confirmed
+    run_id = uuid.uuid4() if run_id is None else run_id
+    saved = connection.execute(
+        insert(Backtest).values(id=run_id, job_id=job_id, **row).returning(*_LISTED_COLUMNS)
+    ).one()
+    connection.execute(
+        insert(BacktestEquity).values(backtest_id=run_id, point_count=row["bar_count"], data=equity)
+    )
+    connection.execute(
+        insert(BacktestTrades).values(
+            backtest_id=run_id, trade_count=row["trade_count"], data=trades
+        )
+    )
     return RunInfo.from_row(saved)
 
 
@@ -485,6 +517,15 @@ def _checked_name(name: object) -> str | None:
             f"the run name {name!r} contains control characters; use one line of text"
         )
     return name
+
+
+def _checked_result(result: object) -> BacktestResult:
+    if not isinstance(result, BacktestResult):
+        raise InvalidInputError(
+            f"save_run takes the BacktestResult quantdesk.backtest returns, "
+            f"not {type(result).__name__}"
+        )
+    return result
 
 
 def _checked_run_id(value: object) -> uuid.UUID:

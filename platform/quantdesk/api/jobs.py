@@ -1,0 +1,79 @@
+"""Your jobs: ``quantdesk.list_jobs``, ``get_job`` and ``cancel_job``, and ``quantdesk jobs``.
+
+Each works as the current database user, with the settings read from the
+environment unless given. A job whose submitting process has not beaten its
+heartbeat for ``lost_after`` reads as ``lost`` (see :mod:`quantdesk.store.jobs`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from quantdesk.config import Settings
+from quantdesk.store import jobs as store_jobs
+from quantdesk.store.jobs import DEFAULT_LOST_AFTER, FINISHED_STATUSES, JOB_STATUSES, JobInfo
+
+__all__ = [
+    "DEFAULT_LOST_AFTER",
+    "FINISHED_STATUSES",
+    "JOB_STATUSES",
+    "JobInfo",
+    "JobReference",
+    "cancel_job",
+    "get_job",
+    "list_jobs",
+]
+
+JobReference = uuid.UUID | str | JobInfo
+"""A job as the API takes it: its id (a UUID or its text) or its listing."""
+
+
+def list_jobs(
+    *,
+    limit: int | None = 50,
+    lost_after: timedelta = DEFAULT_LOST_AFTER,
+    settings: Settings | None = None,
+) -> list[JobInfo]:
+    """Your jobs, newest first; ``limit`` None lists them all.
+
+    Returns
+    -------
+    list of JobInfo
+        Those whose submitter went silent for ``lost_after`` come back ``lost``.
+    """
+    return store_jobs.list_jobs(limit=limit, lost_after=lost_after, settings=settings)
+
+
+def get_job(
+    job: JobReference,
+    *,
+    lost_after: timedelta = DEFAULT_LOST_AFTER,
+    settings: Settings | None = None,
+) -> JobInfo:
+    """Your job ``job`` as it stands now.
+
+    Returns
+    -------
+    JobInfo
+        The job; raises ``JobNotFoundError`` if you have none with that id.
+    """
+    return store_jobs.get_job(_job_id(job), lost_after=lost_after, settings=settings)
+
+
+def cancel_job(job: JobReference, *, settings: Settings | None = None) -> JobInfo:
+    """Cancel your queued or running job ``job``.
+
+    The process running it sees the cancellation at its next state change or
+    heartbeat and stops its work.
+
+    Returns
+    -------
+    JobInfo
+        The cancelled job; a finished one is refused in one line.
+    """
+    return store_jobs.cancel_job(_job_id(job), settings=settings)
+
+
+def _job_id(job: JobReference) -> uuid.UUID | str:
+    return job.id if isinstance(job, JobInfo) else job
