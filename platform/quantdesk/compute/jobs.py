@@ -399,9 +399,9 @@ class JobTracker:
         ids = [state.job_id for state in unfinished]
         with contextlib.suppress(QuantdeskError):
             store_jobs.heartbeat_jobs(ids, settings=self._settings)
-            for stored in store_jobs.list_jobs(limit=None, settings=self._settings):
-                if stored.id in ids and stored.status == "cancelled":
-                    state = next(state for state in unfinished if state.job_id == stored.id)
+            statuses = store_jobs.job_statuses(ids, settings=self._settings)
+            for state in unfinished:
+                if statuses.get(state.job_id) == "cancelled":
                     self._cancel_futures(state)
                     self._finish(state, "cancelled")
 

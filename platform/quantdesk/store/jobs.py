@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as upsert
 from quantdesk.config import Settings
 from quantdesk.errors import InvalidInputError, JobNotFoundError
 from quantdesk.store.connection import translated_errors, user_engine
+from quantdesk.store.identifiers import checked_id
 from quantdesk.store.models import Job
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "create_job",
     "get_job",
     "heartbeat_jobs",
+    "job_statuses",
     "list_jobs",
     "update_job",
 ]
@@ -305,6 +307,31 @@ def heartbeat_jobs(job_ids: Iterable[uuid.UUID], *, settings: Settings | None = 
         return int(connection.execute(statement).rowcount)
 
 
+def job_statuses(
+    job_ids: Iterable[uuid.UUID], *, settings: Settings | None = None
+) -> dict[uuid.UUID, str]:
+    """The stored status of each of the current user's jobs among ``job_ids``.
+
+    Parameters
+    ----------
+    job_ids
+        The jobs to look at.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    dict
+        Status by id; ids the user has no job for are left out.
+    """
+    ids = [_checked_job_id(job_id) for job_id in job_ids]
+    if not ids:
+        return {}
+    statement = select(Job.id, Job.status).where(Job.id.in_(ids))
+    with translated_errors("reading the jobs"), user_engine(settings).connect() as connection:
+        return {row.id: row.status for row in connection.execute(statement)}
+
+
 def list_jobs(
     *,
     limit: int | None = 50,
@@ -464,14 +491,7 @@ def _checked_lost_after(lost_after: timedelta) -> timedelta:
 
 
 def _checked_job_id(value: object) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value).strip())
-    except ValueError:
-        raise InvalidInputError(
-            f"{value!r} is not a job id; 'quantdesk jobs list' shows the ids of your jobs"
-        ) from None
+    return checked_id(value, what="job", listing="quantdesk jobs list")
 
 
 def _one_line(text_value: str, name: str) -> str:

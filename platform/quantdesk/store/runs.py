@@ -37,6 +37,7 @@ from quantdesk.errors import (
     StoreError,
 )
 from quantdesk.store.connection import driver_rows, translated_errors, user_engine
+from quantdesk.store.identifiers import checked_id
 from quantdesk.store.models import Backtest, BacktestEquity, BacktestTrades
 from quantdesk.store.run_codec import (
     decode_equity_and_close,
@@ -529,14 +530,7 @@ def _checked_result(result: object) -> BacktestResult:
 
 
 def _checked_run_id(value: object) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value).strip())
-    except ValueError:
-        raise InvalidInputError(
-            f"{value!r} is not a run id; 'quantdesk runs list' shows the ids of your runs"
-        ) from None
+    return checked_id(value, what="run", listing="quantdesk runs list")
 
 
 def _missing(run_id: uuid.UUID) -> str:
