@@ -387,34 +387,60 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _trades_frame(records: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
-    """The trades table of :data:`TRADE_COLUMNS` for the kernel's trade records."""
-    entry_bars = records[:, kernel.ENTRY_BAR_COLUMN].astype(np.int64)
-    exit_bars = records[:, kernel.EXIT_BAR_COLUMN].astype(np.int64)
+def trade_columns(records: np.ndarray) -> dict[str, np.ndarray]:
+    """The numeric trade columns of the kernel's trade records, as arrays.
+
+    Parameters
+    ----------
+    records
+        The kernel's closed-trade records.
+
+    Returns
+    -------
+    dict
+        ``size``, ``entry_bar``, ``exit_bar``, ``entry_price``,
+        ``exit_price``, ``pnl``, ``return_pct`` and ``commission``, as
+        :attr:`BacktestResult.trades` holds them.
+    """
     sizes = records[:, kernel.SIZE_COLUMN]
     entry_prices = records[:, kernel.ENTRY_PRICE_COLUMN]
     exit_prices = records[:, kernel.EXIT_PRICE_COLUMN]
     commissions = records[:, kernel.COMMISSION_COLUMN]
-    reasons = pd.Categorical.from_codes(
-        records[:, kernel.EXIT_REASON_COLUMN].astype(np.int64),
-        categories=pd.Index(kernel.EXIT_REASONS),
-    )
     pnl = sizes * (exit_prices - entry_prices) - commissions
     return_fraction = np.sign(sizes) * (exit_prices / entry_prices - 1.0) - commissions / (
         np.abs(sizes) * entry_prices
     )
+    return {
+        "size": sizes,
+        "entry_bar": records[:, kernel.ENTRY_BAR_COLUMN].astype(np.int64),
+        "exit_bar": records[:, kernel.EXIT_BAR_COLUMN].astype(np.int64),
+        "entry_price": entry_prices,
+        "exit_price": exit_prices,
+        "pnl": pnl,
+        "return_pct": return_fraction * 100.0,
+        "commission": commissions,
+    }
+
+
+def _trades_frame(records: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """The trades table of :data:`TRADE_COLUMNS` for the kernel's trade records."""
+    columns = trade_columns(records)
+    reasons = pd.Categorical.from_codes(
+        records[:, kernel.EXIT_REASON_COLUMN].astype(np.int64),
+        categories=pd.Index(kernel.EXIT_REASONS),
+    )
     return pd.DataFrame(
         {
-            "size": sizes,
-            "entry_bar": entry_bars,
-            "exit_bar": exit_bars,
-            "entry_time": index[entry_bars],
-            "exit_time": index[exit_bars],
-            "entry_price": entry_prices,
-            "exit_price": exit_prices,
-            "pnl": pnl,
-            "return_pct": return_fraction * 100.0,
-            "commission": commissions,
+            "size": columns["size"],
+            "entry_bar": columns["entry_bar"],
+            "exit_bar": columns["exit_bar"],
+            "entry_time": index[columns["entry_bar"]],
+            "exit_time": index[columns["exit_bar"]],
+            "entry_price": columns["entry_price"],
+            "exit_price": columns["exit_price"],
+            "pnl": columns["pnl"],
+            "return_pct": columns["return_pct"],
+            "commission": columns["commission"],
             "exit_reason": reasons,
         },
         # The columns are new arrays or views of the records, which nothing

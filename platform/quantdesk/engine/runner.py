@@ -25,10 +25,10 @@ from quantdesk.engine.result import (
     BacktestResult,
     OpenPosition,
     _ResultInputs,
-    _trades_frame,
+    trade_columns,
 )
 from quantdesk.engine.scans import prices_are_valid_nb
-from quantdesk.engine.stats import StatValue, compute_statistics
+from quantdesk.engine.stats import Calendar, StatValue, bar_calendar, compute_statistics
 from quantdesk.errors import InvalidInputError
 from quantdesk.strategies.signals import Signals
 
@@ -300,7 +300,11 @@ def final_equity(
 
 
 def simulation_statistics(
-    prices: PreparedPrices, run: Simulation, config: BacktestConfig | None = None
+    prices: PreparedPrices,
+    run: Simulation,
+    config: BacktestConfig | None = None,
+    *,
+    calendar: Calendar | None = None,
 ) -> dict[str, StatValue]:
     """The statistics of one lean run, the values ``BacktestResult.stats`` would hold.
 
@@ -313,6 +317,9 @@ def simulation_statistics(
         before the next run overwrites it.
     config
         The config the run used; defaults to ``BacktestConfig()``.
+    calendar
+        ``bar_calendar(prices.index)`` when the caller made it once for many
+        runs; the statistics are the same with or without it.
 
     Returns
     -------
@@ -322,14 +329,15 @@ def simulation_statistics(
     config = _checked_config(config)
     holding = run.open_size != 0.0
     return compute_statistics(
-        equity=pd.Series(run.equity, index=prices.index, copy=False),
-        trades=_trades_frame(run.trade_records, prices.index),
+        equity=run.equity,
+        trades=trade_columns(run.trade_records),
         close=prices.close,
         initial_cash=config.cash,
         open_entry_bar=run.open_entry_bar if holding else None,
         open_commission=run.open_entry_commission if holding else 0.0,
         periods_per_year=config.periods_per_year,
         risk_free_rate=config.risk_free_rate,
+        calendar=bar_calendar(prices.index) if calendar is None else calendar,
     )
 
 

@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,7 @@ from quantdesk.engine.scans import (
     drawdown_periods_nb,
     last_bar_of_each_day_nb,
 )
+from quantdesk.errors import InvalidInputError
 
 StatValue = float | int | pd.Timedelta
 
@@ -203,6 +205,91 @@ def annualisation(index: pd.DatetimeIndex) -> tuple[str, float]:
     weekend_share = _weekend_share(index)
     trades_at_weekends = weekend_share > _WEEKEND_SHARE_OF_A_WEEK_TRADING_EVERY_DAY * 0.6
     return "D", 365.0 if trades_at_weekends else 252.0
+
+
+@dataclass(frozen=True, eq=False)
+class Calendar:
+    """What the statistics read off the bars' times, worked out once for many runs.
+
+    Build it with :func:`bar_calendar`; a sweep makes one per chunk and
+    passes it to :func:`compute_statistics` for every combination.
+
+    Attributes
+    ----------
+    index
+        The bars' times.
+    rule, periods_per_year
+        From :func:`annualisation`.
+    day_ends
+        The last bar of each UTC day, when ``rule`` is daily and the days can
+        be read off the index directly; None otherwise.
+    nanoseconds
+        The times as int64 nanoseconds.
+    """
+
+    index: pd.DatetimeIndex
+    rule: str
+    periods_per_year: float
+    day_ends: np.ndarray | None
+    nanoseconds: np.ndarray
+
+
+def bar_calendar(index: pd.DatetimeIndex) -> Calendar:
+    """The return periods and day ends of the bars' times, for :func:`compute_statistics`.
+
+    Parameters
+    ----------
+    index
+        The bars' times.
+
+    Returns
+    -------
+    Calendar
+        The annualisation, each day's last bar and the times in nanoseconds.
+    """
+    index = pd.DatetimeIndex(index)
+    rule, periods = annualisation(index)
+    days = _last_bar_of_each_day(index) if rule == "D" else None
+    return Calendar(
+        index=index,
+        rule=rule,
+        periods_per_year=periods,
+        day_ends=None if days is None else days[0],
+        nanoseconds=index.asi8 if index.unit == "ns" else index.as_unit("ns").asi8,
+    )
+
+
+def measured_returns(equity: np.ndarray, calendar: Calendar) -> np.ndarray:
+    """The period returns the return statistics are measured on, ruin included.
+
+    The simple returns of :func:`period_returns`; for a ruined run (equity at
+    or below zero on some bar), those of the equity up to the first such bar,
+    that bar counted as zero (see the module docstring).
+
+    Parameters
+    ----------
+    equity
+        Equity at each close.
+    calendar
+        From :func:`bar_calendar` for the bars' times.
+
+    Returns
+    -------
+    numpy.ndarray
+        One return per period after the first.
+    """
+    ruin_bar = _ruin_bar(equity)
+    if ruin_bar is not None:
+        until_ruin = equity[: ruin_bar + 1].copy()
+        until_ruin[-1] = 0.0
+        return period_returns(
+            pd.Series(until_ruin, index=calendar.index[: len(until_ruin)]), calendar.rule
+        )
+    if calendar.day_ends is not None:
+        last = equity[calendar.day_ends]
+        if not np.isnan(last).any():
+            return np.asarray(last[1:] / last[:-1] - 1.0, dtype=np.float64)
+    return period_returns(pd.Series(equity, index=calendar.index, copy=False), calendar.rule)
 
 
 def period_returns(equity: pd.Series, rule: str) -> np.ndarray:
@@ -551,23 +638,28 @@ def commissions(trade_commissions: np.ndarray, open_commission: float) -> float:
 
 def compute_statistics(
     *,
-    equity: pd.Series,
-    trades: pd.DataFrame,
+    equity: pd.Series | np.ndarray,
+    trades: pd.DataFrame | Mapping[str, np.ndarray],
     close: np.ndarray,
     initial_cash: float,
     open_entry_bar: int | None,
     open_commission: float,
     periods_per_year: float | None,
     risk_free_rate: float = 0.0,
+    calendar: Calendar | None = None,
 ) -> dict[str, StatValue]:
     """Every statistic of :data:`STAT_KEYS` for one backtest.
 
     Parameters
     ----------
     equity
-        Equity at each close, on the bars' ``DatetimeIndex``.
+        Equity at each close, on the bars' ``DatetimeIndex``; a plain array
+        when ``calendar`` is given.
     trades
-        The closed trades, as ``BacktestResult.trades``.
+        The closed trades, as ``BacktestResult.trades``, or at least its
+        ``entry_bar``, ``exit_bar``, ``pnl``, ``return_pct`` and
+        ``commission`` columns as arrays (see
+        :func:`quantdesk.engine.result.trade_columns`).
     close
         The bars' closes.
     initial_cash
@@ -580,6 +672,9 @@ def compute_statistics(
         Overrides the detected return periods per year.
     risk_free_rate
         The annual risk-free rate, e.g. ``0.04``.
+    calendar
+        :func:`bar_calendar` of the bars' times, when the caller made it
+        once for many runs; worked out from the equity's index otherwise.
 
     Returns
     -------
@@ -587,27 +682,30 @@ def compute_statistics(
         The statistics in :data:`STAT_KEYS` order; floats, ``n_trades`` an
         int and ``max_drawdown_duration`` a ``pandas.Timedelta``.
     """
-    index = equity.index
-    if not isinstance(index, pd.DatetimeIndex):
-        index = pd.DatetimeIndex(index)
-        equity = pd.Series(equity.to_numpy(), index=index)
-    values = equity.to_numpy(dtype=np.float64)
-    deepest, depths, durations = _drawdown_summary(values, initial_cash, index)
+    if calendar is None:
+        if not isinstance(equity, pd.Series):
+            raise InvalidInputError(
+                "equity must be a Series on the bars' times unless a calendar is given"
+            )
+        calendar = bar_calendar(pd.DatetimeIndex(equity.index))
+    values = np.asarray(equity, dtype=np.float64)
+    deepest, depths, durations = _drawdown_summary(values, initial_cash, calendar)
     by_returns = return_statistics(
-        equity,
+        values,
         initial_cash=initial_cash,
         max_drawdown=deepest,
         periods_per_year=periods_per_year,
         risk_free_rate=risk_free_rate,
+        calendar=calendar,
     )
 
-    entry_bars = trades["entry_bar"].to_numpy(dtype=np.int64)
-    exit_bars = trades["exit_bar"].to_numpy(dtype=np.int64)
+    entry_bars = np.asarray(trades["entry_bar"], dtype=np.int64)
+    exit_bars = np.asarray(trades["exit_bar"], dtype=np.int64)
     if open_entry_bar is not None:
         entry_bars = np.r_[entry_bars, open_entry_bar]
         exit_bars = np.r_[exit_bars, len(values) - 1]
-    pnl = trades["pnl"].to_numpy(dtype=np.float64)
-    trade_returns = trades["return_pct"].to_numpy(dtype=np.float64)
+    pnl = np.asarray(trades["pnl"], dtype=np.float64)
+    trade_returns = np.asarray(trades["return_pct"], dtype=np.float64)
 
     statistics: dict[str, StatValue] = {
         "final_equity": final_equity(values),
@@ -617,7 +715,7 @@ def compute_statistics(
         "avg_drawdown_pct": avg_drawdown_pct(depths),
         "max_drawdown_duration": max_drawdown_duration(durations),
         "exposure_pct": exposure_pct(entry_bars, exit_bars, len(values)),
-        "n_trades": len(trades),
+        "n_trades": len(pnl),
         "win_rate_pct": win_rate_pct(pnl),
         "best_trade_pct": best_trade_pct(trade_returns),
         "worst_trade_pct": worst_trade_pct(trade_returns),
@@ -626,7 +724,7 @@ def compute_statistics(
         "expectancy_pct": expectancy_pct(trade_returns),
         "sqn": sqn(pnl),
         "commissions": commissions(
-            trades["commission"].to_numpy(dtype=np.float64), open_commission
+            np.asarray(trades["commission"], dtype=np.float64), open_commission
         ),
     }
     return {key: statistics[key] for key in STAT_KEYS}
@@ -666,19 +764,21 @@ def ranking_value(value: float) -> float:
 
 
 def return_statistics(
-    equity: pd.Series,
+    equity: pd.Series | np.ndarray,
     *,
     initial_cash: float,
     max_drawdown: float,
     periods_per_year: float | None,
     risk_free_rate: float = 0.0,
+    calendar: Calendar | None = None,
 ) -> dict[str, float]:
     """The statistics of :data:`RETURN_STAT_KEYS`, ruin included (see the module docstring).
 
     Parameters
     ----------
     equity
-        Equity at each close, on a ``DatetimeIndex``.
+        Equity at each close, on a ``DatetimeIndex``; a plain array when
+        ``calendar`` is given.
     initial_cash
         The starting cash.
     max_drawdown
@@ -687,24 +787,26 @@ def return_statistics(
         Overrides the detected return periods per year.
     risk_free_rate
         The annual risk-free rate.
+    calendar
+        :func:`bar_calendar` of the bars' times; worked out from the
+        equity's index when None.
 
     Returns
     -------
     dict
         Floats keyed by :data:`RETURN_STAT_KEYS`.
     """
-    index = pd.DatetimeIndex(equity.index)
-    values = equity.to_numpy(dtype=np.float64)
-    rule, detected_periods = annualisation(index)
-    periods = detected_periods if periods_per_year is None else float(periods_per_year)
-    survived = len(values) == 0 or bool(values.min() > 0.0)
-    ruin_bars = np.empty(0, dtype=np.int64) if survived else np.flatnonzero(values <= 0.0)
-    if len(ruin_bars):
-        until_ruin = values[: ruin_bars[0] + 1].copy()
-        until_ruin[-1] = 0.0
-        returns = period_returns(pd.Series(until_ruin, index=index[: len(until_ruin)]), rule)
-    else:
-        returns = period_returns(equity, rule)
+    if calendar is None:
+        if not isinstance(equity, pd.Series):
+            raise InvalidInputError(
+                "equity must be a Series on the bars' times unless a calendar is given"
+            )
+        calendar = bar_calendar(pd.DatetimeIndex(equity.index))
+    values = np.asarray(equity, dtype=np.float64)
+    index = calendar.index
+    periods = calendar.periods_per_year if periods_per_year is None else float(periods_per_year)
+    ruined = _ruin_bar(values) is not None
+    returns = measured_returns(values, calendar)
     annual_return_pct = return_ann_pct(returns, periods)
     cagr = cagr_pct(values, initial_cash, index[-1] - index[0])
     compounded_volatility_pct = volatility_ann_backtesting_py_pct(returns, periods)
@@ -725,14 +827,22 @@ def return_statistics(
             annual_return_pct / 100.0, max_drawdown / 100.0
         ),
     }
-    if len(ruin_bars):
+    if ruined:
         statistics.update(total_return_pct=-100.0, return_ann_pct=-100.0, cagr_pct=-100.0)
         statistics.update(dict.fromkeys(RATIO_KEYS, -math.inf))
     return statistics
 
 
+def _ruin_bar(equity: np.ndarray) -> int | None:
+    """The first bar at which the equity is at or below zero, or None."""
+    if len(equity) == 0 or bool(equity.min() > 0.0):
+        return None
+    ruin_bars = np.flatnonzero(equity <= 0.0)
+    return int(ruin_bars[0]) if len(ruin_bars) else None
+
+
 def _drawdown_summary(
-    equity: np.ndarray, initial_cash: float, index: pd.DatetimeIndex
+    equity: np.ndarray, initial_cash: float, calendar: Calendar
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """:func:`max_drawdown_pct` and :func:`drawdown_periods` in one scan of the equity.
 
@@ -745,8 +855,8 @@ def _drawdown_summary(
     deepest, depths, starts, ends = drawdown_periods_nb(equity, initial_cash)
     if np.isnan(deepest):
         drawdown = drawdown_fraction(equity, initial_cash)
-        return max_drawdown_pct(drawdown), *drawdown_periods(drawdown, index)
-    times = index.asi8 if index.unit == "ns" else index.as_unit("ns").asi8
+        return max_drawdown_pct(drawdown), *drawdown_periods(drawdown, calendar.index)
+    times = calendar.nanoseconds
     return (
         float(deepest * 100.0) + 0.0,
         depths,

@@ -99,7 +99,8 @@ def as_series(values: np.ndarray, index: pd.Index, name: str) -> pd.Series:
     pandas.Series
         The aligned series.
     """
-    return pd.Series(values, index=index, name=name, dtype=np.float64)
+    # No copy: the array is a new TA-Lib output or a read-only reused one.
+    return pd.Series(values, index=index, name=name, dtype=np.float64, copy=False)
 
 
 def as_frame(outputs: Mapping[str, np.ndarray], index: pd.Index) -> pd.DataFrame:

@@ -31,7 +31,7 @@ from quantdesk.engine import (
     simulate,
     simulation_statistics,
 )
-from quantdesk.engine.stats import StatValue
+from quantdesk.engine.stats import StatValue, bar_calendar
 from quantdesk.errors import InvalidInputError, UnknownNameError
 from quantdesk.indicators import reusing_indicator_values
 from quantdesk.research.objective import (
@@ -133,6 +133,7 @@ def evaluate_chunk(
             f"prices hold {len(prices)} bars but the frame {len(frame)}; prepare them from it"
         )
     equity = np.empty(len(prices), dtype=np.float64)
+    calendar = bar_calendar(prices.index)
     rows: list[SweepRow] = []
     with reusing_indicator_values():
         for combination in combinations:
@@ -143,7 +144,10 @@ def evaluate_chunk(
                 continue
             run = simulate(prices, built.signals(frame), config, equity_out=equity)
             rows.append(
-                SweepRow(parameters=parameters, stats=simulation_statistics(prices, run, config))
+                SweepRow(
+                    parameters=parameters,
+                    stats=simulation_statistics(prices, run, config, calendar=calendar),
+                )
             )
     return rows
 
