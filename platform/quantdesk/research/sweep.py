@@ -15,6 +15,7 @@ more bars than the data has is skipped: counted, never run.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,9 +32,15 @@ from quantdesk.engine import (
     simulate,
     simulation_statistics,
 )
-from quantdesk.engine.stats import StatValue, bar_calendar
+from quantdesk.engine.stats import (
+    StatValue,
+    bar_calendar,
+    measured_returns,
+    risk_free_per_period,
+)
 from quantdesk.errors import InvalidInputError, UnknownNameError
 from quantdesk.indicators import reusing_indicator_values
+from quantdesk.research.guards import ReturnSummary, SweepGuards, return_summary, sweep_guards
 from quantdesk.research.objective import (
     Constraint,
     Objective,
@@ -41,6 +48,7 @@ from quantdesk.research.objective import (
     as_objective,
     statistic_number,
 )
+from quantdesk.research.overfitting import BacktestOverfitting, DeflatedSharpeRatio
 from quantdesk.research.space import Combination, ParameterSpace
 from quantdesk.strategies import Strategy, get_strategy, strategy_class
 from quantdesk.strategies.parameters import ParameterValue
@@ -66,12 +74,16 @@ class SweepRow:
         True when the combination was not run.
     reason
         Why it was skipped, one line; None when it ran.
+    returns
+        Its return periods reduced for the overfitting guards (see
+        :mod:`quantdesk.research.guards`); None when skipped.
     """
 
     parameters: Combination
     stats: dict[str, StatValue] = field(default_factory=dict)
     skipped: bool = False
     reason: str | None = None
+    returns: ReturnSummary | None = None
 
 
 def plan_chunks(
@@ -134,6 +146,11 @@ def evaluate_chunk(
         )
     equity = np.empty(len(prices), dtype=np.float64)
     calendar = bar_calendar(prices.index)
+    periods = len(measured_returns(prices.close, calendar))
+    risk_free = risk_free_per_period(
+        config.risk_free_rate,
+        calendar.periods_per_year if config.periods_per_year is None else config.periods_per_year,
+    )
     rows: list[SweepRow] = []
     with reusing_indicator_values():
         for combination in combinations:
@@ -143,10 +160,14 @@ def evaluate_chunk(
                 rows.append(SweepRow(parameters=parameters, skipped=True, reason=built))
                 continue
             run = simulate(prices, built.signals(frame), config, equity_out=equity)
+            returns = np.zeros(periods, dtype=np.float64)
+            measured = measured_returns(run.equity, calendar)
+            returns[: len(measured)] = measured
             rows.append(
                 SweepRow(
                     parameters=parameters,
                     stats=simulation_statistics(prices, run, config, calendar=calendar),
+                    returns=return_summary(returns - risk_free),
                 )
             )
     return rows
@@ -173,6 +194,15 @@ class SweepResult:
     best
         The best combination's row number in :attr:`rows`, or None when no
         combination ran and met the constraints.
+    deflated_sharpe
+        The best combination's deflated Sharpe ratio given every combination
+        that ran as a trial (Sharpe ratios per period, see
+        :mod:`quantdesk.research.guards`), or None.
+    overfitting
+        The sweep's probability of backtest overfitting by CSCV over 16
+        blocks of return periods, or None.
+    deflated_sharpe_reason, overfitting_reason
+        Why each guard is None, one line; None when it was computed.
     """
 
     rows: pd.DataFrame
@@ -181,6 +211,10 @@ class SweepResult:
     objective: Objective
     constraints: tuple[Constraint, ...]
     best: int | None
+    deflated_sharpe: DeflatedSharpeRatio | None = None
+    overfitting: BacktestOverfitting | None = None
+    deflated_sharpe_reason: str | None = "not computed"
+    overfitting_reason: str | None = "not computed"
 
     @property
     def best_parameters(self) -> Combination | None:
@@ -206,8 +240,11 @@ class SweepResult:
         dict
             ``objective``, ``constraints``, ``combinations`` (each with
             ``parameters``, ``skipped`` and ``stats``, durations as ISO
-            text and undefined values as None), ``skipped`` and ``best``
-            (``parameters`` and ``stats``, or None).
+            text and undefined values as None), ``skipped``, ``best``
+            (``parameters`` and ``stats``, or None), ``deflated_sharpe``
+            (its fields, or None), ``overfitting`` (``probability``,
+            ``probability_of_loss``, ``splits``, ``blocks`` and
+            ``combinations``, or None) and the two reasons.
         """
         combinations = [
             {
@@ -226,6 +263,22 @@ class SweepResult:
             "best": None
             if best_stats is None
             else {"parameters": self.best_parameters, "stats": json_stats(best_stats)},
+            "deflated_sharpe": None
+            if self.deflated_sharpe is None
+            else json_stats(dataclasses.asdict(self.deflated_sharpe)),
+            "deflated_sharpe_reason": self.deflated_sharpe_reason,
+            "overfitting": None
+            if self.overfitting is None
+            else json_stats(
+                {
+                    "probability": self.overfitting.probability,
+                    "probability_of_loss": self.overfitting.probability_of_loss,
+                    "splits": self.overfitting.splits,
+                    "blocks": self.overfitting.blocks,
+                    "combinations": self.overfitting.combinations,
+                }
+            ),
+            "overfitting_reason": self.overfitting_reason,
         }
 
 
@@ -333,6 +386,7 @@ def sweep_result(
     )
     for name in parameter_names:
         table[name] = table[name].infer_objects()
+    guards = _guards(rows, best)
     return SweepResult(
         rows=table,
         parameter_names=tuple(parameter_names),
@@ -340,6 +394,23 @@ def sweep_result(
         objective=objective,
         constraints=tuple(constraints),
         best=best,
+        deflated_sharpe=guards.deflated_sharpe,
+        overfitting=guards.overfitting,
+        deflated_sharpe_reason=guards.deflated_sharpe_reason,
+        overfitting_reason=guards.overfitting_reason,
+    )
+
+
+def _guards(rows: Sequence[SweepRow], best: int | None) -> SweepGuards:
+    """The overfitting guards over the rows that ran, every one a trial."""
+    ran = [number for number, row in enumerate(rows) if not row.skipped]
+    summaries = [rows[number].returns for number in ran]
+    if any(summary is None for summary in summaries):
+        reason = "some rows carry no return summary; evaluate them with evaluate_chunk"
+        return SweepGuards(None, reason, None, reason)
+    return sweep_guards(
+        [summary for summary in summaries if summary is not None],
+        None if best is None else ran.index(best),
     )
 
 
