@@ -106,7 +106,8 @@ def test_the_guards_equal_the_papers_formulas_on_full_backtests() -> None:
 
     expected_maximum, expected_value = expected_deflated_sharpe(returns[:, best], sharpes)
     deflated = result.deflated_sharpe
-    assert deflated is not None and result.deflated_sharpe_reason is None
+    assert deflated is not None
+    assert result.deflated_sharpe_reason is None
     assert deflated.trials == 12
     assert deflated.observations == len(returns)
     assert deflated.observed_sharpe == pytest.approx(sharpes[best], rel=1e-9)
@@ -114,21 +115,24 @@ def test_the_guards_equal_the_papers_formulas_on_full_backtests() -> None:
     assert deflated.deflated_sharpe_ratio == pytest.approx(expected_value, rel=1e-9, abs=1e-12)
 
     overfitting = result.overfitting
-    assert overfitting is not None and result.overfitting_reason is None
+    assert overfitting is not None
+    assert result.overfitting_reason is None
     assert overfitting.splits == math.comb(BLOCKS, BLOCKS // 2)
     assert overfitting.probability == pytest.approx(expected_pbo(returns), abs=1e-12)
 
     ready = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert ready["deflated_sharpe"]["deflated_sharpe_ratio"] == pytest.approx(expected_value)
     assert ready["overfitting"]["probability"] == pytest.approx(overfitting.probability)
-    assert ready["deflated_sharpe_reason"] is None and ready["overfitting_reason"] is None
+    assert ready["deflated_sharpe_reason"] is None
+    assert ready["overfitting_reason"] is None
 
 
 def test_rows_carry_a_few_numbers_per_block_whatever_the_bars() -> None:
     frame = sample_frame()
     rows = evaluate_chunk(frame, "sma_cross", [{"fast": 5, "slow": 20}], CONFIG)
     summary = rows[0].returns
-    assert summary is not None and summary.blocks is not None
+    assert summary is not None
+    assert summary.blocks is not None
     assert summary.blocks.shape == (BLOCKS, 3)
     assert len(pickle.dumps(rows[0].returns)) < 1_000 < len(frame) * 8
     assert pickle.loads(pickle.dumps(rows))[0].returns.sharpe == summary.sharpe
@@ -137,7 +141,8 @@ def test_rows_carry_a_few_numbers_per_block_whatever_the_bars() -> None:
 def test_one_combination_gives_no_guards_and_says_why() -> None:
     space = parse_parameter_space("sma_cross", ["fast=5", "slow=20"])
     result = run_sweep(sample_frame(), "sma_cross", space, CONFIG)
-    assert result.deflated_sharpe is None and result.overfitting is None
+    assert result.deflated_sharpe is None
+    assert result.overfitting is None
     assert "at least 2 trials" in str(result.deflated_sharpe_reason)
     assert result.to_dict()["overfitting"] is None
 
