@@ -15,6 +15,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import quantdesk
+from quantdesk.compute.trackers import close_shared_trackers
 from quantdesk.config import Settings
 from quantdesk.engine import STAT_KEYS, BacktestConfig
 from quantdesk.errors import InvalidInputError, SchedulerUnavailableError
@@ -42,6 +43,7 @@ def client() -> Iterator[Client]:
         Client(cluster, set_as_default=False) as connected,
     ):
         yield connected
+        close_shared_trackers()
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,8 @@ from quantdesk.research import (
     Constraint,
     Objective,
     ParameterSpace,
+    SweepResult,
+    WalkForwardResult,
     parse_parameter_space,
     walk_forward_windows,
 )
@@ -39,7 +41,16 @@ from quantdesk.research.objective import as_constraints, as_objective
 from quantdesk.store import jobs as store_jobs
 from quantdesk.strategies import Strategy
 
-__all__ = ["Job", "submit", "sweep"]
+__all__ = [
+    "Constraint",
+    "Job",
+    "Objective",
+    "ParameterSpace",
+    "SweepResult",
+    "WalkForwardResult",
+    "submit",
+    "sweep",
+]
 
 
 def submit(
