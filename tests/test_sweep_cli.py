@@ -180,3 +180,6 @@ def test_a_recorded_sweep_is_a_completed_job(
     assert shown.returncode == 0, shown.stderr
     details = json.loads(shown.stdout)
     assert (details["kind"], details["status"], details["progress"]) == ("sweep", "completed", 1.0)
+    assert details["result"]["combinations"] == json.loads(done.stdout)["combinations"]
+    text = run("jobs", "show", job_id)
+    assert "2 combinations, 0 skipped; best: fast=" in text.stdout
