@@ -17,6 +17,7 @@ import pandas as pd
 from quantdesk.api.backtest import BacktestRequest, backtest_request
 from quantdesk.compute.jobs import Job, JobTracker
 from quantdesk.compute.research_jobs import (
+    Search,
     chunk_size_for,
     submit_backtest,
     submit_sweep,
@@ -98,17 +99,7 @@ def submit(
         If the cluster cannot be reached; a recorded job is then failed.
     """
     settings = settings if settings is not None else Settings.load()
-    request = backtest_request(
-        strategy,
-        data,
-        params=params,
-        config=config,
-        keywords=options,
-        timeframe=timeframe,
-        start=start,
-        end=end,
-        settings=settings if isinstance(data, str) else None,
-    )
+    request = _request(strategy, data, params, config, options, (timeframe, start, end), settings)
     described = {
         "strategy": request.strategy.name,
         "parameters": dict(request.strategy.parameters),
@@ -199,17 +190,7 @@ def sweep(
         If the cluster cannot be reached; a recorded job is then failed.
     """
     settings = settings if settings is not None else Settings.load()
-    request = backtest_request(
-        strategy,
-        data,
-        params=params,
-        config=config,
-        keywords=options,
-        timeframe=timeframe,
-        start=start,
-        end=end,
-        settings=settings if isinstance(data, str) else None,
-    )
+    request = _request(strategy, data, params, config, options, (timeframe, start, end), settings)
     space = (
         parameters
         if isinstance(parameters, ParameterSpace)
@@ -238,24 +219,42 @@ def sweep(
     )
     kind = "sweep" if windows is None else "walk_forward"
     tracker = _tracker(kind, described, settings, record, client)
-    size = (
-        chunk_size
+    search = Search(
+        strategy=request.strategy,
+        combinations=combinations,
+        parameter_names=space.names,
+        config=request.config,
+        objective=chosen_objective,
+        constraints=chosen_constraints,
+        chunk_size=chunk_size
         if chunk_size is not None
-        else chunk_size_for(len(combinations), _threads(tracker))
+        else chunk_size_for(len(combinations), _threads(tracker)),
     )
-    common: dict[str, Any] = {
-        "config": request.config,
-        "objective": chosen_objective,
-        "constraints": chosen_constraints,
-        "chunk_size": size,
-        "parameters": described,
-    }
     if windows is None:
-        return submit_sweep(
-            tracker, request.frame, request.strategy, combinations, space.names, **common
-        )
-    return submit_walk_forward(
-        tracker, request.frame, request.strategy, combinations, windows, **common
+        return submit_sweep(tracker, request.frame, search, parameters=described)
+    return submit_walk_forward(tracker, request.frame, search, windows, parameters=described)
+
+
+def _request(
+    strategy: str | type[Strategy] | Strategy,
+    data: pd.DataFrame | str,
+    params: Mapping[str, object] | None,
+    config: BacktestConfig | None,
+    options: Mapping[str, object],
+    span: tuple[Timeframe | str | None, TimeLike | None, TimeLike | None],
+    settings: Settings,
+) -> BacktestRequest:
+    timeframe, start, end = span
+    return backtest_request(
+        strategy,
+        data,
+        params=params,
+        config=config,
+        keywords=options,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        settings=settings if isinstance(data, str) else None,
     )
 
 

@@ -6,7 +6,12 @@ from typing import Any
 
 import click
 
-from quantdesk.cli.engine_options import data_options, engine_config, engine_options
+from quantdesk.cli.engine_options import (
+    data_options,
+    engine_config,
+    engine_options,
+    parameter_option,
+)
 from quantdesk.cli.output import (
     aligned_lines,
     configure_logging,
@@ -19,11 +24,7 @@ from quantdesk.cli.output import (
 @click.command("backtest")
 @click.argument("strategy")
 @data_options
-@click.option(
-    "--parameter",
-    "-p",
-    "assignments",
-    multiple=True,
+@parameter_option(
     metavar="NAME=VALUE",
     help="A strategy parameter; repeat for several, e.g. -p fast=10 -p slow=20.",
 )

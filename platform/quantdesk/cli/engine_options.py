@@ -88,3 +88,18 @@ def engine_options(command: Command) -> Command:
 def engine_config(config_class: type[Any], options: Mapping[str, Any]) -> Any:
     """The trading rules from the options given; those left out keep their defaults."""
     return config_class(**{name: value for name, value in options.items() if value is not None})
+
+
+def parameter_option(
+    *, metavar: str, help: str, required: bool = False
+) -> Callable[[Command], Command]:
+    """``--parameter``/``-p``, repeatable, gathered as ``assignments``."""
+    return click.option(
+        "--parameter",
+        "-p",
+        "assignments",
+        multiple=True,
+        required=required,
+        metavar=metavar,
+        help=help,
+    )

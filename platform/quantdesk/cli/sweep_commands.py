@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from quantdesk.cli.engine_options import data_options, engine_config, engine_options
+from quantdesk.cli.engine_options import (
+    data_options,
+    engine_config,
+    engine_options,
+    parameter_option,
+)
 from quantdesk.cli.output import configure_logging, emit, json_option, shown_value, table_text
 
 if TYPE_CHECKING:
@@ -19,15 +24,11 @@ TOP_ROWS = 10
 @click.command("sweep")
 @click.argument("strategy")
 @data_options
-@click.option(
-    "--parameter",
-    "-p",
-    "assignments",
-    multiple=True,
-    required=True,
+@parameter_option(
     metavar="NAME=VALUES",
     help="A swept parameter: START:STOP:STEP (STOP included) or a list, e.g. -p fast=5:50:5 "
     "-p slow=20,40; a single value fixes it.",
+    required=True,
 )
 @click.option(
     "--objective",

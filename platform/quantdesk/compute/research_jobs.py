@@ -18,12 +18,13 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection
 
-from quantdesk.compute.jobs import Job, JobTracker
+from quantdesk.compute.jobs import Job, JobTracker, Task
 from quantdesk.engine import BacktestConfig, BacktestResult, prepare_prices, run_backtest
 from quantdesk.errors import InvalidInputError
 from quantdesk.research import (
@@ -45,7 +46,13 @@ from quantdesk.store.jobs import write_job_result
 from quantdesk.store.runs import write_run
 from quantdesk.strategies import Strategy
 
-__all__ = ["chunk_size_for", "submit_backtest", "submit_sweep", "submit_walk_forward"]
+__all__ = [
+    "Search",
+    "chunk_size_for",
+    "submit_backtest",
+    "submit_sweep",
+    "submit_walk_forward",
+]
 
 CHUNKS_PER_THREAD = 4
 """Chunks a sweep is cut into per worker thread, so the work balances and a lost chunk is small."""
@@ -132,20 +139,47 @@ def submit_backtest(
     )
 
 
+@dataclass(frozen=True)
+class Search:
+    """What a sweep or walk-forward evaluates, and how it picks the best.
+
+    Attributes
+    ----------
+    strategy
+        The strategy swept; an instance's values stand for the parameters not swept.
+    combinations
+        Every combination, in the order the result lists them.
+    parameter_names
+        The swept parameters.
+    config
+        The trading rules.
+    objective, constraints
+        What the best maximises or minimises, and must meet.
+    chunk_size
+        Combinations per task (per chunk of each fold's sweep in a walk-forward).
+    """
+
+    strategy: Strategy | type[Strategy] | str
+    combinations: Sequence[Combination]
+    parameter_names: tuple[str, ...]
+    config: BacktestConfig
+    objective: Objective
+    constraints: tuple[Constraint, ...]
+    chunk_size: int
+
+    def __post_init__(self) -> None:
+        if not self.combinations:
+            raise InvalidInputError("the sweep has no combinations; give each parameter a value")
+
+
 def submit_sweep(
     tracker: JobTracker,
     frame: pd.DataFrame,
-    strategy: Strategy | type[Strategy] | str,
-    combinations: Sequence[Combination],
-    parameter_names: Sequence[str],
-    config: BacktestConfig,
-    objective: Objective,
-    constraints: Sequence[Constraint],
+    search: Search,
     *,
-    chunk_size: int,
     parameters: dict[str, Any] | None = None,
 ) -> Job:
-    """Evaluate ``combinations`` on the cluster in chunks, as one job.
+    """Evaluate a search's combinations on the cluster in chunks, as one job.
 
     Parameters
     ----------
@@ -153,16 +187,8 @@ def submit_sweep(
         Follows the job.
     frame
         A canonical OHLCV frame; scattered to the workers once.
-    strategy
-        The strategy swept.
-    combinations
-        Every combination, in the order the result lists them.
-    parameter_names
-        The swept parameters.
-    config, objective, constraints
-        The trading rules, and what the best maximises and must meet.
-    chunk_size
-        Combinations per task.
+    search
+        What to evaluate.
     parameters
         What the job row keeps of the request.
 
@@ -171,40 +197,25 @@ def submit_sweep(
     Job
         At once; its result is the :class:`~quantdesk.research.SweepResult`.
     """
-    if not combinations:
-        raise InvalidInputError("the sweep has no combinations; give each parameter a value")
     shared_frame, shared_prices = _scattered(tracker, frame)
-    tasks = [
-        (_chunk_task, (shared_frame, shared_prices, strategy, chunk, config))
-        for chunk in plan_chunks(combinations, chunk_size)
+    tasks: list[Task] = [
+        (_chunk_task, (shared_frame, shared_prices, search.strategy, chunk, search.config))
+        for chunk in plan_chunks(search.combinations, search.chunk_size)
     ]
 
     def combine(chunks: list[list[SweepRow]]) -> SweepResult:
         rows = [row for chunk in chunks for row in chunk]
-        return sweep_result(rows, parameter_names, objective, constraints)
+        return sweep_result(rows, search.parameter_names, search.objective, search.constraints)
 
-    job_id = uuid.uuid4()
-    return tracker.submit(
-        "sweep",
-        tasks,
-        combine=combine,
-        write_results=_summary_writer(job_id),
-        parameters=parameters,
-        job_id=job_id,
-    )
+    return _submit_with_summary(tracker, "sweep", tasks, combine, parameters)
 
 
 def submit_walk_forward(
     tracker: JobTracker,
     frame: pd.DataFrame,
-    strategy: Strategy | type[Strategy] | str,
-    combinations: Sequence[Combination],
+    search: Search,
     windows: Sequence[WalkForwardWindow],
-    config: BacktestConfig,
-    objective: Objective,
-    constraints: Sequence[Constraint],
     *,
-    chunk_size: int,
     parameters: dict[str, Any] | None = None,
 ) -> Job:
     """Run a walk-forward on the cluster, one task per fold, as one job.
@@ -215,14 +226,10 @@ def submit_walk_forward(
         Follows the job.
     frame
         A canonical OHLCV frame; scattered to the workers once.
-    strategy, combinations
-        The strategy and the combinations swept in every fold's in-sample bars.
+    search
+        What every fold sweeps in its in-sample bars.
     windows
         The folds, from :func:`~quantdesk.research.walk_forward_windows`.
-    config, objective, constraints
-        The trading rules, and what each fold's choice maximises and must meet.
-    chunk_size
-        Combinations per chunk of each in-sample sweep.
     parameters
         What the job row keeps of the request.
 
@@ -231,22 +238,20 @@ def submit_walk_forward(
     Job
         At once; its result is the :class:`~quantdesk.research.WalkForwardResult`.
     """
-    if not combinations:
-        raise InvalidInputError("the sweep has no combinations; give each parameter a value")
     shared_frame, _ = _scattered(tracker, frame, with_prices=False)
-    combination_list = list(combinations)
-    tasks = [
+    combinations = list(search.combinations)
+    tasks: list[Task] = [
         (
             walk_forward_fold,
             (
                 shared_frame,
-                strategy,
-                combination_list,
+                search.strategy,
+                combinations,
                 window,
-                config,
-                objective,
-                tuple(constraints),
-                chunk_size,
+                search.config,
+                search.objective,
+                search.constraints,
+                search.chunk_size,
             ),
         )
         for window in windows
@@ -254,16 +259,28 @@ def submit_walk_forward(
     index = frame.index
 
     def combine(folds: list[tuple[WalkForwardFold, Any]]) -> WalkForwardResult:
-        return stitched_walk_forward(index, folds, config, objective, constraints)
+        return stitched_walk_forward(
+            index, folds, search.config, search.objective, search.constraints
+        )
 
+    return _submit_with_summary(tracker, "walk_forward", tasks, combine, parameters)
+
+
+def _submit_with_summary(
+    tracker: JobTracker,
+    kind: str,
+    tasks: list[Task],
+    combine: Callable[[list[Any]], SweepResult | WalkForwardResult],
+    parameters: dict[str, Any] | None,
+) -> Job:
+    """Submit a job whose completion commits its result's summary to ``job_results``."""
     job_id = uuid.uuid4()
+
+    def write(connection: Connection, result: SweepResult | WalkForwardResult) -> None:
+        write_job_result(connection, job_id, result.to_dict())
+
     return tracker.submit(
-        "walk_forward",
-        tasks,
-        combine=combine,
-        write_results=_summary_writer(job_id),
-        parameters=parameters,
-        job_id=job_id,
+        kind, tasks, combine=combine, write_results=write, parameters=parameters, job_id=job_id
     )
 
 
@@ -308,12 +325,3 @@ def _backtest_task(
 def _only(results: list[Any]) -> Any:
     (result,) = results
     return result
-
-
-def _summary_writer(
-    job_id: uuid.UUID,
-) -> Callable[[Connection, SweepResult | WalkForwardResult], None]:
-    def write(connection: Connection, result: SweepResult | WalkForwardResult) -> None:
-        write_job_result(connection, job_id, result.to_dict())
-
-    return write
