@@ -68,6 +68,52 @@ _ENGINE_OPTIONS = [
             "Units, cash or equity fraction per entry, for --sizing units, cash or equity_fraction."
         ),
     ),
+    click.option(
+        "--margin",
+        type=float,
+        default=None,
+        help="Share of a position's value put up, in (0, 1]: 0.5 is 2:1 leverage [default: 1].",
+    ),
+    click.option(
+        "--trade-on-close",
+        is_flag=True,
+        help="Fill orders at the signal bar's close, not next open.",
+    ),
+    click.option(
+        "--finalize-trades", is_flag=True, help="Close a position still open at the last close."
+    ),
+    click.option(
+        "--stop-loss",
+        type=float,
+        default=None,
+        help="Stop-loss as a fraction of the entry price, e.g. 0.05, where the strategy sets none.",
+    ),
+    click.option(
+        "--take-profit",
+        type=float,
+        default=None,
+        help=(
+            "Take-profit as a fraction of the entry price, e.g. 0.1, where the strategy sets none."
+        ),
+    ),
+    click.option(
+        "--trailing-stop",
+        type=float,
+        default=None,
+        help="Trailing stop as a fraction of the entry price, where the strategy sets none.",
+    ),
+    click.option(
+        "--periods-per-year",
+        type=float,
+        default=None,
+        help="Return periods per year for annualised stats (default 365 crypto, 252 stocks).",
+    ),
+    click.option(
+        "--risk-free-rate",
+        type=float,
+        default=None,
+        help="Annual risk-free rate for the Sharpe and Sortino ratios, e.g. 0.04 [default: 0].",
+    ),
 ]
 
 
