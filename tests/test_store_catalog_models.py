@@ -15,6 +15,8 @@ from quantdesk.store.models import Base
 from quantdesk.store.roles import SCHEMA
 
 CORE_MIGRATION = importlib.import_module("quantdesk.store.migrations.versions.0001_core")
+RESULTS_MIGRATION = importlib.import_module("quantdesk.store.migrations.versions.0007_job_results")
+USER_DATA_TABLES = set(CORE_MIGRATION.TABLES) | {RESULTS_MIGRATION.RESULTS.split(".")[1]}
 
 
 def kind_of(column_type: Any) -> str:
@@ -43,9 +45,9 @@ def engine(postgres_server: Any) -> Iterator[Engine]:
     engine.dispose()
 
 
-def test_there_is_one_model_per_core_table() -> None:
+def test_there_is_one_model_per_user_data_table() -> None:
     modelled = {table.name for table in Base.metadata.sorted_tables}
-    assert modelled == set(CORE_MIGRATION.TABLES)
+    assert modelled == USER_DATA_TABLES
     assert {table.schema for table in Base.metadata.sorted_tables} == {SCHEMA}
 
 

@@ -45,12 +45,16 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "list_cached_series": "quantdesk.api.cache",
     "remove_cached_series": "quantdesk.api.cache",
     "get_client": "quantdesk.api.cluster",
+    "submit": "quantdesk.api.research",
+    "sweep": "quantdesk.api.research",
+    "Job": "quantdesk.api.research",
 }
 
 __all__ = [
     "BacktestConfig",
     "BacktestResult",
     "CachedSeries",
+    "Job",
     "JobInfo",
     "LoadResult",
     "Parameter",
@@ -81,6 +85,8 @@ __all__ = [
     "remove_run",
     "resample_ohlcv",
     "save_run",
+    "submit",
+    "sweep",
     "validate_ohlcv",
 ]
 
@@ -92,6 +98,7 @@ if TYPE_CHECKING:
     from quantdesk.api.data import LoadResult, gap_report, load, resample_ohlcv
     from quantdesk.api.jobs import JobInfo, cancel_job, get_job, list_jobs
     from quantdesk.api.keys import add_api_key, get_api_key, list_api_keys, remove_api_key
+    from quantdesk.api.research import Job, submit, sweep
     from quantdesk.api.runs import (
         RunInfo,
         SavedRun,

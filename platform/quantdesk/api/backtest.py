@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from quantdesk.config import Settings
     from quantdesk.data.loader import LoadResult
 
-__all__ = ["BacktestConfig", "BacktestResult", "backtest"]
+__all__ = ["BacktestConfig", "BacktestRequest", "BacktestResult", "backtest", "backtest_request"]
 
 CONFIG_FIELDS = frozenset(BacktestConfig.model_fields)
 LOADING_KEYWORDS = ("timeframe", "start", "end", "settings")
@@ -91,23 +92,92 @@ def backtest(
         setting, bad data, or data too short for the strategy; one line
         naming the fix.
     """
+    request = backtest_request(
+        strategy,
+        data,
+        params=params,
+        config=config,
+        keywords={"cash": cash, "commission": commission, "lot_size": lot_size, **options},
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        settings=settings,
+    )
+    chosen = request.strategy
+    return run_backtest(
+        request.frame,
+        chosen.signals(request.frame),
+        request.config,
+        parameters=chosen.parameters,
+        strategy_name=chosen.name,
+        data_address=request.data_address,
+        timeframe=request.timeframe,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestRequest:
+    """What a backtest was asked for, checked: the strategy, the rules and the bars.
+
+    Attributes
+    ----------
+    strategy
+        The strategy with its parameters.
+    config
+        The trading rules.
+    frame
+        The bars, canonical.
+    data_address, timeframe
+        Where the bars came from when loaded by address, else None.
+    """
+
+    strategy: Strategy
+    config: BacktestConfig
+    frame: pd.DataFrame
+    data_address: str | None
+    timeframe: str | None
+
+
+def backtest_request(
+    strategy: str | type[Strategy] | Strategy,
+    data: pd.DataFrame | str,
+    *,
+    params: Mapping[str, object] | None = None,
+    config: BacktestConfig | None = None,
+    keywords: Mapping[str, object] | None = None,
+    timeframe: Timeframe | str | None = None,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
+    settings: Settings | None = None,
+) -> BacktestRequest:
+    """Check a backtest's arguments as :func:`backtest` takes them, and load its bars.
+
+    Parameters
+    ----------
+    strategy, data, params, config, timeframe, start, end, settings
+        As for :func:`backtest`.
+    keywords
+        Engine options and strategy parameters by keyword; None values are ignored.
+
+    Returns
+    -------
+    BacktestRequest
+        The strategy, rules and bars.
+    """
     chosen_class = strategy_class(strategy)
-    given = {"cash": cash, "commission": commission, "lot_size": lot_size}
-    keywords = {name: value for name, value in given.items() if value is not None} | options
+    given = {name: value for name, value in (keywords or {}).items() if value is not None}
     loading = {"timeframe": timeframe, "start": start, "end": end, "settings": settings}
     _refuse_loading_clashes(
         chosen_class, [name for name, value in loading.items() if value is not None]
     )
-    engine_options, parameters = _split_keywords(chosen_class, keywords, params)
+    engine_options, parameters = _split_keywords(chosen_class, given, params)
     chosen = _strategy_with(strategy, parameters)
     engine_config = _engine_config(config, engine_options)
     frame, loaded = _frame(data, timeframe=timeframe, start=start, end=end, settings=settings)
-    return run_backtest(
-        frame,
-        chosen.signals(frame),
-        engine_config,
-        parameters=chosen.parameters,
-        strategy_name=chosen.name,
+    return BacktestRequest(
+        strategy=chosen,
+        config=engine_config,
+        frame=frame,
         data_address=None if loaded is None else str(loaded.address),
         timeframe=None if loaded is None else str(loaded.timeframe),
     )
@@ -235,6 +305,6 @@ def _frame(
         "datetime64[ns, UTC] on this call; build the frame with unit='ns' (or pass "
         "quantdesk.validate_ohlcv(frame) once) to skip it on every call",
         DataRepairWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
     return converted, None

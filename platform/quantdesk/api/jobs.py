@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from quantdesk.config import Settings
 from quantdesk.store import jobs as store_jobs
@@ -22,6 +23,7 @@ __all__ = [
     "JobReference",
     "cancel_job",
     "get_job",
+    "get_job_result",
     "list_jobs",
 ]
 
@@ -59,6 +61,18 @@ def get_job(
         The job; raises ``JobNotFoundError`` if you have none with that id.
     """
     return store_jobs.get_job(_job_id(job), lost_after=lost_after, settings=settings)
+
+
+def get_job_result(job: JobReference, *, settings: Settings | None = None) -> dict[str, Any] | None:
+    """Your finished sweep's or walk-forward's stored results, as ``result.to_dict()`` gave them.
+
+    Returns
+    -------
+    dict or None
+        None for a job without stored results (unfinished, failed, or a
+        backtest, whose run is in ``quantdesk runs``).
+    """
+    return store_jobs.job_result(_job_id(job), settings=settings)
 
 
 def cancel_job(job: JobReference, *, settings: Settings | None = None) -> JobInfo:

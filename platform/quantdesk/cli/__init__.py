@@ -22,6 +22,7 @@ from quantdesk.cli.job_commands import jobs
 from quantdesk.cli.key_commands import keys
 from quantdesk.cli.output import report_error, show_warnings_as_lines
 from quantdesk.cli.run_commands import runs
+from quantdesk.cli.sweep_commands import sweep_command
 from quantdesk.cli.user_commands import users
 from quantdesk.errors import InvalidInputError, QuantdeskError
 
@@ -49,6 +50,7 @@ cli.add_command(keys)
 cli.add_command(runs)
 cli.add_command(cluster)
 cli.add_command(jobs)
+cli.add_command(sweep_command)
 
 
 def main(arguments: Sequence[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -52,17 +52,20 @@ def list_command(limit: int, every_job: bool, as_json: bool) -> None:
 @click.argument("job_id")
 @json_option
 def show_command(job_id: str, as_json: bool) -> None:
-    """Show job JOB_ID: its state, progress, times and parameters."""
-    from quantdesk.api.jobs import get_job
+    """Show job JOB_ID: its state, progress, times, parameters and, when stored, its results."""
+    from quantdesk.api.jobs import get_job, get_job_result
 
     job = get_job(job_id)
+    result = get_job_result(job) if job.status == "completed" else None
     details = job.to_dict()
     parameters = details.pop("parameters")
     lines = [f"job {job.id} ({job.kind}): {job.status}, {_progress_text(job)} done"]
     lines += aligned_lines({key: value for key, value in details.items() if key not in {"id"}})
     if parameters:
         lines += ["", "parameters:", *(f"  {line}" for line in aligned_lines(parameters))]
-    emit(job.to_dict(), as_json=as_json, text="\n".join(lines))
+    if result is not None:
+        lines += ["", *_result_lines(result)]
+    emit({**job.to_dict(), "result": result}, as_json=as_json, text="\n".join(lines))
 
 
 @jobs.command("cancel")
@@ -74,6 +77,23 @@ def cancel_command(job_id: str, as_json: bool) -> None:
 
     job = cancel_job(job_id)
     emit(job.to_dict(), as_json=as_json, text=f"cancelled job {job.id}")
+
+
+def _result_lines(result: dict[str, Any]) -> list[str]:
+    if "folds" in result:
+        return [
+            f"{len(result['folds'])} folds, stitched out-of-sample equity "
+            f"{result['final_equity']}; 'quantdesk jobs show --json' lists them"
+        ]
+    best = result.get("best")
+    chosen = (
+        "none met the constraints"
+        if best is None
+        else ", ".join(f"{name}={value}" for name, value in best["parameters"].items())
+    )
+    return [
+        f"{len(result['combinations'])} combinations, {result['skipped']} skipped; best: {chosen}"
+    ]
 
 
 def _progress_text(job: JobInfo) -> str:

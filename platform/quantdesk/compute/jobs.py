@@ -239,6 +239,7 @@ class JobTracker:
         combine: Callable[[list[Any]], Any] = list,
         write_results: Callable[[Connection, Any], None] | None = None,
         parameters: Mapping[str, Any] | None = None,
+        job_id: uuid.UUID | None = None,
     ) -> Job:
         """Queue a job of ``tasks``; it starts as soon as admission lets it.
 
@@ -256,6 +257,9 @@ class JobTracker:
             job, so both commit together.
         parameters
             What the job was asked to do, kept with its row.
+        job_id
+            The job's id, when the caller needs it before submitting (e.g. in
+            ``write_results``); a new one when None.
 
         Returns
         -------
@@ -264,7 +268,7 @@ class JobTracker:
         """
         if not tasks:
             raise QuantdeskError("a job needs at least one task")
-        job_id = uuid.uuid4()
+        job_id = uuid.uuid4() if job_id is None else job_id
         if self._record:
             store_jobs.create_job(
                 kind, parameters=parameters, job_id=job_id, settings=self._settings
@@ -279,6 +283,16 @@ class JobTracker:
         with self._lock:
             self._jobs.append(state)
         return Job(self, state)
+
+    @property
+    def client(self) -> Any:
+        """The Dask client the jobs go through."""
+        return self._client
+
+    @property
+    def records(self) -> bool:
+        """Whether jobs are kept as rows of the user's ``quantdesk.jobs``."""
+        return self._record
 
     def cancel(self, job: Job) -> None:
         """Cancel ``job``'s work; see :meth:`Job.cancel`."""

@@ -36,6 +36,8 @@ from quantdesk.research.walk_forward import (
     WalkForwardResult,
     WalkForwardWindow,
     run_walk_forward,
+    stitched_walk_forward,
+    walk_forward_fold,
     walk_forward_windows,
 )
 
@@ -64,6 +66,8 @@ __all__ = [
     "probability_of_backtest_overfitting",
     "run_sweep",
     "run_walk_forward",
+    "stitched_walk_forward",
     "sweep_result",
+    "walk_forward_fold",
     "walk_forward_windows",
 ]

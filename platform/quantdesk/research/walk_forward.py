@@ -280,46 +280,116 @@ def run_walk_forward(
         out_of_sample_bars=out_of_sample_bars,
         anchored=anchored,
     )
-    results: list[WalkForwardFold] = []
+    folds_run: list[tuple[WalkForwardFold, np.ndarray]] = []
+    for window in windows:
+        folds_run.append(
+            walk_forward_fold(
+                frame,
+                strategy,
+                space,
+                window,
+                config,
+                chosen_objective,
+                chosen_constraints,
+                chunk_size,
+            )
+        )
+        if on_progress is not None:
+            on_progress(len(folds_run), len(windows))
+    return stitched_walk_forward(
+        frame.index, folds_run, config, chosen_objective, chosen_constraints
+    )
+
+
+def walk_forward_fold(
+    frame: pd.DataFrame,
+    strategy: str | type[Strategy] | Strategy,
+    space: ParameterSpace | Sequence[Combination],
+    window: WalkForwardWindow,
+    config: BacktestConfig,
+    objective: Objective,
+    constraints: Sequence[Constraint] = (),
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> tuple[WalkForwardFold, np.ndarray]:
+    """Sweep one fold in sample and trade its choice out of sample: the unit a cluster maps over.
+
+    Parameters
+    ----------
+    frame
+        Every bar; the fold reads its window's.
+    strategy, space, config, objective, constraints, chunk_size
+        As for :func:`run_walk_forward`.
+    window
+        The fold's bars.
+
+    Returns
+    -------
+    tuple
+        The fold, and its out-of-sample equity starting at the config's cash
+        (flat cash when nothing was chosen).
+    """
+    sweep = run_sweep(
+        frame.iloc[window.in_start : window.in_stop],
+        strategy,
+        space,
+        config,
+        objective,
+        constraints,
+        chunk_size,
+    )
+    chosen = sweep.best_parameters
+    if chosen is None:
+        equity = np.full(window.out_stop - window.out_start, float(config.cash))
+        return WalkForwardFold(window=window, parameters=None, skipped=sweep.skipped), equity
+    equity, out_stats = _out_of_sample_run(frame, window, get_strategy(strategy, **chosen), config)
+    fold = WalkForwardFold(
+        window=window,
+        parameters=chosen,
+        in_sample_stats=sweep.best_stats or {},
+        out_of_sample_stats=out_stats,
+        skipped=sweep.skipped,
+    )
+    return fold, equity
+
+
+def stitched_walk_forward(
+    index: pd.Index,
+    folds: Sequence[tuple[WalkForwardFold, np.ndarray]],
+    config: BacktestConfig,
+    objective: Objective,
+    constraints: Sequence[Constraint] = (),
+) -> WalkForwardResult:
+    """Chain the folds' out-of-sample equity into one curve.
+
+    Parameters
+    ----------
+    index
+        The whole frame's bar times.
+    folds
+        What :func:`walk_forward_fold` returned for every fold, in time order.
+    config, objective, constraints
+        As the folds were run with.
+
+    Returns
+    -------
+    WalkForwardResult
+        The folds and the stitched equity.
+    """
+    if not folds:
+        raise InvalidInputError("a walk-forward needs at least one fold")
     pieces: list[np.ndarray] = []
     level = float(config.cash)
-    for window in windows:
-        sweep = run_sweep(
-            frame.iloc[window.in_start : window.in_stop],
-            strategy,
-            space,
-            config,
-            chosen_objective,
-            chosen_constraints,
-            chunk_size,
-        )
-        out_frame = frame.iloc[window.out_start : window.out_stop]
-        chosen = sweep.best_parameters
-        if chosen is None:
-            fold = WalkForwardFold(window=window, parameters=None, skipped=sweep.skipped)
-            equity = np.full(len(out_frame), float(config.cash))
-        else:
-            equity, out_stats = _out_of_sample_run(
-                frame, window, get_strategy(strategy, **chosen), config
-            )
-            fold = WalkForwardFold(
-                window=window,
-                parameters=chosen,
-                in_sample_stats=sweep.best_stats or {},
-                out_of_sample_stats=out_stats,
-                skipped=sweep.skipped,
-            )
+    for _, equity in folds:
         pieces.append(equity / float(config.cash) * level)
         level = float(pieces[-1][-1])
-        results.append(fold)
-        if on_progress is not None:
-            on_progress(len(results), len(windows))
-    stitched_index = frame.index[windows[0].out_start : windows[-1].out_stop]
+    first, last = folds[0][0].window, folds[-1][0].window
     return WalkForwardResult(
-        folds=tuple(results),
-        equity=pd.Series(np.concatenate(pieces), index=stitched_index, name="equity"),
-        objective=chosen_objective,
-        constraints=chosen_constraints,
+        folds=tuple(fold for fold, _ in folds),
+        equity=pd.Series(
+            np.concatenate(pieces), index=index[first.out_start : last.out_stop], name="equity"
+        ),
+        objective=objective,
+        constraints=tuple(constraints),
     )
 
 

@@ -30,7 +30,7 @@ from quantdesk.config import Settings
 from quantdesk.errors import InvalidInputError, JobNotFoundError
 from quantdesk.store.connection import translated_errors, user_engine
 from quantdesk.store.identifiers import checked_id
-from quantdesk.store.models import Job
+from quantdesk.store.models import Job, JobResult
 
 __all__ = [
     "DEFAULT_LOST_AFTER",
@@ -43,9 +43,11 @@ __all__ = [
     "create_job",
     "get_job",
     "heartbeat_jobs",
+    "job_result",
     "job_statuses",
     "list_jobs",
     "update_job",
+    "write_job_result",
 ]
 
 JOB_STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed", "cancelled", "lost")
@@ -245,6 +247,64 @@ def complete_job(
         if write_results is not None:
             write_results(connection)
         return _updated(connection, job_id, "completed", 1.0, message, None)
+
+
+def write_job_result(
+    connection: Connection, job_id: uuid.UUID | str, result: Mapping[str, Any]
+) -> None:
+    """Store a job's results on ``connection``, inside the transaction that completes it.
+
+    Parameters
+    ----------
+    connection
+        The connection :func:`complete_job` hands to its ``write_results``.
+    job_id
+        The job.
+    result
+        JSON-ready data; NaN and infinities are refused (write them as None).
+    """
+    job_id = _checked_job_id(job_id)
+    try:
+        document = json.loads(json.dumps(dict(result), allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(
+            f"a job's results must be JSON-ready data with no NaN or infinity: {error}"
+        ) from None
+    connection.execute(upsert(JobResult).values(job_id=job_id, result=document))
+
+
+def job_result(
+    job_id: uuid.UUID | str, *, settings: Settings | None = None
+) -> dict[str, Any] | None:
+    """A job's stored results, or None when it has none (unfinished, failed, or a backtest's run).
+
+    Parameters
+    ----------
+    job_id
+        One of the current user's jobs.
+    settings
+        The settings in effect; read from the environment when None.
+
+    Returns
+    -------
+    dict or None
+        The document :func:`write_job_result` stored.
+
+    Raises
+    ------
+    JobNotFoundError
+        If the user has no such job.
+    """
+    job_id = _checked_job_id(job_id)
+    with (
+        translated_errors("reading the job's results"),
+        user_engine(settings).begin() as connection,
+    ):
+        _row(connection, job_id)
+        found = connection.execute(
+            select(JobResult.result).where(JobResult.job_id == job_id)
+        ).scalar_one_or_none()
+    return None if found is None else dict(found)
 
 
 def cancel_job(job_id: uuid.UUID | str, *, settings: Settings | None = None) -> JobInfo:

@@ -106,6 +106,21 @@ class Job(Base):
     error: Mapped[str | None]
 
 
+class JobResult(Base):
+    """A finished job's results as one JSON document, committed with its completion."""
+
+    __tablename__ = "job_results"
+    __table_args__ = (
+        _owner_key("job_id"),
+        ForeignKeyConstraint(["owner", "job_id"], ["jobs.owner", "jobs.id"], ondelete="CASCADE"),
+    )
+
+    owner: Mapped[str] = _owner()
+    job_id: Mapped[uuid.UUID]
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = _set_now_by_default()
+
+
 class Backtest(Base):
     """A saved backtest run: its inputs, statistics and data fingerprint."""
 
