@@ -18,6 +18,7 @@ from quantdesk.engine.scans import drawdown_periods_nb
 from quantdesk.engine.stats import (
     _weekend_share,
     annualisation,
+    bar_calendar,
     compute_statistics,
     drawdown_fraction,
     drawdown_periods,
@@ -227,3 +228,41 @@ def test_a_backtest_on_minute_bars_agrees_with_the_definitions() -> None:
 
 def same(left: float, right: float) -> bool:
     return (math.isnan(left) and math.isnan(right)) or left == right
+
+
+@pytest.mark.parametrize(
+    "equity",
+    [
+        np.array([10_000.0, 9_000.0, 10_000.0, 10_000.0, 9_500.0] * 30),
+        np.array([10_000.0, 9_000.0, np.nan, 11_000.0, 9_000.0] * 30),
+        np.array([10_000.0, 11_000.0, 0.0, -5.0, 3.0] * 30),
+    ],
+)
+@pytest.mark.parametrize("freq", ["1h", "D", "7D"])
+@pytest.mark.filterwarnings("ignore:.*encountered:RuntimeWarning")
+def test_a_calendar_made_once_and_trade_arrays_give_the_same_statistics(
+    equity: np.ndarray, freq: str
+) -> None:
+    index = pd.date_range("2024-01-01", periods=len(equity), freq=freq, tz="UTC")
+    trades = {
+        "entry_bar": np.array([0, 10]),
+        "exit_bar": np.array([5, 20]),
+        "pnl": np.array([3.0, -1.0]),
+        "return_pct": np.array([1.5, -0.5]),
+        "commission": np.array([0.1, 0.2]),
+    }
+    common = {
+        "close": np.full(len(equity), 100.0),
+        "initial_cash": 10_000.0,
+        "open_entry_bar": 30,
+        "open_commission": 0.3,
+        "periods_per_year": None,
+        "risk_free_rate": 0.02,
+    }
+    full = compute_statistics(
+        equity=pd.Series(equity, index=index), trades=pd.DataFrame(trades), **common
+    )
+    lean = compute_statistics(equity=equity, trades=trades, calendar=bar_calendar(index), **common)
+    assert list(lean) == list(full)
+    for key, value in full.items():
+        assert lean[key] == value or (pd.isna(lean[key]) and pd.isna(value)), key

@@ -4,11 +4,13 @@ Pure computation over frames and strategies, with no I/O: a cluster maps
 :func:`evaluate_chunk` over the chunks :func:`plan_chunks` cuts, and
 :func:`run_sweep` and :func:`run_walk_forward` run the same steps in this
 process. :mod:`~quantdesk.research.overfitting` gives the deflated Sharpe ratio
-and the probability of backtest overfitting from compact per-block statistics.
+and the probability of backtest overfitting from compact per-block statistics;
+:mod:`~quantdesk.research.guards` gathers them for every sweep.
 """
 
 from __future__ import annotations
 
+from quantdesk.research.guards import ReturnSummary, SweepGuards, return_summary, sweep_guards
 from quantdesk.research.objective import Constraint, Objective
 from quantdesk.research.overfitting import (
     BacktestOverfitting,
@@ -49,6 +51,8 @@ __all__ = [
     "DeflatedSharpeRatio",
     "Objective",
     "ParameterSpace",
+    "ReturnSummary",
+    "SweepGuards",
     "SweepResult",
     "SweepRow",
     "WalkForwardFold",
@@ -64,9 +68,11 @@ __all__ = [
     "plan_chunks",
     "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
+    "return_summary",
     "run_sweep",
     "run_walk_forward",
     "stitched_walk_forward",
+    "sweep_guards",
     "sweep_result",
     "walk_forward_fold",
     "walk_forward_windows",

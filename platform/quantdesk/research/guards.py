@@ -141,8 +141,8 @@ def sweep_guards(summaries: Sequence[ReturnSummary], best: int | None) -> SweepG
         except InvalidInputError as error:
             deflated_reason = f"the best combination's deflated Sharpe ratio is undefined: {error}"
     overfitting, overfitting_reason = None, None
-    per_block = [summary.blocks for summary in summaries]
-    if any(blocks is None for blocks in per_block):
+    per_block = [summary.blocks for summary in summaries if summary.blocks is not None]
+    if len(per_block) < len(summaries):
         fewest = min(summary.observations for summary in summaries)
         overfitting_reason = (
             f"CSCV needs at least {2 * DEFAULT_BLOCKS} return periods, the sweep measured "
@@ -150,7 +150,7 @@ def sweep_guards(summaries: Sequence[ReturnSummary], best: int | None) -> SweepG
         )
     else:
         try:
-            overfitting = probability_of_backtest_overfitting(np.stack(per_block))  # type: ignore[arg-type]
+            overfitting = probability_of_backtest_overfitting(np.stack(per_block))
         except InvalidInputError as error:
             overfitting_reason = f"PBO is undefined: {error}"
     return SweepGuards(deflated, deflated_reason, overfitting, overfitting_reason)

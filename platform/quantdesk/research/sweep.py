@@ -6,7 +6,10 @@ all; :func:`evaluate_chunk` runs one chunk, the unit a cluster maps over, and
 are checked once, one equity buffer is reused, and every distinct indicator
 call (function, parameters, input) is computed once, through
 :func:`~quantdesk.indicators.reusing_indicator_values`; no ``BacktestResult``
-is built. Memory grows with the chunk size, not with the grid's.
+is built. Memory grows with the chunk size, not with the grid's. Each row
+also carries its return summary (:mod:`quantdesk.research.guards`): a few
+numbers per CSCV block, so :func:`sweep_result` can give the deflated Sharpe
+ratio of the best combination and the probability of backtest overfitting.
 
 A combination the strategy refuses (its ``validate`` raises
 ``InvalidInputError``, e.g. ``sma_cross`` with ``fast >= slow``) or that needs
