@@ -61,6 +61,18 @@ def test_a_job_runs_its_tasks_and_combines_their_results(client: Client) -> None
         assert job.progress == 1.0
 
 
+def test_a_finished_job_lets_the_cluster_free_its_data(client: Client) -> None:
+    with JobTracker(client, record=False, host_load=lambda: IDLE) as tracker:
+        shared = client.scatter(b"x" * 100_000, broadcast=True, hash=False)
+        key = shared.key
+        job = tracker.submit("lengths", [(len, (shared,)) for _ in range(3)], combine=sum)
+        del shared
+        assert job.result(timeout=30) == 300_000
+        # Neither the scattered argument nor any task's result stays on a worker.
+        until(lambda: not any(client.has_what().values()))
+        assert key not in client.who_has()
+
+
 def test_a_recorded_job_completes_in_the_transaction_that_writes_its_results(
     client: Client, user: Any
 ) -> None:

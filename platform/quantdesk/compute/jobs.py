@@ -428,6 +428,12 @@ class JobTracker:
         state.status = status
         if status == "completed":
             state.progress = 1.0
+        # Let go of the tasks' futures and arguments (the scattered frame among
+        # them), so the cluster frees their memory; the Job keeps the result.
+        state.futures = []
+        state.tasks = ()
+        with self._lock:
+            self._jobs = [kept for kept in self._jobs if kept is not state]
         state.finished.set()
 
     def _cancel_futures(self, state: _JobState) -> None:
