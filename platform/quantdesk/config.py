@@ -95,6 +95,9 @@ class Settings(BaseSettings):
       (``QUANTDESK_SCHEDULER``, e.g. ``tcp://10.0.0.5:8786``); when unset,
       quantdesk uses the cluster ``quantdesk cluster up`` started, or starts a
       local one on demand (see :mod:`quantdesk.compute`).
+    - ``scheduler_credentials_file``: the ``tls.json`` of the quantdesk-started
+      cluster ``scheduler`` names (``QUANTDESK_SCHEDULER_CREDENTIALS_FILE``);
+      such clusters accept only clients that present it.
     - ``cluster_workers``: the local cluster's worker count; one per physical
       core when unset.
     - ``cluster_memory_reserve_bytes``: RAM the local cluster leaves to the rest
@@ -135,10 +138,13 @@ class Settings(BaseSettings):
         default=DEFAULT_WATCHDOG_INTERVAL_SECONDS, gt=0, allow_inf_nan=False
     )
     scheduler: str | None = None
+    scheduler_credentials_file: Path | None = None
     cluster_workers: int | None = Field(default=None, ge=1, le=4096)
     cluster_memory_reserve_bytes: int | None = Field(default=None, ge=0)
 
-    @field_validator("data_dir", "cache_dir", "database_dir", "postgres_bin_dir")
+    @field_validator(
+        "data_dir", "cache_dir", "database_dir", "postgres_bin_dir", "scheduler_credentials_file"
+    )
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()

@@ -63,7 +63,9 @@ def cluster_status(settings: Settings) -> ClusterStatus:
         client = connect(settings)
     else:
         client = client_for(
-            record.address, unreachable=f"the cluster at {record.address} is unreachable"
+            record.address,
+            unreachable=f"the cluster at {record.address} is unreachable",
+            credentials_file=record.credentials_file,
         )
     with client:
         return status_through(client, dashboard_link=record.dashboard_link if record else None)
