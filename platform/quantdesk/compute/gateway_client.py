@@ -10,16 +10,21 @@ gateway once idle (see :mod:`quantdesk.compute.gateway_server`), so the next
 from __future__ import annotations
 
 import getpass
+import time
+import warnings
 from typing import TYPE_CHECKING
 
 from quantdesk.config import Settings
-from quantdesk.errors import SchedulerUnavailableError
+from quantdesk.errors import ComputeError, SchedulerUnavailableError
 
 if TYPE_CHECKING:
-    from dask_gateway import Gateway, GatewayCluster
+    from dask_gateway import Gateway
+    from dask_gateway.client import ClusterReport
     from distributed import Client
 
 CONNECT_TIMEOUT_SECONDS = 10.0
+START_TIMEOUT_SECONDS = 120.0
+_POLL_SECONDS = 0.2
 WORKER_REQUEST = 4096
 """More workers than any limit: the gateway scales the cluster to the user's limit."""
 
@@ -42,9 +47,11 @@ def gateway_client(settings: Settings) -> Client:
     ------
     SchedulerUnavailableError
         If the gateway cannot be reached or refuses the credentials.
+    ComputeError
+        If the cluster fails or does not start in time.
     """
     import aiohttp
-    from dask_gateway import BasicAuth, Gateway
+    from dask_gateway import BasicAuth, Gateway, GatewayWarning
     from distributed import Client
 
     address = str(settings.gateway)
@@ -52,16 +59,16 @@ def gateway_client(settings: Settings) -> Client:
     password = settings.gateway_password.get_secret_value() if settings.gateway_password else ""
     gateway = Gateway(address, auth=BasicAuth(user, password))
     try:
-        cluster = _users_cluster(gateway)
-        cluster.scale(WORKER_REQUEST)
-        client = Client(
-            cluster.scheduler_address,
-            security=cluster.security,
+        report = _users_cluster(gateway)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Scale request", GatewayWarning)
+            gateway.scale_cluster(report.name, WORKER_REQUEST)
+        return Client(  # type: ignore[no-untyped-call]
+            report.scheduler_address,
+            security=report.security,
             timeout=CONNECT_TIMEOUT_SECONDS,
             set_as_default=False,
-        )  # type: ignore[no-untyped-call]
-        cluster.close(shutdown=False)
-        return client
+        )
     except aiohttp.ClientResponseError as error:
         if error.status in {401, 403}:
             raise SchedulerUnavailableError(
@@ -78,12 +85,32 @@ def gateway_client(settings: Settings) -> Client:
             "with 'quantdesk gateway up' or unset QUANTDESK_GATEWAY"
         ) from None
     finally:
-        gateway.close()
+        # Its __del__ closes it; after an explicit close() that __del__ fails (dask-gateway 2026.3).
+        del gateway
 
 
-def _users_cluster(gateway: Gateway) -> GatewayCluster:
-    """The user's running cluster on ``gateway``, else a new one, kept after the client closes."""
-    clusters = gateway.list_clusters()
-    if clusters:
-        return gateway.connect(clusters[0].name, shutdown_on_close=False)
-    return gateway.new_cluster(shutdown_on_close=False)
+def _users_cluster(gateway: Gateway) -> ClusterReport:
+    """The user's running cluster on ``gateway``, else a new one, once its scheduler is up.
+
+    Only the ``Gateway`` object is used: a ``GatewayCluster`` closes its gateway
+    when it goes, and that gateway's own ``__del__`` then fails (dask-gateway 2026.3).
+    """
+    from dask_gateway.client import ClusterStatus
+
+    running = gateway.list_clusters(status=[ClusterStatus.PENDING, ClusterStatus.RUNNING])
+    name = running[0].name if running else gateway.submit()
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        report = gateway.get_cluster(name, wait=True)
+        if report.status is ClusterStatus.RUNNING:
+            return report
+        if report.status in {ClusterStatus.FAILED, ClusterStatus.STOPPED}:
+            raise ComputeError(
+                f"your gateway cluster {name} {report.status.name.lower()} while starting; "
+                "the gateway's log says why"
+            )
+        time.sleep(_POLL_SECONDS)
+    raise ComputeError(
+        f"your gateway cluster {name} did not start within {START_TIMEOUT_SECONDS:g} s; "
+        "the gateway's log says why"
+    )
