@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ from quantdesk.errors import ComputeError
 
 LOCAL_BACKEND = "quantdesk.compute.gateway_backend.AccountBackend"
 UNSAFE_LOCAL_BACKEND = "dask_gateway_server.backends.local.UnsafeLocalBackend"
+SLURM_BACKEND = "dask_gateway_server.backends.jobqueue.slurm.SlurmBackend"
+PBS_BACKEND = "dask_gateway_server.backends.jobqueue.pbs.PBSBackend"
+KUBERNETES_BACKEND = "dask_gateway_server.backends.kubernetes.KubeBackend"
 AUTHENTICATOR = "quantdesk.compute.gateway_auth.PasswordFileAuthenticator"
 SERVER_MODULE = "dask_gateway_server"
 SCHEDULER_MEMORY_BYTES = GIB
@@ -170,6 +174,7 @@ def gateway_config(
     password_file: Path,
     limits: UserLimits,
     backend: str | None = None,
+    extra_config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The dask-gateway-server configuration, as the dict its JSON config file holds.
 
@@ -183,7 +188,11 @@ def gateway_config(
     limits
         Each user's limits.
     backend
-        The backend class; :func:`local_backend` when None.
+        The backend class; :func:`local_backend` when None (see the README
+        for ``SLURM_BACKEND``, ``PBS_BACKEND`` and Kubernetes).
+    extra_config
+        More traits by class name, e.g. ``{"SlurmClusterConfig": {"partition": "cpu"}}``;
+        merged over the generated ones.
 
     Returns
     -------
@@ -204,7 +213,7 @@ def gateway_config(
         "idle_timeout": limits.idle_timeout_seconds,
     }
     backend_class = backend or local_backend()
-    return {
+    config: dict[str, dict[str, Any]] = {
         "DaskGateway": {
             "backend_class": backend_class,
             "authenticator_class": AUTHENTICATOR,
@@ -214,6 +223,9 @@ def gateway_config(
         "LocalBackend": {"inherited_environment": inherited_environment(os.environ)},
         "ClusterConfig": cluster_config,
     }
+    for section, traits in (extra_config or {}).items():
+        config.setdefault(section, {}).update(traits)
+    return config
 
 
 def write_private_json(path: Path, values: dict[str, Any]) -> None:
