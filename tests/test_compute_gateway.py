@@ -17,7 +17,6 @@ import os
 import pwd
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from quantdesk.compute.gateway_auth import add_gateway_user
 from quantdesk.compute.gateway_server import (
     LOCAL_BACKEND,
     GatewayProcess,
+    closed_directories,
     free_address,
     gateway_config,
     local_backend,
@@ -77,12 +77,7 @@ def user_names() -> Iterator[tuple[str, str]]:
         return
     for name in ACCOUNTS:
         _ensure_account(name)
-    blocked = [
-        parent
-        for parent in Path(os.path.realpath(sys.executable)).parents
-        if not os.stat(parent).st_mode & stat.S_IXOTH
-    ]
-    modes = {parent: os.stat(parent).st_mode for parent in blocked}
+    modes = {parent: os.stat(parent).st_mode for parent in closed_directories()}
     for parent, mode in modes.items():
         os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
     try:

@@ -26,6 +26,7 @@ from quantdesk.compute.gateway_server import (
     PBS_BACKEND,
     SLURM_BACKEND,
     UNSAFE_LOCAL_BACKEND,
+    closed_directories,
     gateway_config,
     inherited_environment,
     user_limits,
@@ -172,3 +173,13 @@ def test_root_and_unknown_accounts_get_no_gateway_password(tmp_path: Path) -> No
         add_gateway_user(tmp_path / "users.json", "root")
     with pytest.raises(ConfigurationError, match="no OS account"):
         add_gateway_user(tmp_path / "users.json", "qdgw_nobody_at_all")
+
+
+def test_a_directory_other_accounts_cannot_enter_is_found(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    python = closed / "python"
+    python.write_text("")
+    assert closed_directories(python)[-1] == closed
+    closed.chmod(0o711)
+    assert closed not in closed_directories(python)

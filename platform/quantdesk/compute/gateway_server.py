@@ -37,6 +37,7 @@ import dataclasses
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -95,6 +96,29 @@ def dask_command(role: str) -> list[str]:
         The command, as dask-gateway's ``Command`` traits take it.
     """
     return [str(Path(sys.executable).parent / "dask"), role]
+
+
+def closed_directories(path: Path | None = None) -> list[Path]:
+    """The directories above ``path`` other accounts cannot enter (no ``o+x``).
+
+    Under the account backend every user's scheduler and workers run this
+    environment's Python, so none may be in the way, as ``/root`` is when
+    the Python lives in root's home.
+
+    Parameters
+    ----------
+    path
+        A file; the real path of this process's Python when None.
+
+    Returns
+    -------
+    list of Path
+        The closed directories, outermost first.
+    """
+    target = Path(os.path.realpath(path or sys.executable))
+    return [
+        parent for parent in reversed(target.parents) if not parent.stat().st_mode & stat.S_IXOTH
+    ]
 
 
 def inherited_environment(environment: dict[str, str] | os._Environ[str]) -> list[str]:
@@ -467,7 +491,7 @@ def gateway_up(settings: Settings, *, address: str = DEFAULT_ADDRESS) -> Gateway
     Raises
     ------
     ComputeError
-        If one already runs or it does not start.
+        If one already runs, the users' accounts cannot run this Python, or it does not start.
     """
     from quantdesk.compute.sizing import cluster_size, host_facts
 
@@ -476,6 +500,12 @@ def gateway_up(settings: Settings, *, address: str = DEFAULT_ADDRESS) -> Gateway
         raise ComputeError(
             f"a gateway is already up at {existing.address} (pid {existing.pid}); "
             "'quantdesk gateway down' stops it"
+        )
+    closed = closed_directories() if local_backend() == LOCAL_BACKEND else []
+    if closed:
+        raise ComputeError(
+            f"the users' clusters cannot run {sys.executable}: other accounts cannot enter "
+            f"{closed[0]}; install quantdesk where every account can read it (e.g. /opt)"
         )
     directory = gateway_directory(settings)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
