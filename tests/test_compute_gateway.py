@@ -13,6 +13,7 @@ directory they cannot enter (``/root`` here), the module lets them traverse it
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import pwd
 import stat
@@ -35,6 +36,7 @@ from quantdesk.compute.gateway_server import (
     closed_directories,
     free_address,
     gateway_config,
+    is_gateway,
     local_backend,
     start_gateway,
     user_limits,
@@ -43,6 +45,7 @@ from quantdesk.compute.gateway_server import (
 from quantdesk.compute.sizing import GIB, ClusterSize
 from quantdesk.config import Settings
 from quantdesk.errors import SchedulerUnavailableError
+from tests.command_line import run_quantdesk
 
 AS_ROOT = os.geteuid() == 0
 NOT_ROOT = "two OS accounts need root; not root, the gateway runs the UnsafeLocalBackend"
@@ -283,3 +286,37 @@ def test_the_gateway_password_never_shows_in_a_repr() -> None:
     assert settings.gateway == "http://127.0.0.1:8000"
     assert "s3cret-gateway" not in repr(settings)
     assert "s3cret-gateway" not in str(settings)
+
+
+def test_gateway_up_add_user_status_and_down_through_the_command_line(
+    user_names: tuple[str, str], tmp_path: Path
+) -> None:
+    address = free_address()
+    up = run_quantdesk("gateway", "up", "--address", address, "--json", data_dir=tmp_path)
+    assert up.returncode == 0, up.stderr
+    try:
+        record = json.loads(up.stdout)
+        assert record["address"] == f"http://{address}"
+        assert record["backend"] == local_backend()
+        added = run_quantdesk("gateway", "add-user", user_names[0], "--json", data_dir=tmp_path)
+        password = json.loads(added.stdout)["password"]
+        assert password not in (tmp_path / "gateway" / "users.json").read_text()
+        status = run_quantdesk("gateway", "status", "--json", data_dir=tmp_path)
+        assert json.loads(status.stdout)["pid"] == record["pid"]
+        environment = {
+            "QUANTDESK_GATEWAY": record["address"],
+            "QUANTDESK_GATEWAY_USER": user_names[0],
+            "QUANTDESK_GATEWAY_PASSWORD": password,
+        }
+        cluster = run_quantdesk(
+            "cluster", "status", "--json", data_dir=tmp_path, extra_environment=environment
+        )
+        assert cluster.returncode == 0, cluster.stderr
+        assert json.loads(cluster.stdout)["address"].startswith("tls://")
+    finally:
+        down = run_quantdesk("gateway", "down", "--json", data_dir=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert not psutil.pid_exists(record["pid"]) or not is_gateway(record["pid"])
+    again = run_quantdesk("gateway", "status", data_dir=tmp_path)
+    assert again.returncode != 0
+    assert "no gateway is up" in again.stderr

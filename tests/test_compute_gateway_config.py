@@ -11,6 +11,7 @@ is checked.
 from __future__ import annotations
 
 import importlib.util
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from quantdesk.compute.gateway_server import (
     SLURM_BACKEND,
     UNSAFE_LOCAL_BACKEND,
     closed_directories,
+    free_address,
     gateway_config,
     inherited_environment,
     user_limits,
@@ -34,6 +36,7 @@ from quantdesk.compute.gateway_server import (
 )
 from quantdesk.compute.sizing import GIB, ClusterSize
 from quantdesk.errors import ConfigurationError
+from tests.command_line import run_quantdesk
 
 SIZE = ClusterSize(workers=4, threads_per_worker=1, memory_limit_bytes=3 * GIB, reserve_bytes=GIB)
 
@@ -183,3 +186,16 @@ def test_a_directory_other_accounts_cannot_enter_is_found(tmp_path: Path) -> Non
     assert closed_directories(python)[-1] == closed
     closed.chmod(0o711)
     assert closed not in closed_directories(python)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="gateway up checks the accounts reach this Python as root"
+)
+def test_gateway_up_refuses_while_the_accounts_cannot_reach_this_python(tmp_path: Path) -> None:
+    closed = closed_directories()
+    if not closed:
+        pytest.skip("no directory above this Python is closed to other accounts")
+    result = run_quantdesk("gateway", "up", "--address", free_address(), data_dir=tmp_path)
+    assert result.returncode != 0
+    assert f"cannot enter {closed[0]}" in result.stderr
+    assert "install quantdesk where every account can read it" in result.stderr
