@@ -226,6 +226,59 @@ def test_alice_cannot_read_bobs_files(alice: Client, bob: Client) -> None:
 
 
 @pytest.mark.skipif(not AS_ROOT, reason=NOT_ROOT)
+def test_bob_cannot_talk_to_alices_scheduler_directly(alice: Client, bob: Client) -> None:
+    alice_scheduler = alice.run_on_scheduler(lambda dask_scheduler: dask_scheduler.address)
+
+    def with_dask(address: str) -> int:
+        # bob's own cluster certificate and key, from his worker's environment.
+        from distributed import Client
+        from distributed.security import Security
+
+        certificate = os.environ["DASK_DISTRIBUTED__COMM__TLS__WORKER__CERT"]
+        key = os.environ["DASK_DISTRIBUTED__COMM__TLS__WORKER__KEY"]
+        security = Security(
+            tls_ca_file=certificate,
+            tls_client_cert=certificate,
+            tls_client_key=key,
+            require_encryption=True,
+        )
+        with Client(address, security=security, timeout=5) as stolen:
+            return len(stolen.scheduler_info()["workers"])
+
+    def with_raw_tls(address: str) -> bytes:
+        # Trust any server; offer bob's certificate; read what alice's scheduler says.
+        import socket
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.load_cert_chain(
+            os.environ["DASK_DISTRIBUTED__COMM__TLS__WORKER__CERT"],
+            os.environ["DASK_DISTRIBUTED__COMM__TLS__WORKER__KEY"],
+        )
+        host, port = address.removeprefix("tls://").rsplit(":", 1)
+        with (
+            socket.create_connection((host, int(port)), timeout=5) as plain,
+            context.wrap_socket(plain) as encrypted,
+        ):
+            encrypted.sendall(b"\0" * 8)
+            return encrypted.recv(1024)
+
+    assert alice_scheduler.startswith("tls://127.0.0.1:")
+    # The same code run by alice, with her cluster's certificate, gets in.
+    assert alice.submit(with_dask, alice_scheduler, pure=False).result() == WORKERS_PER_USER
+    with pytest.raises((OSError, TimeoutError)):
+        bob.submit(with_dask, alice_scheduler, pure=False).result()
+    # Refused during the handshake or at the first read, never answered.
+    try:
+        answer = bob.submit(with_raw_tls, alice_scheduler, pure=False).result()
+    except OSError:
+        answer = b""
+    assert answer == b""
+
+
+@pytest.mark.skipif(not AS_ROOT, reason=NOT_ROOT)
 def test_starting_clusters_leaves_the_root_directory_to_root(
     alice: Client, bob: Client, user_names: tuple[str, str]
 ) -> None:
