@@ -166,6 +166,40 @@ def test_a_cluster_runs_tasks_with_dask_scheduler_and_dask_worker(alice: Client)
     assert all(Path(line[1]).name == "dask" and line[2] == "worker" for line in workers)
 
 
+@pytest.mark.skipif(not AS_ROOT, reason=NOT_ROOT)
+def test_bob_finds_no_page_of_alices_on_her_listening_ports(
+    alice: Client, bob: Client, user_names: tuple[str, str]
+) -> None:
+    alice_uid = pwd.getpwnam(user_names[0]).pw_uid
+
+    def pages_of(uid: int) -> dict[int, list[int]]:
+        # /proc/net/tcp names every listening socket's owner; ask each for Dask's pages.
+        import urllib.error
+        import urllib.request
+
+        ports = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[7]) == uid:
+                ports.add(int(fields[1].split(":")[1], 16))
+        found: dict[int, list[int]] = {}
+        for port in sorted(ports):
+            for page in ("/info/main/workers.html", "/json/identity.json", "/status"):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}{page}", timeout=2):
+                        found.setdefault(port, []).append(200)
+                except urllib.error.HTTPError as error:
+                    found.setdefault(port, []).append(error.code)
+                except OSError:
+                    found.setdefault(port, [])
+        return found
+
+    found = bob.submit(pages_of, alice_uid, pure=False).result()
+    # The scheduler, two workers and two nannies listen; none serves a page.
+    assert len(found) >= 1 + WORKERS_PER_USER
+    assert all(200 not in codes for codes in found.values())
+
+
 def test_a_request_for_more_workers_is_capped_at_the_users_limit(alice: Client) -> None:
     # connect() asked for 4096 workers; the gateway started the per-user limit.
     assert len(alice.scheduler_info(n_workers=-1)["workers"]) == WORKERS_PER_USER

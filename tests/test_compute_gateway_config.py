@@ -83,8 +83,8 @@ def test_the_local_config_loads_with_dask_commands_and_the_limits(
     loaded, cluster_config, authenticator = _loaded(path)
     assert f"{type(loaded).__module__}.{type(loaded).__name__}" == backend
     assert Path(cluster_config.scheduler_cmd[0]).name == "dask"
-    assert cluster_config.scheduler_cmd[1:] == ["scheduler"]
-    assert cluster_config.worker_cmd[1:] == ["worker"]
+    assert cluster_config.scheduler_cmd[1:] == ["scheduler", "--no-dashboard"]
+    assert cluster_config.worker_cmd[1:] == ["worker", "--no-dashboard"]
     assert Path(cluster_config.worker_cmd[0]).is_file()
     assert (cluster_config.worker_cores, cluster_config.worker_threads) == (1, 1)
     assert cluster_config.worker_memory == 3 * GIB
@@ -142,7 +142,7 @@ def test_the_job_queue_configs_load_with_the_same_limits(
     _, cluster_config, _ = _loaded(_written(tmp_path, config))
     assert {name: getattr(cluster_config, name) for name in expected} == expected
     assert cluster_config.cluster_max_workers == 4
-    assert cluster_config.worker_cmd[1:] == ["worker"]
+    assert cluster_config.worker_cmd[1:] == ["worker", "--no-dashboard"]
 
 
 def test_a_mistyped_trait_is_refused_by_the_loader(tmp_path: Path) -> None:

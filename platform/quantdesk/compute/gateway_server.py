@@ -14,7 +14,8 @@ chooses, and :attr:`GatewayProcess.backend` says which one ran.
 
 - scheduler and worker commands ``dask scheduler`` / ``dask worker``
   (dask-gateway-server 2026.3 still defaults to the removed
-  ``dask-scheduler`` / ``dask-worker`` scripts);
+  ``dask-scheduler`` / ``dask-worker`` scripts), without dashboards and with
+  only the health check on their HTTP servers;
 - per-user limits from :mod:`quantdesk.compute.sizing`: as many one-core
   workers as the host has physical cores, each with the sizing's memory;
 - the processes inherit only the variables :mod:`quantdesk.compute.environment`
@@ -85,6 +86,9 @@ def local_backend() -> str:
 def dask_command(role: str) -> list[str]:
     """The ``dask scheduler`` or ``dask worker`` command of this environment, by absolute path.
 
+    Without a dashboard: the backend would serve it on 127.0.0.1 without
+    authentication, open to every account on the host.
+
     Parameters
     ----------
     role
@@ -95,7 +99,16 @@ def dask_command(role: str) -> list[str]:
     list of str
         The command, as dask-gateway's ``Command`` traits take it.
     """
-    return [str(Path(sys.executable).parent / "dask"), role]
+    return [str(Path(sys.executable).parent / "dask"), role, "--no-dashboard"]
+
+
+HEALTH_ONLY = "['distributed.http.health']"
+CLUSTER_ENVIRONMENT = {
+    "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES": HEALTH_ONLY,
+    "DASK_DISTRIBUTED__WORKER__HTTP__ROUTES": HEALTH_ONLY,
+}
+"""Dask's HTTP servers keep only the health check: their info pages (workers,
+logs) and JSON would be served on 127.0.0.1 without authentication."""
 
 
 def closed_directories(path: Path | None = None) -> list[Path]:
@@ -235,6 +248,7 @@ def gateway_config(
         "cluster_max_cores": limits.max_cores,
         "cluster_max_memory": limits.max_memory_bytes,
         "idle_timeout": limits.idle_timeout_seconds,
+        "environment": CLUSTER_ENVIRONMENT,
     }
     backend_class = backend or local_backend()
     config: dict[str, dict[str, Any]] = {
