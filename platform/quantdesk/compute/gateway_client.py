@@ -9,6 +9,7 @@ gateway once idle (see :mod:`quantdesk.compute.gateway_server`), so the next
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import time
 import warnings
@@ -85,7 +86,10 @@ def gateway_client(settings: Settings) -> Client:
             "with 'quantdesk gateway up' or unset QUANTDESK_GATEWAY"
         ) from None
     finally:
-        # Its __del__ closes it; after an explicit close() that __del__ fails (dask-gateway 2026.3).
+        # close() would stop its event loop, and its __del__ then fails (dask-gateway 2026.3):
+        # close only its HTTP session here; __del__ stops the loop.
+        with contextlib.suppress(Exception):
+            gateway.sync(gateway._cleanup)
         del gateway
 
 

@@ -347,7 +347,8 @@ def start_gateway(
     with contextlib.ExitStack() as stack:
         output = stack.enter_context(log_path.open("ab")) if log_path is not None else None
         process = subprocess.Popen(
-            [sys.executable, "-m", SERVER_MODULE, "-f", str(config_file)],
+            # -P: a stray module in the config's directory cannot shadow the server's.
+            [sys.executable, "-P", "-m", SERVER_MODULE, "-f", str(config_file)],
             stdin=subprocess.DEVNULL,
             stdout=output if output is not None else subprocess.DEVNULL,
             stderr=output if output is not None else subprocess.DEVNULL,
