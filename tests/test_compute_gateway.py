@@ -326,6 +326,20 @@ def test_starting_clusters_leaves_the_root_directory_to_root(
 
 
 @pytest.mark.skipif(not AS_ROOT, reason=NOT_ROOT)
+def test_alice_cannot_read_what_bobs_workers_spill(alice: Client, bob: Client) -> None:
+    def spill_directory(dask_worker: object) -> str:
+        return str(dask_worker.local_directory)  # type: ignore[attr-defined]
+
+    def listing(path: str) -> list[str]:
+        return os.listdir(path)
+
+    bob_spill = next(iter(bob.run(spill_directory).values()))
+    assert bob.submit(listing, bob_spill, pure=False).result() is not None
+    with pytest.raises(PermissionError):
+        alice.submit(listing, bob_spill, pure=False).result()
+
+
+@pytest.mark.skipif(not AS_ROOT, reason=NOT_ROOT)
 def test_alice_cannot_list_or_connect_to_bobs_cluster(
     deployment: Deployment, alice: Client, bob: Client, user_names: tuple[str, str]
 ) -> None:
