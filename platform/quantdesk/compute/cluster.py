@@ -1,6 +1,7 @@
 """Start, reach, report on and stop the Dask cluster quantdesk runs work on.
 
-:func:`connect` picks the cluster: the scheduler ``QUANTDESK_SCHEDULER`` names,
+:func:`connect` picks the cluster: the user's own cluster on the Dask gateway
+``QUANTDESK_GATEWAY`` names, else the scheduler ``QUANTDESK_SCHEDULER`` names,
 else the long-lived one ``quantdesk cluster up`` started, else a local one
 started on demand for this process (and ended with it). Clusters quantdesk
 starts run in a process of their own (:mod:`quantdesk.compute.host`) whose
@@ -331,7 +332,8 @@ def connect(settings: Settings) -> Client:
     Parameters
     ----------
     settings
-        ``scheduler`` (``QUANTDESK_SCHEDULER``) wins; then the cluster
+        ``gateway`` (``QUANTDESK_GATEWAY``) wins: the user's own cluster on
+        that Dask gateway; then ``scheduler`` (``QUANTDESK_SCHEDULER``); then the cluster
         ``quantdesk cluster up`` recorded under ``compute_dir``; else a local
         cluster sized from this host, started once for this process.
 
@@ -343,10 +345,15 @@ def connect(settings: Settings) -> Client:
     Raises
     ------
     SchedulerUnavailableError
-        If the chosen scheduler cannot be reached.
+        If the chosen scheduler or gateway cannot be reached, or the gateway
+        refuses the credentials.
     ComputeError
         If a local cluster cannot be started.
     """
+    if settings.gateway is not None:
+        from quantdesk.compute.gateway_client import gateway_client
+
+        return gateway_client(settings)
     if settings.scheduler is not None:
         return client_for(
             settings.scheduler,
