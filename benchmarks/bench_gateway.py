@@ -32,11 +32,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 from dask_gateway import BasicAuth, Gateway
 from distributed import Client
 
+import quantdesk
 from quantdesk.compute.admission import HostLoad
-from quantdesk.compute.cluster import client_for, connect, local_cluster
+from quantdesk.compute.cluster import connect, local_cluster
 from quantdesk.compute.gateway_auth import add_gateway_user
 from quantdesk.compute.gateway_server import (
     closed_directories,
@@ -55,6 +57,7 @@ ACCOUNT = "qdgw_bench"
 SIZE = ClusterSize(workers=1, threads_per_worker=1, memory_limit_bytes=2 * GIB, reserve_bytes=GIB)
 STARTS = 3
 ROUND_TRIPS = 51
+SWEEPS = 11
 
 
 def no_op() -> None:
@@ -79,8 +82,8 @@ def idle_host() -> HostLoad:
     return HostLoad(cpu_percent=0.0, memory_percent=0.0)
 
 
-def round_trips(client: Client) -> tuple[float, float]:
-    """Median seconds of a submitted no-op, and of a one-task job through a JobTracker."""
+def round_trips(client: Client) -> tuple[float, float, float]:
+    """Median seconds of a no-op, a one-task job, and a one-combination ``quantdesk.sweep``."""
     direct = median_seconds(
         lambda: client.submit(no_op, pure=False).result(), ROUND_TRIPS, warm_up=True
     )
@@ -91,7 +94,22 @@ def round_trips(client: Client) -> tuple[float, float]:
             ROUND_TRIPS,
             warm_up=True,
         )
-    return direct, tracked
+    bars = sample_bars()
+    swept = median_seconds(
+        lambda: quantdesk.sweep(
+            "sma_cross", bars, {"fast": [10], "slow": [30]}, client=client, record=False
+        ).result(timeout=60),
+        SWEEPS,
+        warm_up=True,
+    )
+    return direct, tracked, swept
+
+
+def sample_bars() -> pd.DataFrame:
+    """1,000 hourly bars of the offline sample source."""
+    return quantdesk.load(
+        "sample:BTC/USDT", timeframe="1h", start="2024-01-01", end="2024-02-11 16:00"
+    )
 
 
 def gateway_figures(directory: Path) -> dict[str, float]:
@@ -125,7 +143,7 @@ def gateway_figures(directory: Path) -> dict[str, float]:
         started = time.perf_counter()
         connect(settings).close()
         figures["reused"] = time.perf_counter() - started
-        figures["direct"], figures["tracked"] = round_trips(client)
+        figures["direct"], figures["tracked"], figures["sweep"] = round_trips(client)
         client.close()
     return figures
 
@@ -135,13 +153,13 @@ def local_figures() -> dict[str, float]:
     fresh = []
     for _ in range(STARTS):
         started = time.perf_counter()
-        with local_cluster(SIZE) as cluster, client_for(cluster.address, unreachable="") as client:
+        with local_cluster(SIZE) as cluster, cluster.client() as client:
             client.wait_for_workers(SIZE.workers, timeout=120)
             fresh.append(time.perf_counter() - started)
     figures = {"fresh": statistics.median(fresh)}
-    with local_cluster(SIZE) as cluster, client_for(cluster.address, unreachable="") as client:
+    with local_cluster(SIZE) as cluster, cluster.client() as client:
         client.wait_for_workers(SIZE.workers, timeout=120)
-        figures["direct"], figures["tracked"] = round_trips(client)
+        figures["direct"], figures["tracked"], figures["sweep"] = round_trips(client)
     return figures
 
 
@@ -179,7 +197,7 @@ def main() -> None:
                 f"{gateway['direct'] * 1000:.1f} ms",
                 f"median of {ROUND_TRIPS}; TLS through the gateway's proxy",
             ),
-            ("local: submit(no-op).result()", f"{local['direct'] * 1000:.1f} ms", "TCP, 127.0.0.1"),
+            ("local: submit(no-op).result()", f"{local['direct'] * 1000:.1f} ms", "TLS, 127.0.0.1"),
             (
                 "gateway: one-task job through JobTracker",
                 f"{gateway['tracked'] * 1000:.1f} ms",
@@ -189,6 +207,16 @@ def main() -> None:
                 "local: one-task job through JobTracker",
                 f"{local['tracked'] * 1000:.1f} ms",
                 f"median of {ROUND_TRIPS}; record=False",
+            ),
+            (
+                "gateway: quantdesk.sweep of 1 combination, 1,000 bars",
+                f"{gateway['sweep'] * 1000:.1f} ms",
+                f"median of {SWEEPS}; scatter, one chunk, combine; record=False",
+            ),
+            (
+                "local: quantdesk.sweep of 1 combination, 1,000 bars",
+                f"{local['sweep'] * 1000:.1f} ms",
+                f"median of {SWEEPS}; record=False",
             ),
         ]
     )
