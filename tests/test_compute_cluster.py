@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,14 @@ SECRETS = {
     "ALPACA_API_SECRET_KEY": "alpaca-secret",
 }
 SIZE = ClusterSize(workers=2, threads_per_worker=1, memory_limit_bytes=GIB, reserve_bytes=GIB)
+
+
+def on(cluster: LocalClusterProcess) -> Settings:
+    """Settings naming ``cluster`` as QUANTDESK_SCHEDULER, with its credentials."""
+    return Settings(
+        scheduler=cluster.address,
+        scheduler_credentials_file=cluster.record.credentials_file,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +75,7 @@ def test_a_task_cannot_read_credentials_from_a_worker_or_the_scheduler(
             errors="replace"
         )
 
-    with get_client(Settings(scheduler=cluster.address)) as client:
+    with get_client(on(cluster)) as client:
         on_workers = client.run(seen)
         on_scheduler = client.run_on_scheduler(seen)
     assert len(on_workers) == SIZE.workers
@@ -87,13 +96,13 @@ def test_workers_have_the_size_and_the_memory_thresholds(cluster: LocalClusterPr
             memory.memory_pause_fraction,
         )
 
-    with get_client(Settings(scheduler=cluster.address)) as client:
+    with get_client(on(cluster)) as client:
         shapes = set(client.run(shape).values())
     assert shapes == {(1, GIB, 0.6, 0.7, 0.8)}
 
 
 def test_status_counts_running_and_queued_tasks(cluster: LocalClusterProcess) -> None:
-    settings = Settings(scheduler=cluster.address)
+    settings = on(cluster)
     with get_client(settings) as client:
         event = f"quantdesk-test-{os.getpid()}-{time.monotonic_ns()}"
         gate = Event(event, client=client)
@@ -125,12 +134,63 @@ def test_the_scheduler_setting_connects_there(cluster: LocalClusterProcess, tmp_
         "status",
         "--json",
         data_dir=tmp_path,
-        extra_environment={"QUANTDESK_SCHEDULER": cluster.address},
+        extra_environment={
+            "QUANTDESK_SCHEDULER": cluster.address,
+            "QUANTDESK_SCHEDULER_CREDENTIALS_FILE": str(cluster.record.credentials_file),
+        },
     )
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     assert status["address"] == cluster.address
     assert len(status["workers"]) == SIZE.workers
+    without = run_quantdesk(
+        "cluster",
+        "status",
+        data_dir=tmp_path,
+        extra_environment={"QUANTDESK_SCHEDULER": cluster.address},
+    )
+    assert without.returncode == 1
+    assert without.stderr == (
+        f"quantdesk: error: the scheduler at {cluster.address} requires TLS; set "
+        "QUANTDESK_SCHEDULER_CREDENTIALS_FILE to its cluster's tls.json (or configure "
+        "Dask's distributed.comm.tls)\n"
+    )
+
+
+def test_a_client_without_the_clusters_own_certificate_cannot_connect(
+    cluster: LocalClusterProcess,
+) -> None:
+    from distributed import Client
+    from distributed.security import Security
+
+    assert cluster.address.startswith("tls://127.0.0.1:")
+    plain = cluster.address.replace("tls://", "tcp://")
+    # What another account on the host would type: plain TCP, or TLS with a certificate of its own.
+    with pytest.raises((OSError, TimeoutError)):
+        Client(plain, timeout=3, set_as_default=False)
+    with pytest.raises((OSError, TimeoutError)):
+        Client(cluster.address, security=Security.temporary(), timeout=3, set_as_default=False)
+    with cluster.client() as client:
+        assert client.submit(sum, [2, 3]).result() == 5
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another OS account")
+def test_another_account_cannot_read_the_clusters_credentials(
+    cluster: LocalClusterProcess,
+) -> None:
+    credentials = Path(str(cluster.record.credentials_file))
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    assert credentials.parent.stat().st_mode & 0o077 == 0
+    attempt = subprocess.run(
+        ["runuser", "-u", "nobody", "--", "cat", str(credentials)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert attempt.returncode != 0
+    assert "Permission denied" in attempt.stderr
+    assert "PRIVATE KEY" not in attempt.stdout
+    assert "PRIVATE KEY" not in repr(cluster) + repr(cluster.record)
 
 
 def test_an_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
@@ -172,7 +232,7 @@ def test_cluster_up_status_down_as_json(tmp_path: Path, monkeypatch: pytest.Monk
     assert up.returncode == 0, up.stderr
     record = json.loads(up.stdout)
     try:
-        assert record["address"].startswith("tcp://127.0.0.1:")
+        assert record["address"].startswith("tls://127.0.0.1:")
         assert record["dashboard_link"].startswith("http://127.0.0.1:")
         assert record["size"]["workers"] == 1
         assert (tmp_path / "compute" / "cluster.json").stat().st_mode & 0o777 == 0o600

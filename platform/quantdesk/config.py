@@ -95,12 +95,21 @@ class Settings(BaseSettings):
       (``QUANTDESK_SCHEDULER``, e.g. ``tcp://10.0.0.5:8786``); when unset,
       quantdesk uses the cluster ``quantdesk cluster up`` started, or starts a
       local one on demand (see :mod:`quantdesk.compute`).
+    - ``scheduler_credentials_file``: the ``tls.json`` of the quantdesk-started
+      cluster ``scheduler`` names (``QUANTDESK_SCHEDULER_CREDENTIALS_FILE``);
+      such clusters accept only clients that present it.
+    - ``gateway``: the address of a Dask gateway (``QUANTDESK_GATEWAY``, e.g.
+      ``http://10.0.0.5:8000``), which runs each user's own scheduler and
+      workers; when set it wins over ``scheduler``.
+    - ``gateway_user``, ``gateway_password``: the gateway credentials
+      (``QUANTDESK_GATEWAY_USER``, the OS user name when unset, and
+      ``QUANTDESK_GATEWAY_PASSWORD``, a secret).
     - ``cluster_workers``: the local cluster's worker count; one per physical
       core when unset.
     - ``cluster_memory_reserve_bytes``: RAM the local cluster leaves to the rest
       of the machine; ``max(1 GiB, 10 % of RAM)`` when unset.
 
-    URLs are secrets: their repr shows ``**********``.
+    URLs and the gateway password are secrets: their repr shows ``**********``.
     """
 
     model_config = SettingsConfigDict(
@@ -134,11 +143,17 @@ class Settings(BaseSettings):
     watchdog_interval_seconds: float = Field(
         default=DEFAULT_WATCHDOG_INTERVAL_SECONDS, gt=0, allow_inf_nan=False
     )
+    gateway: str | None = None
+    gateway_user: str | None = None
+    gateway_password: SecretStr | None = None
     scheduler: str | None = None
+    scheduler_credentials_file: Path | None = None
     cluster_workers: int | None = Field(default=None, ge=1, le=4096)
     cluster_memory_reserve_bytes: int | None = Field(default=None, ge=0)
 
-    @field_validator("data_dir", "cache_dir", "database_dir", "postgres_bin_dir")
+    @field_validator(
+        "data_dir", "cache_dir", "database_dir", "postgres_bin_dir", "scheduler_credentials_file"
+    )
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()
@@ -158,6 +173,16 @@ class Settings(BaseSettings):
         address = value.strip()
         if "://" not in address:
             raise ValueError(f"must be a scheduler address such as tcp://host:8786, not {value!r}")
+        return address
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        address = value.strip().rstrip("/")
+        if not address.startswith(("http://", "https://")):
+            raise ValueError(f"must be a gateway address such as http://host:8000, not {value!r}")
         return address
 
     @field_validator("log_level")

@@ -37,7 +37,7 @@ __all__ = [
 
 
 def cluster_status(settings: Settings) -> ClusterStatus:
-    """Report on the cluster in use: ``QUANTDESK_SCHEDULER``'s, else the one ``cluster up`` started.
+    """Report on the cluster in use: the gateway's, ``QUANTDESK_SCHEDULER``'s or ``cluster up``'s.
 
     Parameters
     ----------
@@ -56,14 +56,17 @@ def cluster_status(settings: Settings) -> ClusterStatus:
     SchedulerUnavailableError
         If the scheduler cannot be reached.
     """
-    record = running_cluster(settings) if settings.scheduler is None else None
-    if settings.scheduler is None and record is None:
+    configured = settings.gateway is not None or settings.scheduler is not None
+    record = None if configured else running_cluster(settings)
+    if not configured and record is None:
         raise ComputeError("no cluster is up; 'quantdesk cluster up' starts one")
     if record is None:
         client = connect(settings)
     else:
         client = client_for(
-            record.address, unreachable=f"the cluster at {record.address} is unreachable"
+            record.address,
+            unreachable=f"the cluster at {record.address} is unreachable",
+            credentials_file=record.credentials_file,
         )
     with client:
         return status_through(client, dashboard_link=record.dashboard_link if record else None)

@@ -1,6 +1,7 @@
 """Start, reach, report on and stop the Dask cluster quantdesk runs work on.
 
-:func:`connect` picks the cluster: the scheduler ``QUANTDESK_SCHEDULER`` names,
+:func:`connect` picks the cluster: the user's own cluster on the Dask gateway
+``QUANTDESK_GATEWAY`` names, else the scheduler ``QUANTDESK_SCHEDULER`` names,
 else the long-lived one ``quantdesk cluster up`` started, else a local one
 started on demand for this process (and ended with it). Clusters quantdesk
 starts run in a process of their own (:mod:`quantdesk.compute.host`) whose
@@ -10,6 +11,7 @@ by :mod:`quantdesk.compute.sizing`.
 Files in ``settings.compute_dir`` (mode 0700)::
 
     cluster.json   the long-lived cluster's address, dashboard, pid and size (mode 0600)
+    tls.json       its TLS certificate and key: only a client holding them connects (0600)
     cluster.log    its output
     scratch/       the workers' scratch and spill directory
 """
@@ -40,6 +42,7 @@ from filelock import FileLock
 from quantdesk.compute.environment import worker_environment
 from quantdesk.compute.host import HOST_MODULE, LISTEN_HOST
 from quantdesk.compute.sizing import ClusterSize, cluster_size, host_facts
+from quantdesk.compute.transport import CREDENTIALS_FILE, ClusterCredentials
 from quantdesk.config import Settings
 from quantdesk.errors import ComputeError, SchedulerUnavailableError
 
@@ -69,15 +72,18 @@ class ClusterRecord:
         The host process's id.
     size
         The cluster's shape.
+    credentials_file
+        Where its TLS credentials are (mode 0600), or None for a plain TCP one.
     """
 
     address: str
     dashboard_link: str
     pid: int
     size: ClusterSize
+    credentials_file: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``address``, ``dashboard_link``, ``pid`` and ``size``."""
+        """The record as a JSON-ready dict, one key per attribute."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -101,6 +107,7 @@ class ClusterRecord:
                 dashboard_link=str(values["dashboard_link"]),
                 pid=int(values["pid"]),
                 size=ClusterSize.from_json(values["size"]),
+                credentials_file=values.get("credentials_file"),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -136,6 +143,14 @@ class LocalClusterProcess:
     def address(self) -> str:
         """The scheduler's address."""
         return self.record.address
+
+    def client(self) -> Client:
+        """A new client of this cluster, presenting its credentials."""
+        return client_for(
+            self.address,
+            unreachable=f"the local Dask cluster at {self.address} is unreachable",
+            credentials_file=self.record.credentials_file,
+        )
 
     def close(self) -> None:
         """Stop the cluster and wait for its process to exit."""
@@ -190,6 +205,8 @@ def start_cluster_process(
         If it exits or is not up within the start timeout; the message names the log.
     """
     local_directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    credentials_file = ready_file.with_name(CREDENTIALS_FILE)
+    ClusterCredentials.new().write(credentials_file)
     # -P keeps the working directory off the front of sys.path, where a stray dask.py
     # would shadow Dask's; the host appends it instead, so the caller's modules still import.
     command = [
@@ -207,6 +224,8 @@ def start_cluster_process(
         str(local_directory),
         "--dashboard-address",
         dashboard_address,
+        "--credentials-file",
+        str(credentials_file),
     ]
     if detached:
         command.append("--detached")
@@ -262,7 +281,9 @@ def local_cluster(size: ClusterSize) -> LocalClusterProcess:
     return started
 
 
-def client_for(address: str, *, unreachable: str) -> Client:
+def client_for(
+    address: str, *, unreachable: str, credentials_file: str | Path | None = None
+) -> Client:
     """A Dask client of the scheduler at ``address``, or a one-line error.
 
     Parameters
@@ -271,6 +292,8 @@ def client_for(address: str, *, unreachable: str) -> Client:
         The scheduler's address, e.g. ``tcp://127.0.0.1:8786``.
     unreachable
         The message when it cannot be reached.
+    credentials_file
+        The cluster's TLS credentials, for a cluster quantdesk started.
 
     Returns
     -------
@@ -285,8 +308,20 @@ def client_for(address: str, *, unreachable: str) -> Client:
     from distributed import Client
 
     _refuse_closed_port(address, unreachable)
+    security = (
+        None
+        if credentials_file is None
+        else ClusterCredentials.read(Path(credentials_file)).security()
+    )
+    if security is None and urlsplit(address).scheme == "tls" and not _tls_configured():
+        raise SchedulerUnavailableError(
+            f"the scheduler at {address} requires TLS; set QUANTDESK_SCHEDULER_CREDENTIALS_FILE "
+            "to its cluster's tls.json (or configure Dask's distributed.comm.tls)"
+        )
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)  # type: ignore[no-untyped-call]
+        return Client(  # type: ignore[no-untyped-call]
+            address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False, security=security
+        )
     except (OSError, TimeoutError) as error:
         raise SchedulerUnavailableError(f"{unreachable} ({_first_line(error)})") from None
 
@@ -297,7 +332,8 @@ def connect(settings: Settings) -> Client:
     Parameters
     ----------
     settings
-        ``scheduler`` (``QUANTDESK_SCHEDULER``) wins; then the cluster
+        ``gateway`` (``QUANTDESK_GATEWAY``) wins: the user's own cluster on
+        that Dask gateway; then ``scheduler`` (``QUANTDESK_SCHEDULER``); then the cluster
         ``quantdesk cluster up`` recorded under ``compute_dir``; else a local
         cluster sized from this host, started once for this process.
 
@@ -309,10 +345,15 @@ def connect(settings: Settings) -> Client:
     Raises
     ------
     SchedulerUnavailableError
-        If the chosen scheduler cannot be reached.
+        If the chosen scheduler or gateway cannot be reached, or the gateway
+        refuses the credentials.
     ComputeError
         If a local cluster cannot be started.
     """
+    if settings.gateway is not None:
+        from quantdesk.compute.gateway_client import gateway_client
+
+        return gateway_client(settings)
     if settings.scheduler is not None:
         return client_for(
             settings.scheduler,
@@ -320,6 +361,7 @@ def connect(settings: Settings) -> Client:
                 f"QUANTDESK_SCHEDULER={settings.scheduler} is unreachable; start one with "
                 "'quantdesk cluster up' or unset it"
             ),
+            credentials_file=settings.scheduler_credentials_file,
         )
     record = running_cluster(settings)
     if record is not None:
@@ -329,12 +371,9 @@ def connect(settings: Settings) -> Client:
                 f"the cluster 'quantdesk cluster up' started at {record.address} is unreachable; "
                 "run 'quantdesk cluster down' then 'quantdesk cluster up'"
             ),
+            credentials_file=record.credentials_file,
         )
-    cluster = _on_demand_cluster(settings)
-    return client_for(
-        cluster.address,
-        unreachable=f"the local Dask cluster at {cluster.address} is unreachable",
-    )
+    return _on_demand_cluster(settings).client()
 
 
 _on_demand: dict[Path, LocalClusterProcess] = {}
@@ -450,6 +489,7 @@ def cluster_down(settings: Settings) -> ClusterRecord:
     with _locked(directory):
         stop_process(record.pid)
         (directory / _STATE_FILE).unlink(missing_ok=True)
+        (directory / CREDENTIALS_FILE).unlink(missing_ok=True)
     return record
 
 
@@ -623,6 +663,12 @@ def _refuse_closed_port(address: str, unreachable: str) -> None:
             pass
     except OSError as error:
         raise SchedulerUnavailableError(f"{unreachable} ({_first_line(error)})") from None
+
+
+def _tls_configured() -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.comm.tls.client.cert", None))
 
 
 def _private_directory(directory: Path) -> Path:

@@ -19,8 +19,10 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from quantdesk.compute.sizing import ClusterSize
+from quantdesk.compute.transport import ClusterCredentials
 from quantdesk.store.private_file import write_private_text
 
 HOST_MODULE = "quantdesk.compute.host"
@@ -35,6 +37,7 @@ def serve(
     local_directory: Path,
     dashboard_address: str,
     parent_pid: int | None,
+    credentials_file: Path | None = None,
 ) -> None:
     """Run a local cluster of ``size`` until told to stop.
 
@@ -51,6 +54,10 @@ def serve(
         Where the dashboard listens, e.g. ``127.0.0.1:8787``; ``:0`` for any port.
     parent_pid
         Stop when this process is gone; None to run until signalled.
+    credentials_file
+        The cluster's TLS credentials (see :mod:`quantdesk.compute.transport`):
+        the scheduler and workers then accept only clients that present them.
+        Plain TCP when None.
     """
     import dask
     from distributed import LocalCluster
@@ -60,6 +67,12 @@ def serve(
         signal.signal(signal_number, lambda *_: stop.set())
     # Set for the whole process: a nanny restarting a worker gives it the config in force then.
     dask.config.set(size.dask_memory_config())
+    tls: dict[str, Any] = {}
+    if credentials_file is not None:
+        tls = {
+            "security": ClusterCredentials.read(credentials_file).security(),
+            "protocol": "tls://",
+        }
     with LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=size.workers,
         threads_per_worker=size.threads_per_worker,
@@ -69,6 +82,7 @@ def serve(
         scheduler_port=0,
         dashboard_address=dashboard_address,
         local_directory=str(local_directory),
+        **tls,
     ) as cluster:
         cluster.wait_for_workers(size.workers)
         record = {
@@ -76,6 +90,7 @@ def serve(
             "dashboard_link": cluster.dashboard_link,
             "pid": os.getpid(),
             "size": size.to_json(),
+            "credentials_file": None if credentials_file is None else str(credentials_file),
         }
         write_private_text(ready_file, json.dumps(record) + "\n")
         while not stop.wait(_PARENT_CHECK_SECONDS):
@@ -98,6 +113,7 @@ def main(arguments: Sequence[str] | None = None) -> None:
     parser.add_argument("--dashboard-address", default=":0")
     parser.add_argument("--detached", action="store_true")
     parser.add_argument("--import-directory", type=Path, default=None)
+    parser.add_argument("--credentials-file", type=Path, default=None)
     options = parser.parse_args(arguments)
     if options.import_directory is not None:
         # Last, so the standard library and installed packages win; workers inherit sys.path.
@@ -108,6 +124,7 @@ def main(arguments: Sequence[str] | None = None) -> None:
         local_directory=options.local_directory,
         dashboard_address=options.dashboard_address,
         parent_pid=None if options.detached else os.getppid(),
+        credentials_file=options.credentials_file,
     )
 
 

@@ -50,7 +50,7 @@ def shared_tracker(settings: Settings, *, record: bool, client: Any | None = Non
     database = _fingerprint(settings) if record else None
     with _lock:
         if client is None:
-            where = (settings.scheduler, str(settings.compute_dir))
+            where = (settings.gateway, settings.scheduler, str(settings.compute_dir))
             client = _clients.get(where)
             if client is None or client.status in ("closing", "closed"):
                 client = connect(settings)

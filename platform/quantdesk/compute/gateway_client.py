@@ -1,0 +1,120 @@
+"""A client of the user's own cluster on a Dask gateway (``QUANTDESK_GATEWAY``).
+
+The user's running cluster is reused, else a new one is created; either way
+it is scaled to the user's worker limit, which the gateway enforces (a larger
+request is capped). The cluster outlives the client and is shut down by the
+gateway once idle (see :mod:`quantdesk.compute.gateway_server`), so the next
+``connect`` finds it warm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import time
+import warnings
+from typing import TYPE_CHECKING
+
+from quantdesk.config import Settings
+from quantdesk.errors import ComputeError, SchedulerUnavailableError
+
+if TYPE_CHECKING:
+    from dask_gateway import Gateway
+    from dask_gateway.client import ClusterReport
+    from distributed import Client
+
+CONNECT_TIMEOUT_SECONDS = 10.0
+START_TIMEOUT_SECONDS = 120.0
+_POLL_SECONDS = 0.2
+WORKER_REQUEST = 4096
+"""More workers than any limit: the gateway scales the cluster to the user's limit."""
+
+
+def gateway_client(settings: Settings) -> Client:
+    """A client of the user's cluster on the gateway ``settings.gateway``.
+
+    Parameters
+    ----------
+    settings
+        ``gateway`` (its address), ``gateway_user`` (the OS user name when
+        unset) and ``gateway_password``.
+
+    Returns
+    -------
+    distributed.Client
+        A connected client; closing it leaves the cluster running.
+
+    Raises
+    ------
+    SchedulerUnavailableError
+        If the gateway cannot be reached or refuses the credentials.
+    ComputeError
+        If the cluster fails or does not start in time.
+    """
+    import aiohttp
+    from dask_gateway import BasicAuth, Gateway, GatewayWarning
+    from distributed import Client
+
+    address = str(settings.gateway)
+    user = settings.gateway_user or getpass.getuser()
+    password = settings.gateway_password.get_secret_value() if settings.gateway_password else ""
+    gateway = Gateway(address, auth=BasicAuth(user, password))
+    try:
+        report = _users_cluster(gateway)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Scale request", GatewayWarning)
+            gateway.scale_cluster(report.name, WORKER_REQUEST)
+        return Client(  # type: ignore[no-untyped-call]
+            report.scheduler_address,
+            security=report.security,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            set_as_default=False,
+        )
+    except aiohttp.ClientResponseError as error:
+        if error.status in {401, 403}:
+            raise SchedulerUnavailableError(
+                f"the Dask gateway at {address} refused user {user!r}; set "
+                "QUANTDESK_GATEWAY_USER and QUANTDESK_GATEWAY_PASSWORD to your gateway "
+                "credentials ('quantdesk gateway add-user' makes them)"
+            ) from None
+        raise SchedulerUnavailableError(
+            f"the Dask gateway at {address} answered HTTP {error.status}; see its log"
+        ) from None
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        raise SchedulerUnavailableError(
+            f"the Dask gateway at {address} is unreachable ({type(error).__name__}); start it "
+            "with 'quantdesk gateway up' or unset QUANTDESK_GATEWAY"
+        ) from None
+    finally:
+        # close() would stop its event loop, and its __del__ then fails (dask-gateway 2026.3):
+        # close only its HTTP session here; __del__ stops the loop.
+        with contextlib.suppress(Exception):
+            gateway.sync(gateway._cleanup)
+        del gateway
+
+
+def _users_cluster(gateway: Gateway) -> ClusterReport:
+    """The user's running cluster on ``gateway``, else a new one, once its scheduler is up.
+
+    Only the ``Gateway`` object is used: a ``GatewayCluster`` closes its gateway
+    when it goes, and that gateway's own ``__del__`` then fails (dask-gateway 2026.3).
+    """
+    from dask_gateway.client import ClusterStatus
+
+    running = gateway.list_clusters(status=[ClusterStatus.PENDING, ClusterStatus.RUNNING])
+    name = running[0].name if running else gateway.submit()
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        report = gateway.get_cluster(name, wait=True)
+        if report.status is ClusterStatus.RUNNING:
+            return report
+        if report.status in {ClusterStatus.FAILED, ClusterStatus.STOPPED}:
+            raise ComputeError(
+                f"your gateway cluster {name} {report.status.name.lower()} while starting; "
+                "the gateway's log says why"
+            )
+        time.sleep(_POLL_SECONDS)
+    raise ComputeError(
+        f"your gateway cluster {name} did not start within {START_TIMEOUT_SECONDS:g} s; "
+        "the gateway's log says why"
+    )
