@@ -92,6 +92,8 @@ def test_json_lists_every_combination_the_skipped_count_and_the_best(
     best_point = max(ran, key=lambda point: ran[point])
     assert printed["best"]["parameters"] == {"fast": best_point[0], "slow": best_point[1]}
     assert printed["objective"] == {"key": "sharpe", "direction": "maximise"}
+    assert 0 <= printed["overfitting"]["probability"] <= 1
+    assert printed["deflated_sharpe"]["trials"] == 12
 
 
 def test_text_output_ranks_the_best_combinations(
@@ -101,6 +103,8 @@ def test_text_output_ranks_the_best_combinations(
     assert done.returncode == 0, done.stderr
     assert "16 combinations, 12 run, 4 skipped" in done.stdout
     assert "best (maximise sharpe): fast=" in done.stdout
+    assert "deflated Sharpe ratio of the best: " in done.stdout
+    assert "probability of backtest overfitting: " in done.stdout
 
 
 def test_a_random_sweep_and_a_minimised_objective(

@@ -164,8 +164,29 @@ def _sweep_text(header: str, result: SweepResult) -> str:
             if result.best_parameters is None
             else ", ".join(f"{name}={value}" for name, value in result.best_parameters.items())
         ),
+        *_guard_lines(result),
     ]
     return "\n".join(lines)
+
+
+def _guard_lines(result: SweepResult) -> list[str]:
+    deflated, overfitting = result.deflated_sharpe, result.overfitting
+    return [
+        "deflated Sharpe ratio of the best: "
+        + (
+            f"{deflated.deflated_sharpe_ratio:.3f} (P[true Sharpe > the best of "
+            f"{deflated.trials} lucky trials])"
+            if deflated is not None
+            else f"n/a ({result.deflated_sharpe_reason})"
+        ),
+        "probability of backtest overfitting: "
+        + (
+            f"{overfitting.probability:.3f} (CSCV, {overfitting.blocks} blocks, "
+            f"{overfitting.splits} splits)"
+            if overfitting is not None
+            else f"n/a ({result.overfitting_reason})"
+        ),
+    ]
 
 
 def _walk_forward_text(header: str, result: WalkForwardResult) -> str:

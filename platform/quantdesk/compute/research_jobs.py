@@ -1,7 +1,8 @@
 """Backtests, sweeps and walk-forwards as jobs: the tasks the workers run and how they combine.
 
-The frame (and its checked prices) goes to the workers once, scattered to
-every worker, and each task names it instead of carrying a copy. A sweep's
+The frame goes to the workers once, scattered to every worker, and each task
+names it instead of carrying a copy; each worker checks its prices once and
+keeps them while the frame lives. A sweep's
 combinations are cut into chunks, a few per worker thread so that a slow
 chunk or a lost worker does not hold the rest back; each chunk is one task of
 :func:`~quantdesk.research.evaluate_chunk` and comes back as its compact rows.
@@ -16,7 +17,9 @@ in ``quantdesk.job_results``.
 from __future__ import annotations
 
 import math
+import threading
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +28,13 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from quantdesk.compute.jobs import Job, JobTracker, Task
-from quantdesk.engine import BacktestConfig, BacktestResult, prepare_prices, run_backtest
+from quantdesk.engine import (
+    BacktestConfig,
+    BacktestResult,
+    PreparedPrices,
+    prepare_prices,
+    run_backtest,
+)
 from quantdesk.errors import InvalidInputError
 from quantdesk.research import (
     Combination,
@@ -197,9 +206,9 @@ def submit_sweep(
     Job
         At once; its result is the :class:`~quantdesk.research.SweepResult`.
     """
-    shared_frame, shared_prices = _scattered(tracker, frame)
+    shared_frame = _scattered(tracker, frame)
     tasks: list[Task] = [
-        (_chunk_task, (shared_frame, shared_prices, search.strategy, chunk, search.config))
+        (_chunk_task, (shared_frame, search.strategy, chunk, search.config))
         for chunk in plan_chunks(search.combinations, search.chunk_size)
     ]
 
@@ -238,7 +247,7 @@ def submit_walk_forward(
     Job
         At once; its result is the :class:`~quantdesk.research.WalkForwardResult`.
     """
-    shared_frame, _ = _scattered(tracker, frame, with_prices=False)
+    shared_frame = _scattered(tracker, frame)
     combinations = list(search.combinations)
     tasks: list[Task] = [
         (
@@ -284,24 +293,39 @@ def _submit_with_summary(
     )
 
 
-def _scattered(
-    tracker: JobTracker, frame: pd.DataFrame, *, with_prices: bool = True
-) -> tuple[Any, Any]:
-    client = tracker.client
-    shared_frame = client.scatter(frame, broadcast=True, hash=False)
-    if not with_prices:
-        return shared_frame, None
-    return shared_frame, client.scatter(prepare_prices(frame), broadcast=True, hash=False)
+def _scattered(tracker: JobTracker, frame: pd.DataFrame) -> Any:
+    return tracker.client.scatter(frame, broadcast=True, hash=False)
+
+
+_prepared: dict[int, tuple[weakref.ref[pd.DataFrame], PreparedPrices]] = {}
+_prepared_lock = threading.Lock()
+
+
+def _prices_for(frame: pd.DataFrame) -> PreparedPrices:
+    """The frame's checked prices, prepared once per worker for as long as the frame lives."""
+    key = id(frame)
+    with _prepared_lock:
+        found = _prepared.get(key)
+        if found is not None and found[0]() is frame:
+            return found[1]
+    prices = prepare_prices(frame)
+
+    def forget(_: object) -> None:
+        with _prepared_lock:
+            _prepared.pop(key, None)
+
+    with _prepared_lock:
+        _prepared[key] = (weakref.ref(frame, forget), prices)
+    return prices
 
 
 def _chunk_task(
     frame: pd.DataFrame,
-    prices: Any,
     strategy: Strategy | type[Strategy] | str,
     combinations: list[Combination],
     config: BacktestConfig,
 ) -> list[SweepRow]:
-    return evaluate_chunk(frame, strategy, combinations, config, prices=prices)
+    return evaluate_chunk(frame, strategy, combinations, config, prices=_prices_for(frame))
 
 
 def _backtest_task(
