@@ -174,8 +174,8 @@ def _guard_lines(result: SweepResult) -> list[str]:
     return [
         "deflated Sharpe ratio of the best: "
         + (
-            f"{deflated.deflated_sharpe_ratio:.3f} (P[true Sharpe > the best of "
-            f"{deflated.trials} lucky trials])"
+            f"{deflated.deflated_sharpe_ratio:.3f} (the chance its true Sharpe beats the "
+            f"expected best of {deflated.trials} trials without skill)"
             if deflated is not None
             else f"n/a ({result.deflated_sharpe_reason})"
         ),
