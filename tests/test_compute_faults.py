@@ -240,8 +240,8 @@ def test_a_postgres_restart_leaves_completion_and_results_together(
         outcome: Any
         try:
             outcome = job.result(timeout=60)
-        except JobFailedError as error:
-            outcome = error
+        except JobFailedError as failure:
+            outcome = failure
     with connect(user.url) as session:
         ((status, error),) = session.execute(
             "SELECT status, error FROM quantdesk.jobs WHERE id = %(id)s", {"id": job.id}
