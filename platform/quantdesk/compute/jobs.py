@@ -419,8 +419,16 @@ class JobTracker:
                         state, f"its task {index} could not be submitted: {_one_line(problem)}"
                     )
                 return
-            state.in_flight[index] = future
-            state.next_index += 1
+            with self._lock:
+                stopped = state.next_index != index
+                if not stopped:
+                    state.in_flight[index] = future
+                    state.next_index += 1
+            if stopped:
+                # The job was cancelled while this task was being submitted.
+                with contextlib.suppress(Exception):
+                    self._client.cancel([future])
+                return
 
     def _scheduler_lost(self) -> str:
         return (
@@ -472,7 +480,7 @@ class JobTracker:
                 return False
             with self._lock:
                 state.results[index] = value
-                del state.in_flight[index]
+                state.in_flight.pop(index, None)
             future.release()
             if state.on_task_result is not None:
                 try:
