@@ -41,6 +41,7 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "list_jobs": "quantdesk.api.jobs",
     "get_job": "quantdesk.api.jobs",
     "cancel_job": "quantdesk.api.jobs",
+    "watch_jobs": "quantdesk.api.jobs",
     "CachedSeries": "quantdesk.api.cache",
     "list_cached_series": "quantdesk.api.cache",
     "remove_cached_series": "quantdesk.api.cache",
@@ -88,6 +89,7 @@ __all__ = [
     "submit",
     "sweep",
     "validate_ohlcv",
+    "watch_jobs",
 ]
 
 if TYPE_CHECKING:
@@ -96,7 +98,7 @@ if TYPE_CHECKING:
     from quantdesk.api.cache import CachedSeries, list_cached_series, remove_cached_series
     from quantdesk.api.cluster import get_client
     from quantdesk.api.data import LoadResult, gap_report, load, resample_ohlcv
-    from quantdesk.api.jobs import JobInfo, cancel_job, get_job, list_jobs
+    from quantdesk.api.jobs import JobInfo, cancel_job, get_job, list_jobs, watch_jobs
     from quantdesk.api.keys import add_api_key, get_api_key, list_api_keys, remove_api_key
     from quantdesk.api.research import Job, submit, sweep
     from quantdesk.api.runs import (

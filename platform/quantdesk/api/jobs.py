@@ -1,8 +1,10 @@
-"""Your jobs: ``quantdesk.list_jobs``, ``get_job`` and ``cancel_job``, and ``quantdesk jobs``.
+"""Your jobs: ``quantdesk.list_jobs``, ``get_job``, ``cancel_job`` and ``watch_jobs``.
 
 Each works as the current database user, with the settings read from the
 environment unless given. A job whose submitting process has not beaten its
 heartbeat for ``lost_after`` reads as ``lost`` (see :mod:`quantdesk.store.jobs`).
+``watch_jobs`` yields your jobs as they change, for a live dashboard (see
+:mod:`quantdesk.store.job_events`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from quantdesk.config import Settings
 from quantdesk.store import jobs as store_jobs
+from quantdesk.store.job_events import watch_jobs
 from quantdesk.store.jobs import DEFAULT_LOST_AFTER, FINISHED_STATUSES, JOB_STATUSES, JobInfo
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "get_job",
     "get_job_result",
     "list_jobs",
+    "watch_jobs",
 ]
 
 JobReference = uuid.UUID | str | JobInfo

@@ -15,6 +15,17 @@ the reason as its message, while the user has too many jobs running or the
 host is loaded; queued jobs start in the order they were submitted. The same
 thread beats the heartbeat of every unfinished job, and cancels the work of a
 job cancelled elsewhere (``quantdesk jobs cancel``).
+
+A running job keeps at most ``max_tasks_in_flight`` tasks on the cluster
+(by default the cluster's thread count) and submits the next as each
+finishes, with a Dask priority that falls with the task's place in its job:
+a user flooding the cluster holds at most that many tasks per running job,
+and a job just started goes ahead of the later tasks of long ones. Results
+are collected as they arrive (``on_task_result``, :meth:`Job.partial_results`)
+and released from the cluster. Cancelling sets the job's stop event, which
+tasks poll with :func:`~quantdesk.compute.stopping.stop_requested` to free
+their workers early. When the scheduler goes away, running jobs fail with one
+line naming it instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from quantdesk.compute.admission import (
     measured_host_load,
     waiting_reason,
 )
+from quantdesk.compute.stopping import StoppableTask, stop_event, stop_event_name
 from quantdesk.config import Settings
 from quantdesk.errors import DatabaseUnavailableError, QuantdeskError
 from quantdesk.store import jobs as store_jobs
@@ -60,11 +72,16 @@ class _JobState:
     tasks: Sequence[Task]
     combine: Callable[[list[Any]], Any]
     write_results: Callable[[Connection, Any], None] | None
+    task_count: int
+    on_task_result: Callable[[int, Any], None] | None = None
     status: str = "queued"
     progress: float = 0.0
     message: str | None = None
     error: str | None = None
-    futures: list[Any] = field(default_factory=list)
+    in_flight: dict[int, Any] = field(default_factory=dict)
+    next_index: int = 0
+    in_flight_limit: int = 1
+    results: dict[int, Any] = field(default_factory=dict)
     result: Any = None
     combined: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
@@ -107,6 +124,18 @@ class Job:
     def error(self) -> str | None:
         """One line saying why it failed."""
         return self._state.error
+
+    def partial_results(self) -> list[tuple[int, Any]]:
+        """The results of the tasks finished so far, as ``(index, value)`` in index order.
+
+        Returns
+        -------
+        list of tuple
+            One pair per finished task; complete once the job completed.
+        """
+        with self._tracker._lock:
+            finished = dict(self._state.results)
+        return sorted(finished.items(), key=lambda pair: pair[0])
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the job and return what its tasks' results combine into.
@@ -165,7 +194,7 @@ class Job:
         if progress_bar:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(self._state.tasks), desc=f"{self.kind} {self.id}", unit="task")
+            bar = tqdm(total=self._state.task_count, desc=f"{self.kind} {self.id}", unit="task")
         try:
             while not self._state.finished.is_set():
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -173,7 +202,7 @@ class Job:
                     break
                 self._state.finished.wait(0.2 if remaining is None else min(0.2, remaining))
                 if bar is not None:
-                    bar.n = round(self.progress * len(self._state.tasks))
+                    bar.n = round(self.progress * self._state.task_count)
                     bar.set_postfix_str(self.status)
                     bar.refresh()
         finally:
@@ -204,6 +233,9 @@ class JobTracker:
         Seconds between two looks at the work.
     heartbeat_interval
         Seconds between two heartbeats (and looks for cancellations made elsewhere).
+    max_tasks_in_flight
+        At most this many of one job's tasks are on the cluster at once; None
+        for the cluster's thread count when the job starts.
     """
 
     def __init__(
@@ -216,7 +248,17 @@ class JobTracker:
         host_load: Callable[[], HostLoad] = measured_host_load,
         tick: float = 0.1,
         heartbeat_interval: float = 15.0,
+        max_tasks_in_flight: int | None = None,
     ) -> None:
+        if max_tasks_in_flight is not None and (
+            isinstance(max_tasks_in_flight, bool)
+            or not isinstance(max_tasks_in_flight, int)
+            or max_tasks_in_flight < 1
+        ):
+            raise QuantdeskError(
+                "max_tasks_in_flight must be a whole number of at least 1 or None, "
+                f"not {max_tasks_in_flight!r}"
+            )
         self._client = client
         self._settings = settings
         self._record = record
@@ -224,6 +266,9 @@ class JobTracker:
         self._host_load = host_load
         self._tick = tick
         self._heartbeat_interval = heartbeat_interval
+        self._max_tasks_in_flight = max_tasks_in_flight
+        self._scheduler_address = str(getattr(client.scheduler, "address", None) or "unknown")
+        self._stop_events: list[str] = []
         self._lock = threading.Lock()
         self._jobs: list[_JobState] = []
         self._stopped = threading.Event()
@@ -239,6 +284,7 @@ class JobTracker:
         combine: Callable[[list[Any]], Any] = list,
         write_results: Callable[[Connection, Any], None] | None = None,
         parameters: Mapping[str, Any] | None = None,
+        on_task_result: Callable[[int, Any], None] | None = None,
         job_id: uuid.UUID | None = None,
     ) -> Job:
         """Queue a job of ``tasks``; it starts as soon as admission lets it.
@@ -257,6 +303,9 @@ class JobTracker:
             job, so both commit together.
         parameters
             What the job was asked to do, kept with its row.
+        on_task_result
+            Called in the tracker's thread with each task's index and result
+            as it arrives, in the order they finish; if it raises, the job fails.
         job_id
             The job's id, when the caller needs it before submitting (e.g. in
             ``write_results``); a new one when None.
@@ -279,6 +328,8 @@ class JobTracker:
             tasks=list(tasks),
             combine=combine,
             write_results=write_results,
+            task_count=len(tasks),
+            on_task_result=on_task_result,
         )
         with self._lock:
             self._jobs.append(state)
@@ -300,7 +351,7 @@ class JobTracker:
         with self._lock:
             if state.finished.is_set():
                 return
-            self._cancel_futures(state)
+        self._stop_work(state)
         if self._record:
             with contextlib.suppress(QuantdeskError):
                 store_jobs.cancel_job(state.job_id, settings=self._settings)
@@ -312,6 +363,10 @@ class JobTracker:
         self._thread.join()
         for state in self._unfinished():
             self.cancel(Job(self, state))
+        if self._client.status == "running":
+            for name in self._stop_events:
+                with contextlib.suppress(Exception):
+                    stop_event(name, self._client).clear()
 
     def __enter__(self) -> JobTracker:
         return self
@@ -344,37 +399,115 @@ class JobTracker:
                 state.message = reason
                 self._write(state, message=reason)
             return False
-        state.futures = [
-            self._client.submit(function, *arguments, pure=False)
-            for function, arguments in state.tasks
-        ]
         state.status = "running"
         state.message = None
         self._write(state, status="running", progress=0.0)
+        state.in_flight_limit = self._in_flight_limit()
+        self._refill(state)
         return True
 
-    def _check(self, state: _JobState) -> None:
-        if state.status == "running":
-            failed = next((future for future in state.futures if future.status == "error"), None)
-            if failed is not None:
-                self._fail(state, _one_line(failed.exception()))
+    def _in_flight_limit(self) -> int:
+        if self._max_tasks_in_flight is not None:
+            return self._max_tasks_in_flight
+        try:
+            return max(1, int(sum(self._client.nthreads().values())))
+        except Exception:
+            return 1
+
+    def _refill(self, state: _JobState) -> None:
+        limit = state.in_flight_limit
+        stoppable_name = stop_event_name(state.job_id)
+        while len(state.in_flight) < limit and state.next_index < len(state.tasks):
+            index = state.next_index
+            function, arguments = state.tasks[index]
+            try:
+                future = self._client.submit(
+                    StoppableTask(function, stoppable_name),
+                    *arguments,
+                    pure=False,
+                    priority=-index,
+                )
+            except Exception as problem:
+                if self._client.status != "running":
+                    self._fail(state, self._scheduler_lost())
+                else:
+                    self._fail(
+                        state, f"its task {index} could not be submitted: {_one_line(problem)}"
+                    )
                 return
-            done = sum(future.status == "finished" for future in state.futures)
-            progress = done / len(state.futures)
+            with self._lock:
+                stopped = state.next_index != index
+                if not stopped:
+                    state.in_flight[index] = future
+                    state.next_index += 1
+            if stopped:
+                # The job was cancelled while this task was being submitted.
+                with contextlib.suppress(Exception):
+                    self._client.cancel([future])
+                return
+
+    def _scheduler_lost(self) -> str:
+        return (
+            f"the scheduler at {self._scheduler_address} stopped answering; start the "
+            "cluster again ('quantdesk cluster up') and submit the job again"
+        )
+
+    def _check(self, state: _JobState) -> None:
+        if state.finished.is_set():
+            return
+        if state.status == "running":
+            if not self._collect(state):
+                return
+            total = state.task_count
+            done = len(state.results)
+            progress = done / total
             if progress != state.progress:
                 state.progress = progress
-                if done < len(state.futures):
+                if done < total:
                     self._write(state, progress=progress)
-            if done < len(state.futures):
+            if done < total:
+                self._refill(state)
                 return
             try:
-                state.result = state.combine([future.result() for future in state.futures])
+                state.result = state.combine([state.results[index] for index in range(total)])
             except Exception as problem:
                 self._fail(state, _one_line(problem))
                 return
             state.combined = True
             state.status = "completing"
         self._complete(state)
+
+    def _collect(self, state: _JobState) -> bool:
+        """Take the finished tasks' results; False when the job failed doing so."""
+        for index, future in list(state.in_flight.items()):
+            status = future.status
+            if status == "error":
+                self._fail(state, _one_line(future.exception()))
+                return False
+            if status == "cancelled":
+                self._fail(state, self._scheduler_lost())
+                return False
+            if status != "finished":
+                continue
+            try:
+                value = future.result()
+            except Exception as problem:
+                self._fail(state, _one_line(problem))
+                return False
+            with self._lock:
+                state.results[index] = value
+                state.in_flight.pop(index, None)
+            future.release()
+            if state.on_task_result is not None:
+                try:
+                    state.on_task_result(index, value)
+                except Exception as problem:
+                    self._fail(state, f"on_task_result raised {_one_line(problem)}")
+                    return False
+        if state.in_flight and self._client.status != "running":
+            self._fail(state, self._scheduler_lost())
+            return False
+        return True
 
     def _complete(self, state: _JobState) -> None:
         if not self._record:
@@ -402,7 +535,9 @@ class JobTracker:
         self._finish(state, "completed")
 
     def _fail(self, state: _JobState, error: str) -> None:
-        self._cancel_futures(state)
+        if state.finished.is_set():
+            return
+        self._stop_work(state)
         state.error = error
         self._write(state, status="failed", error=error)
         self._finish(state, "failed")
@@ -416,7 +551,7 @@ class JobTracker:
             statuses = store_jobs.job_statuses(ids, settings=self._settings)
             for state in unfinished:
                 if statuses.get(state.job_id) == "cancelled":
-                    self._cancel_futures(state)
+                    self._stop_work(state)
                     self._finish(state, "cancelled")
 
     def _write(self, state: _JobState, **changes: Any) -> None:
@@ -425,20 +560,33 @@ class JobTracker:
                 store_jobs.update_job(state.job_id, settings=self._settings, **changes)
 
     def _finish(self, state: _JobState, status: str) -> None:
+        if state.finished.is_set():
+            return
         state.status = status
         if status == "completed":
             state.progress = 1.0
         # Let go of the tasks' futures and arguments (the scattered frame among
         # them), so the cluster frees their memory; the Job keeps the result.
-        state.futures = []
+        state.in_flight.clear()
         state.tasks = ()
         with self._lock:
             self._jobs = [kept for kept in self._jobs if kept is not state]
         state.finished.set()
 
-    def _cancel_futures(self, state: _JobState) -> None:
-        if state.futures:
-            self._client.cancel(state.futures)
+    def _stop_work(self, state: _JobState) -> None:
+        """Ask the job's running tasks to stop, and drop its futures."""
+        with self._lock:
+            futures = list(state.in_flight.values())
+            state.in_flight.clear()
+            state.next_index = len(state.tasks)
+        if not futures or self._client.status != "running":
+            return
+        name = stop_event_name(state.job_id)
+        with contextlib.suppress(Exception):
+            stop_event(name, self._client).set()
+            self._stop_events.append(name)
+        with contextlib.suppress(Exception):
+            self._client.cancel(futures)
 
     def _unfinished(self) -> list[_JobState]:
         with self._lock:
