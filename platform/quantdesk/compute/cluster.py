@@ -41,6 +41,7 @@ from filelock import FileLock
 
 from quantdesk.compute.environment import worker_environment
 from quantdesk.compute.host import HOST_MODULE, LISTEN_HOST
+from quantdesk.compute.processes import runs_module
 from quantdesk.compute.sizing import ClusterSize, cluster_size, host_facts
 from quantdesk.compute.transport import CREDENTIALS_FILE, ClusterCredentials
 from quantdesk.config import Settings
@@ -623,11 +624,7 @@ def is_cluster_host(pid: int) -> bool:
     bool
         True for a running process whose command line runs the host module.
     """
-    try:
-        process = psutil.Process(pid)
-        return process.status() != psutil.STATUS_ZOMBIE and HOST_MODULE in process.cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+    return runs_module(pid, HOST_MODULE)
 
 
 def stop_process(pid: int) -> None:

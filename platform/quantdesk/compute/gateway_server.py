@@ -48,11 +48,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from quantdesk.compute.cluster import stop_process
 from quantdesk.compute.environment import worker_environment
 from quantdesk.compute.host import LISTEN_HOST
+from quantdesk.compute.processes import runs_module
 from quantdesk.compute.sizing import GIB, ClusterSize
 from quantdesk.config import Settings
 from quantdesk.errors import ComputeError
@@ -121,17 +120,20 @@ def closed_directories(path: Path | None = None) -> list[Path]:
     Parameters
     ----------
     path
-        A file; the real path of this process's Python when None.
+        A file; when None, this process's Python both as the environment
+        names it (a virtualenv's ``bin/python``, beside ``bin/dask``) and as
+        its link resolves (the base interpreter).
 
     Returns
     -------
     list of Path
         The closed directories, outermost first.
     """
-    target = Path(os.path.realpath(path or sys.executable))
-    return [
-        parent for parent in reversed(target.parents) if not parent.stat().st_mode & stat.S_IXOTH
-    ]
+    given = Path(path or sys.executable).absolute()
+    parents: list[Path] = []
+    for target in (given, Path(os.path.realpath(given))):
+        parents.extend(parent for parent in reversed(target.parents) if parent not in parents)
+    return [parent for parent in parents if not parent.stat().st_mode & stat.S_IXOTH]
 
 
 def inherited_environment(environment: dict[str, str] | os._Environ[str]) -> list[str]:
@@ -417,11 +419,7 @@ def is_gateway(pid: int) -> bool:
     bool
         True for a running process whose command line runs the server module.
     """
-    try:
-        process = psutil.Process(pid)
-        return process.status() != psutil.STATUS_ZOMBIE and SERVER_MODULE in process.cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+    return runs_module(pid, SERVER_MODULE)
 
 
 DEFAULT_ADDRESS = f"{LISTEN_HOST}:8000"
