@@ -264,12 +264,13 @@ def test_a_lost_scheduler_fails_the_running_job_in_one_line() -> None:
     with Client(cluster, timeout=2) as client:
         tracker = JobTracker(client, record=False, host_load=lambda: IDLE)
         try:
-            job = tracker.submit("long", [(polling_sleeper, (5.0,)) for _ in range(3)])
+            # Tasks that outlast the wait: the job can end only by noticing the scheduler is gone.
+            job = tracker.submit("long", [(polling_sleeper, (60.0,)) for _ in range(3)])
             until(lambda: job.status == "running")
             closing = threading.Thread(target=cluster.close)
             closing.start()
             with pytest.raises(JobFailedError) as raised:
-                job.result(timeout=4)
+                job.result(timeout=20)
             closing.join(timeout=30)
         finally:
             tracker.close()
