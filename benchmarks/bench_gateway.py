@@ -33,13 +33,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-from dask_gateway import BasicAuth, Gateway
 from distributed import Client
 
 import quantdesk
 from quantdesk.compute.admission import HostLoad
 from quantdesk.compute.cluster import connect, local_cluster
 from quantdesk.compute.gateway_auth import add_gateway_user
+from quantdesk.compute.gateway_client import open_gateway
 from quantdesk.compute.gateway_server import (
     closed_directories,
     free_address,
@@ -125,9 +125,7 @@ def gateway_figures(directory: Path) -> dict[str, float]:
     gateway = start_gateway(directory / "config.json", log_path=directory / "gateway.log")
     figures = {"server": time.perf_counter() - started}
     settings = Settings(gateway=gateway.address, gateway_user=ACCOUNT, gateway_password=password)
-    # No close(): a closed Gateway's __del__ fails in dask-gateway 2026.3.
-    administration = Gateway(gateway.address, auth=BasicAuth(ACCOUNT, password))
-    with gateway:
+    with gateway, open_gateway(gateway.address, ACCOUNT, password) as administration:
         fresh = []
         for _ in range(STARTS):
             started = time.perf_counter()

@@ -33,15 +33,18 @@ from pathlib import Path
 
 import pandas as pd
 import psutil
-from distributed import Client, LocalCluster
+from distributed import Client
 
 import quantdesk
 from bench_engine import RULES, VECTORBT_CHUNK_COLUMNS, sample_bars
 from engine_ours import engine_config
 from engine_peers import sweep_combinations, vectorbt_frame, vectorbt_sweep
 from quantdesk.compute.admission import AdmissionLimits
+from quantdesk.compute.cluster import LocalClusterProcess, local_cluster
 from quantdesk.compute.jobs import JobTracker
 from quantdesk.compute.research_jobs import Search, chunk_size_for, submit_sweep
+from quantdesk.compute.sizing import cluster_size, host_facts
+from quantdesk.config import Settings
 from quantdesk.research import parse_parameter_space, run_sweep
 from quantdesk.research.objective import as_objective
 from timing import median_seconds, print_markdown_table
@@ -202,12 +205,11 @@ def vectorbt_run(frame: pd.DataFrame) -> Callable[[], object]:
     return lambda: vectorbt_sweep(bars, combinations, RULES, VECTORBT_CHUNK_COLUMNS)
 
 
-def cluster_client(workers: int) -> tuple[LocalCluster, Client]:
-    """A local cluster of ``workers`` single-threaded worker processes."""
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    return cluster, Client(cluster)
+def cluster_client(workers: int) -> tuple[LocalClusterProcess, Client]:
+    """The local cluster quantdesk starts on demand (one thread per worker), of ``workers``."""
+    settings = Settings.load(cluster_workers=workers)
+    cluster = local_cluster(cluster_size(host_facts(), settings))
+    return cluster, cluster.client()
 
 
 def ratio(value: float, reference: float) -> str:

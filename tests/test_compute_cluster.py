@@ -85,6 +85,19 @@ def test_a_task_cannot_read_credentials_from_a_worker_or_the_scheduler(
             assert value not in text
 
 
+def test_workers_reuse_large_arrays_instead_of_mapping_each_afresh(
+    cluster: LocalClusterProcess,
+) -> None:
+    def mmap_threshold() -> str | None:
+        return os.environ.get("MALLOC_MMAP_THRESHOLD_")
+
+    with get_client(on(cluster)) as client:
+        thresholds = set(client.run(mmap_threshold).values())
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which freezes glibc's mmap
+    # threshold at 128 KiB unless it is set explicitly too.
+    assert thresholds == {str(64 * 1024 * 1024)}
+
+
 def test_workers_have_the_size_and_the_memory_thresholds(cluster: LocalClusterProcess) -> None:
     def shape(dask_worker: Any) -> tuple[Any, ...]:
         memory = dask_worker.memory_manager

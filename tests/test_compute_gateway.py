@@ -18,6 +18,7 @@ import os
 import pwd
 import stat
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +26,11 @@ from pathlib import Path
 import aiohttp
 import psutil
 import pytest
-from dask_gateway import BasicAuth, Gateway
 from distributed import Client
 
 from quantdesk.compute.cluster import connect
 from quantdesk.compute.gateway_auth import add_gateway_user
+from quantdesk.compute.gateway_client import open_gateway
 from quantdesk.compute.gateway_server import (
     LOCAL_BACKEND,
     GatewayProcess,
@@ -227,6 +228,13 @@ def test_each_users_tasks_run_under_their_own_account(
     assert alice_uid != bob_uid != 0
 
 
+def test_gateway_workers_get_the_allocator_setting(alice: Client) -> None:
+    def mmap_threshold() -> str | None:
+        return os.environ.get("MALLOC_MMAP_THRESHOLD_")
+
+    assert set(alice.run(mmap_threshold).values()) == {str(64 * 1024 * 1024)}
+
+
 @pytest.mark.skipif(not AS_ROOT, reason=NOT_ROOT)
 def test_alice_cannot_read_bobs_worker_environment(alice: Client, bob: Client) -> None:
     bob_worker_pid = next(iter(bob.run(os.getpid).values()))
@@ -345,22 +353,23 @@ def test_alice_cannot_list_or_connect_to_bobs_cluster(
 ) -> None:
     alice_name, bob_name = user_names
     address = deployment.gateway.address
-    # No `with` nor close(): a closed Gateway's __del__ fails in dask-gateway 2026.3.
-    as_bob = Gateway(address, auth=BasicAuth(bob_name, deployment.passwords[bob_name]))
-    (bob_cluster,) = as_bob.list_clusters()
-    as_alice = Gateway(address, auth=BasicAuth(alice_name, deployment.passwords[alice_name]))
-    listed = [report.name for report in as_alice.list_clusters()]
-    assert bob_cluster.name not in listed
-    assert len(listed) == 1
-    with pytest.raises(aiohttp.ClientResponseError) as refused:
-        as_alice.get_cluster(bob_cluster.name)
-    assert refused.value.status == 403
-    with pytest.raises(aiohttp.ClientResponseError) as refused:
-        as_alice.scale_cluster(bob_cluster.name, 0)
-    assert refused.value.status == 403
+    with open_gateway(address, bob_name, deployment.passwords[bob_name]) as as_bob:
+        (bob_cluster,) = as_bob.list_clusters()
+    with open_gateway(address, alice_name, deployment.passwords[alice_name]) as as_alice:
+        listed = [report.name for report in as_alice.list_clusters()]
+        assert bob_cluster.name not in listed
+        assert len(listed) == 1
+        with pytest.raises(aiohttp.ClientResponseError) as refused:
+            as_alice.get_cluster(bob_cluster.name)
+        assert refused.value.status == 403
+        with pytest.raises(aiohttp.ClientResponseError) as refused:
+            as_alice.scale_cluster(bob_cluster.name, 0)
+        assert refused.value.status == 403
     # Her password with his name is refused.
-    alice_as_bob = Gateway(address, auth=BasicAuth(bob_name, deployment.passwords[alice_name]))
-    with pytest.raises(aiohttp.ClientResponseError) as caught:
+    with (
+        open_gateway(address, bob_name, deployment.passwords[alice_name]) as alice_as_bob,
+        pytest.raises(aiohttp.ClientResponseError) as caught,
+    ):
         alice_as_bob.list_clusters()
     assert caught.value.status == 401
 
@@ -380,6 +389,20 @@ def test_an_unreachable_gateway_is_one_line_naming_the_fix() -> None:
         connect(settings)
     assert "quantdesk gateway up" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_failed_connect_leaves_no_gateway_event_loop_behind() -> None:
+    # A gateway client left to the garbage collector stops its loop in whichever
+    # thread collects it, and can stall another client's start for 10 s.
+    def event_loops() -> int:
+        return sum(thread.name == "IO loop" for thread in threading.enumerate())
+
+    before = event_loops()
+    settings = Settings(gateway=f"http://{free_address()}", gateway_password="pw")
+    for _ in range(3):
+        with pytest.raises(SchedulerUnavailableError):
+            connect(settings)
+    assert event_loops() == before
 
 
 def test_the_gateway_password_never_shows_in_a_repr() -> None:

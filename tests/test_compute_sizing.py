@@ -80,4 +80,10 @@ def test_the_cluster_environment_keeps_no_secret() -> None:
         "HOME": "/home/ann",
         "LC_ALL": "C.UTF-8",
         "OMP_NUM_THREADS": "1",
+        "MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024),
     }
+
+
+def test_the_cluster_environment_keeps_an_allocator_setting_the_user_chose() -> None:
+    chosen = worker_environment({"PATH": "/usr/bin", "MALLOC_MMAP_THRESHOLD_": "1048576"})
+    assert chosen == {"PATH": "/usr/bin", "MALLOC_MMAP_THRESHOLD_": "1048576"}

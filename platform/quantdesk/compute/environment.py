@@ -6,6 +6,12 @@ database URL or an API key straight out of it, and so would
 ``/proc/self/environ``, which removing a variable after the start does not
 clear. The scheduler and workers are therefore started as a new process
 whose environment is built from an allow-list, never inherited whole.
+
+It also sets glibc's allocator (:data:`ALLOCATOR_DEFAULTS`): Dask's nanny
+starts each worker with ``MALLOC_TRIM_THRESHOLD_``, which switches off glibc's
+adaptive mmap threshold, so every array above 128 KiB was a fresh ``mmap``
+whose pages fault in again on each use; on one-million-bar sweeps that made
+every chunk about 1.5 times slower than the same code in a notebook.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ KEPT_NAMES = frozenset(
     }
 )
 """Variables a Python process needs to start and find its packages."""
-KEPT_PREFIXES = ("LC_", "DASK_", "NUMBA_", "OMP_", "MKL_", "OPENBLAS_")
-"""Locale and the tuning of Dask and the numeric libraries."""
+KEPT_PREFIXES = ("LC_", "DASK_", "NUMBA_", "OMP_", "MKL_", "OPENBLAS_", "MALLOC_")
+"""Locale and the tuning of Dask, the numeric libraries and the allocator."""
+ALLOCATOR_DEFAULTS = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20)}
+"""Arrays up to 64 MiB come from the heap and are reused; set the variable to override it."""
 SECRET_WORDS = re.compile(r"KEY|SECRET|TOKEN|PASSW|CREDENTIAL|AUTH|URL", re.IGNORECASE)
 """A kept variable whose name has one of these words is dropped all the same."""
 
@@ -51,11 +59,13 @@ def worker_environment(environment: Mapping[str, str]) -> dict[str, str]:
     Returns
     -------
     dict
-        Only allow-listed variables; never a ``QUANTDESK_*`` setting, a
-        PostgreSQL variable, or a name that reads like a secret.
+        Only allow-listed variables, never a ``QUANTDESK_*`` setting, a
+        PostgreSQL variable, or a name that reads like a secret; and
+        :data:`ALLOCATOR_DEFAULTS` where ``environment`` does not set them.
     """
-    return {
+    kept = {
         name: value
         for name, value in environment.items()
         if (name in KEPT_NAMES or name.startswith(KEPT_PREFIXES)) and not SECRET_WORDS.search(name)
     }
+    return {**ALLOCATOR_DEFAULTS, **kept}

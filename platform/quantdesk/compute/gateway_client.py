@@ -13,6 +13,7 @@ import contextlib
 import getpass
 import time
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from quantdesk.config import Settings
@@ -52,18 +53,18 @@ def gateway_client(settings: Settings) -> Client:
         If the cluster fails or does not start in time.
     """
     import aiohttp
-    from dask_gateway import BasicAuth, Gateway, GatewayWarning
+    from dask_gateway import GatewayWarning
     from distributed import Client
 
     address = str(settings.gateway)
     user = settings.gateway_user or getpass.getuser()
     password = settings.gateway_password.get_secret_value() if settings.gateway_password else ""
-    gateway = Gateway(address, auth=BasicAuth(user, password))
     try:
-        report = _users_cluster(gateway)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Scale request", GatewayWarning)
-            gateway.scale_cluster(report.name, WORKER_REQUEST)
+        with open_gateway(address, user, password) as gateway:
+            report = _users_cluster(gateway)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Scale request", GatewayWarning)
+                gateway.scale_cluster(report.name, WORKER_REQUEST)
         return Client(  # type: ignore[no-untyped-call]
             report.scheduler_address,
             security=report.security,
@@ -85,12 +86,42 @@ def gateway_client(settings: Settings) -> Client:
             f"the Dask gateway at {address} is unreachable ({type(error).__name__}); start it "
             "with 'quantdesk gateway up' or unset QUANTDESK_GATEWAY"
         ) from None
+
+
+@contextlib.contextmanager
+def open_gateway(address: str, user: str, password: str) -> Iterator[Gateway]:
+    """A ``dask_gateway.Gateway`` for ``user`` at ``address``, closed when the block ends.
+
+    Parameters
+    ----------
+    address
+        The gateway's address.
+    user, password
+        Credentials for its simple (basic) authenticator.
+
+    Yields
+    ------
+    dask_gateway.Gateway
+        A synchronous gateway client with its own event-loop thread.
+
+    Notes
+    -----
+    The client is closed here, in the caller's thread. Left to its ``__del__``, the
+    garbage collector may close it in another client's event-loop thread while that
+    client is starting, and both wait on distributed's one loop-runner lock: the new
+    client then fails after 10 s with ``assert loop is not None``. Its ``__del__``
+    would also close it a second time, on a stopped loop (dask-gateway 2026.3), so
+    the loop runner it checks for is removed once closed.
+    """
+    from dask_gateway import BasicAuth, Gateway
+
+    gateway = Gateway(address, auth=BasicAuth(user, password))
+    try:
+        yield gateway
     finally:
-        # close() would stop its event loop, and its __del__ then fails (dask-gateway 2026.3):
-        # close only its HTTP session here; __del__ stops the loop.
         with contextlib.suppress(Exception):
-            gateway.sync(gateway._cleanup)
-        del gateway
+            gateway.close()
+        gateway.__dict__.pop("_loop_runner", None)
 
 
 def _users_cluster(gateway: Gateway) -> ClusterReport:

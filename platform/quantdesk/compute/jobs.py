@@ -230,7 +230,8 @@ class JobTracker:
     host_load
         Measures the host's load; psutil's by default.
     tick
-        Seconds between two looks at the work.
+        Seconds between two looks at the work when no task finishes sooner (a
+        finished task wakes the tracker at once).
     heartbeat_interval
         Seconds between two heartbeats (and looks for cancellations made elsewhere).
     max_tasks_in_flight
@@ -272,6 +273,7 @@ class JobTracker:
         self._lock = threading.Lock()
         self._jobs: list[_JobState] = []
         self._stopped = threading.Event()
+        self._wake = threading.Event()
         self._last_heartbeat = time.monotonic()
         self._thread = threading.Thread(target=self._follow, name="quantdesk-jobs", daemon=True)
         self._thread.start()
@@ -360,6 +362,7 @@ class JobTracker:
     def close(self) -> None:
         """Stop following jobs; unfinished ones are cancelled."""
         self._stopped.set()
+        self._wake_up()
         self._thread.join()
         for state in self._unfinished():
             self.cancel(Job(self, state))
@@ -375,8 +378,17 @@ class JobTracker:
         self.close()
 
     def _follow(self) -> None:
-        while not self._stopped.wait(self._tick):
+        # A finished task wakes the thread at once (see _wake_up); the tick
+        # bounds how long admission, heartbeats and lost schedulers wait.
+        while not self._stopped.is_set():
+            self._wake.wait(self._tick)
+            self._wake.clear()
+            if self._stopped.is_set():
+                return
             self._look()
+
+    def _wake_up(self, _: object = None) -> None:
+        self._wake.set()
 
     def _look(self) -> None:
         unfinished = self._unfinished()
@@ -440,6 +452,8 @@ class JobTracker:
                 if not stopped:
                     state.in_flight[index] = future
                     state.next_index += 1
+            if not stopped:
+                future.add_done_callback(self._wake_up)
             if stopped:
                 # The job was cancelled while this task was being submitted.
                 with contextlib.suppress(Exception):
