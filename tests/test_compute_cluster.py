@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from distributed import Event
 
+import quantdesk
 from quantdesk.api.cluster import cluster_status, cluster_up, get_client
 from quantdesk.compute.cluster import (
     LocalClusterProcess,
@@ -29,6 +30,7 @@ from quantdesk.compute.sizing import GIB, ClusterSize
 from quantdesk.config import Settings
 from quantdesk.errors import ComputeError, SchedulerUnavailableError
 from tests.command_line import run_quantdesk
+from tests.frames import sample_bars
 
 SECRETS = {
     "QUANTDESK_DATABASE_URL": "postgresql://ann:database-secret@127.0.0.1/quantdesk",
@@ -96,6 +98,25 @@ def test_workers_reuse_large_arrays_instead_of_mapping_each_afresh(
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which freezes glibc's mmap
     # threshold at 128 KiB unless it is set explicitly too.
     assert thresholds == {str(64 * 1024 * 1024)}
+
+
+def test_the_scheduler_never_imports_what_a_sweep_runs(cluster: LocalClusterProcess) -> None:
+    def loaded() -> list[str]:
+        import sys
+
+        heavy = {"numba", "pandas", "talib", "quantdesk.strategies", "quantdesk.research"}
+        return sorted(name for name in sys.modules if name in heavy)
+
+    frame = sample_bars("BTC/USDT", "1h", "2024-01-01", "2024-01-20")
+    with get_client(on(cluster)) as client:
+        job = quantdesk.sweep(
+            "sma_cross", frame, {"fast": "5,10", "slow": "20,30"}, client=client, record=False
+        )
+        assert len(job.result(timeout=120).rows) == 4
+        # The scheduler unpickles every task: a task that carried the strategy's
+        # function openly would load numba and pandas into it.
+        assert client.run_on_scheduler(loaded) == []
+        assert {"numba", "pandas"} <= set(next(iter(client.run(loaded).values())))
 
 
 def test_workers_have_the_size_and_the_memory_thresholds(cluster: LocalClusterProcess) -> None:

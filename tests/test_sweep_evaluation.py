@@ -17,6 +17,7 @@ import quantdesk
 from quantdesk.engine import STAT_KEYS, BacktestConfig
 from quantdesk.errors import InvalidInputError, UnknownNameError
 from quantdesk.indicators import reusing_indicator_values, sma
+from quantdesk.indicators.reuse import kept_bytes
 from quantdesk.research import (
     Objective,
     ParameterSpace,
@@ -229,6 +230,38 @@ def test_reused_indicator_values_are_read_only_and_equal() -> None:
     np.testing.assert_array_equal(first.to_numpy(), sma(sample_frame(), 7).to_numpy())
     np.testing.assert_array_equal(first.to_numpy(), second.to_numpy())
     assert not second.to_numpy().flags.writeable
+
+
+def test_kept_indicator_values_stay_within_their_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+    original = talib.SMA
+
+    def counted(values: np.ndarray, timeperiod: int) -> np.ndarray:
+        calls.append(timeperiod)
+        return original(values, timeperiod=timeperiod)
+
+    monkeypatch.setattr(talib, "SMA", counted)
+    frame = sample_frame()
+    series_bytes = len(frame) * np.dtype(np.float64).itemsize
+    peaks: list[int] = []
+    with reusing_indicator_values(budget_bytes=2 * series_bytes):
+        for period in (5, 6, 7, 5, 7):
+            values = sma(frame, period)
+            peaks.append(kept_bytes())
+            np.testing.assert_array_equal(
+                values.to_numpy(), original(frame["close"].to_numpy(), period)
+            )
+    # 5 was dropped for 7, the least recently used; 7 was still kept.
+    assert calls == [5, 6, 7, 5]
+    assert max(peaks) == 2 * series_bytes
+    assert kept_bytes() == 0
+
+
+def test_a_negative_reuse_budget_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="0 or more"), reusing_indicator_values(-1):
+        pass
 
 
 @pytest.mark.parametrize(

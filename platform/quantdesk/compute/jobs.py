@@ -230,8 +230,8 @@ class JobTracker:
     host_load
         Measures the host's load; psutil's by default.
     tick
-        Seconds between two looks at the work when no task finishes sooner (a
-        finished task wakes the tracker at once).
+        Seconds between two looks at the work when nothing happens sooner (a
+        new job or a finished task wakes the tracker at once).
     heartbeat_interval
         Seconds between two heartbeats (and looks for cancellations made elsewhere).
     max_tasks_in_flight
@@ -335,6 +335,7 @@ class JobTracker:
         )
         with self._lock:
             self._jobs.append(state)
+        self._wake_up()
         return Job(self, state)
 
     @property
@@ -433,12 +434,8 @@ class JobTracker:
             index = state.next_index
             function, arguments = state.tasks[index]
             try:
-                future = self._client.submit(
-                    StoppableTask(function, stoppable_name),
-                    *arguments,
-                    pure=False,
-                    priority=-index,
-                )
+                task, dependencies = StoppableTask.of(function, stoppable_name, arguments)
+                future = self._client.submit(task, *dependencies, pure=False, priority=-index)
             except Exception as problem:
                 if self._client.status != "running":
                     self._fail(state, self._scheduler_lost())

@@ -294,7 +294,10 @@ def _submit_with_summary(
 
 
 def _scattered(tracker: JobTracker, frame: pd.DataFrame) -> Any:
-    return tracker.client.scatter(frame, broadcast=True, hash=False)
+    # Sent straight to the workers, the frame never sits in the scheduler's
+    # memory; behind a gateway's proxy only the scheduler can be reached.
+    direct = not tracker.client.scheduler.address.startswith("gateway://")
+    return tracker.client.scatter(frame, broadcast=True, hash=False, direct=direct)
 
 
 _prepared: dict[int, tuple[weakref.ref[pd.DataFrame], PreparedPrices]] = {}

@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["CHECK_INTERVAL", "StoppableTask", "stop_event", "stop_event_name", "stop_requested"]
@@ -45,29 +46,90 @@ def stop_event_name(job_id: uuid.UUID) -> str:
 class StoppableTask:
     """A task's function, run so that :func:`stop_requested` answers for its job.
 
+    The function and the arguments that are not futures travel as one opaque
+    cloudpickle payload, opened on the worker: the scheduler unpickles every
+    task it is sent, and would otherwise import the function's modules (numba,
+    pandas, the strategies) into its own process for nothing. Futures stay
+    visible to Dask, which passes their values to :meth:`__call__`.
+
     Parameters
     ----------
     function
         What the task runs.
     event_name
         The job's stop event (see :func:`stop_event_name`).
+    arguments
+        The function's arguments, with :class:`Dependency` markers where the
+        values of the futures given to ``__call__`` go.
     """
 
-    def __init__(self, function: Callable[..., Any], event_name: str) -> None:
-        self.function = function
-        self.event_name = event_name
+    def __init__(
+        self, function: Callable[..., Any], event_name: str, arguments: Sequence[Any] = ()
+    ) -> None:
+        import cloudpickle
 
-    def __call__(self, *arguments: Any) -> Any:
-        """Run the function with ``arguments`` while answering stop questions for the job."""
+        self.name = str(getattr(function, "__name__", function))
+        self.event_name = event_name
+        self._payload = cloudpickle.dumps((function, tuple(arguments)))
+        self._opened: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
+
+    @classmethod
+    def of(
+        cls, function: Callable[..., Any], event_name: str, arguments: Sequence[Any]
+    ) -> tuple[StoppableTask, list[Any]]:
+        """The task for ``function(*arguments)`` and the futures to submit it with.
+
+        Returns
+        -------
+        tuple
+            ``(task, futures)``: call ``client.submit(task, *futures)``.
+        """
+        from distributed import Future
+
+        futures: list[Any] = []
+        template: list[Any] = []
+        for argument in arguments:
+            if isinstance(argument, Future):
+                template.append(Dependency(len(futures)))
+                futures.append(argument)
+            else:
+                template.append(argument)
+        return cls(function, event_name, template), futures
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"name": self.name, "event_name": self.event_name, "_payload": self._payload}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._opened = None
+
+    def __call__(self, *dependencies: Any) -> Any:
+        """Run the function, the futures' values in place, answering stop questions for the job."""
+        if self._opened is None:
+            import cloudpickle
+
+            self._opened = cloudpickle.loads(self._payload)
+        function, template = self._opened
+        arguments = [
+            dependencies[item.position] if isinstance(item, Dependency) else item
+            for item in template
+        ]
         outer = getattr(_current, "state", None)
         _current.state = [self.event_name, 0.0, False]
         try:
-            return self.function(*arguments)
+            return function(*arguments)
         finally:
             _current.state = outer
 
     def __repr__(self) -> str:
-        return f"StoppableTask({getattr(self.function, '__name__', self.function)!r})"
+        return f"StoppableTask({self.name!r})"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """Marks where the value of a :class:`StoppableTask`'s ``position``-th future goes."""
+
+    position: int
 
 
 def stop_event(name: str, client: Any = None) -> Any:
