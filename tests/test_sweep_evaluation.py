@@ -199,17 +199,24 @@ def test_random_combinations_are_swept_as_given() -> None:
     ] == sample
 
 
-def test_each_distinct_indicator_is_computed_once_per_chunk(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+ORIGINAL_SMA = talib.SMA
+
+
+@pytest.fixture
+def sma_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The periods TA-Lib's SMA is called with, in order, while the test runs."""
     calls: list[int] = []
-    original = talib.SMA
 
     def counted(values: np.ndarray, timeperiod: int) -> np.ndarray:
         calls.append(timeperiod)
-        return original(values, timeperiod=timeperiod)
+        return ORIGINAL_SMA(values, timeperiod=timeperiod)
 
     monkeypatch.setattr(talib, "SMA", counted)
+    return calls
+
+
+def test_each_distinct_indicator_is_computed_once_per_chunk(sma_calls: list[int]) -> None:
+    calls = sma_calls
     space = parse_parameter_space("sma_cross", ["fast=5:20:5", "slow=10:40:10", "short=true,false"])
     rows = evaluate_chunk(sample_frame(), "sma_cross", list(space.grid()), CONFIG)
     ran = [row.parameters for row in rows if not row.skipped]
@@ -232,17 +239,9 @@ def test_reused_indicator_values_are_read_only_and_equal() -> None:
     assert not second.to_numpy().flags.writeable
 
 
-def test_kept_indicator_values_stay_within_their_budget(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls: list[int] = []
-    original = talib.SMA
-
-    def counted(values: np.ndarray, timeperiod: int) -> np.ndarray:
-        calls.append(timeperiod)
-        return original(values, timeperiod=timeperiod)
-
-    monkeypatch.setattr(talib, "SMA", counted)
+def test_kept_indicator_values_stay_within_their_budget(sma_calls: list[int]) -> None:
+    calls = sma_calls
+    original = ORIGINAL_SMA
     frame = sample_frame()
     series_bytes = len(frame) * np.dtype(np.float64).itemsize
     peaks: list[int] = []
