@@ -107,9 +107,12 @@ def test_the_processes_inherit_no_secret_and_not_the_gateways_home() -> None:
         "AWS_SECRET_ACCESS_KEY": "k",
         "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
     }
+    # MALLOC_MMAP_THRESHOLD_ is quantdesk's allocator default for workers (see
+    # quantdesk.compute.environment), added where the gateway's own has none.
     assert inherited_environment(environment) == [
         "DASK_DISTRIBUTED__WORKER__DAEMON",
         "LANG",
+        "MALLOC_MMAP_THRESHOLD_",
         "PATH",
     ]
 

@@ -13,19 +13,17 @@ cannot run cannot be built.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import model_validator
 
-from quantdesk.errors import ConfigurationError, describe_miss
+from quantdesk.core.strict_config import StrictConfig
 
 SizingMode = Literal["all_in", "units", "cash", "equity_fraction"]
 SIZING_MODES: tuple[str, ...] = ("all_in", "units", "cash", "equity_fraction")
 
 
-class BacktestConfig(BaseModel):
+class BacktestConfig(StrictConfig):
     """The trading rules of one backtest; frozen and strict, and unknown fields are refused.
 
     Copies are checked like new configs: ``config.model_copy(update={"cash": -1})``
@@ -87,8 +85,6 @@ class BacktestConfig(BaseModel):
         with ``N`` periods a year (see :mod:`quantdesk.engine.stats`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
     cash: float = 10_000.0
     commission: float = 0.0
     fixed_fee: float = 0.0
@@ -106,62 +102,8 @@ class BacktestConfig(BaseModel):
     risk_free_rate: float = 0.0
 
     def __init__(self, **values: Any) -> None:
-        for name in values:
-            if name not in type(self).model_fields:
-                raise ConfigurationError(
-                    describe_miss("BacktestConfig field", name, type(self).model_fields)
-                )
-        try:
-            super().__init__(**values)
-        except ValidationError as error:
-            raise ConfigurationError(_one_line(error)) from None
-        except ValueError as error:
-            raise ConfigurationError(str(error)) from None
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """Return a copy with the fields in ``update`` changed, validated like a new config.
-
-        Parameters
-        ----------
-        update
-            New values by field name; unknown names and bad values are refused.
-        deep
-            Accepted for pydantic's signature; every field is immutable, so
-            shallow and deep copies are the same.
-
-        Returns
-        -------
-        BacktestConfig
-            The new config.
-
-        Raises
-        ------
-        ConfigurationError
-            One line naming the field and the fix.
-        """
-        return type(self)(**{**self.model_dump(), **(update or {})})
-
-    @classmethod
-    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
-        """Build a config from ``values``, validated: there is no unchecked way in.
-
-        Returns
-        -------
-        BacktestConfig
-            The config.
-
-        Raises
-        ------
-        ConfigurationError
-            One line naming the field and the fix.
-        """
-        return cls(**values)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _python_scalar(cls, value: object) -> object:
-        """A NumPy scalar as the Python value it holds, so values from arrays are taken."""
-        return value.item() if isinstance(value, np.generic) else value
+        # Declared so type checkers take any keywords: StrictConfig checks them.
+        super().__init__(**values)
 
     @model_validator(mode="after")
     def _check_values(self) -> BacktestConfig:
@@ -241,23 +183,3 @@ class BacktestConfig(BaseModel):
 def _require(condition: bool, name: str, rule: str, value: object) -> None:
     if not condition:
         raise ValueError(f"BacktestConfig.{name} {rule}; got {value!r}")
-
-
-_TYPE_HINTS = {
-    "float_type": "give an int or a float, not text or a bool",
-    "bool_type": "give True or False",
-}
-
-
-def _one_line(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"])
-        if item["type"] in {"value_error", "assertion_error"}:
-            message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
-            problems.append(message)
-        else:
-            problem = f"BacktestConfig.{location}: {item['msg']}; got {item['input']!r}"
-            hint = _TYPE_HINTS.get(item["type"])
-            problems.append(problem if hint is None else f"{problem}; {hint}")
-    return "; ".join(problems)
