@@ -1,0 +1,287 @@
+"""Walk-forward training with LightGBM's native API: per-fold scores and one final model.
+
+Each fold fits on its training block, stops early on its validation block and
+predicts its test block, which no label it was fitted or stopped on reaches
+(see :mod:`quantdesk.features.splits`). The test predictions, stitched, are
+the out-of-sample predictions a strategy may trade on. The final model, for
+predicting new bars, is fitted the same way on the latest labelled bars.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import lightgbm
+import numpy as np
+import pandas as pd
+
+from quantdesk.errors import InvalidInputError
+from quantdesk.features import (
+    FeatureSet,
+    check_causal,
+    forward_return_labels,
+    get_feature_set,
+    walk_forward_splits,
+)
+from quantdesk.features.splits import MINIMUM_TRAIN, MINIMUM_VALIDATION
+from quantdesk.learning.config import TrainingConfig
+from quantdesk.learning.metrics import classification_scores, regression_scores
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FoldReport:
+    """One fold: where its blocks lie, how many rounds it kept, and its test scores.
+
+    Attributes
+    ----------
+    fold
+        Its number, from 0.
+    train_start, train_end, test_start, test_end
+        The first and last bar of its training and test blocks.
+    rounds
+        Boosting rounds kept by early stopping.
+    scores
+        ``auc``, ``accuracy``, ``log_loss`` (classification) or ``rmse``, ``auc``
+        (regression), on the test block's labelled bars.
+    """
+
+    fold: int
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+    rounds: int
+    scores: dict[str, float]
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedModel:
+    """A model, how it was made and how it did out of sample.
+
+    Attributes
+    ----------
+    model_text
+        The final LightGBM model as text (``Booster.model_to_string``).
+    feature_set, feature_version, feature_names
+        The features it reads, in order.
+    config
+        How it was trained.
+    folds
+        One report per walk-forward fold.
+    out_of_sample
+        The folds' test predictions on the data's index, NaN outside the test blocks.
+    importance
+        The final model's ``gain`` and ``split`` importance per feature.
+    training_start, training_end
+        The first and last bar the final model was fitted or stopped on.
+    lightgbm_seconds
+        Time spent in ``lightgbm.train`` alone, every fold and the final fit.
+    """
+
+    model_text: str = field(repr=False)
+    feature_set: str
+    feature_version: int
+    feature_names: tuple[str, ...]
+    config: TrainingConfig
+    folds: tuple[FoldReport, ...]
+    out_of_sample: pd.Series = field(repr=False)
+    importance: pd.DataFrame = field(repr=False)
+    training_start: pd.Timestamp
+    training_end: pd.Timestamp
+    lightgbm_seconds: float
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Each test score, averaged over the folds."""
+        names = self.folds[0].scores
+        return {
+            name: float(np.nanmean([fold.scores[name] for fold in self.folds])) for name in names
+        }
+
+    def booster(self) -> lightgbm.Booster:
+        """The final model, loaded from :attr:`model_text`."""
+        return lightgbm.Booster(model_str=self.model_text)
+
+    def predict(self, features: pd.DataFrame) -> pd.Series:
+        """The final model's predictions (probabilities of an up move, or returns).
+
+        Parameters
+        ----------
+        features
+            Frames from the same feature set; its columns are matched by name.
+
+        Raises
+        ------
+        InvalidInputError
+            If a feature the model reads is missing.
+        """
+        return predict_with(self.booster(), self.feature_names, features)
+
+
+def predict_with(
+    booster: lightgbm.Booster, feature_names: tuple[str, ...], features: pd.DataFrame
+) -> pd.Series:
+    """``booster``'s predictions for each row of ``features``, on its index.
+
+    Raises
+    ------
+    InvalidInputError
+        If a feature the model reads is missing.
+    """
+    missing = [name for name in feature_names if name not in features.columns]
+    if missing:
+        raise InvalidInputError(
+            f"the features lack {missing[0]!r}, which the model reads; compute them with "
+            "the feature set it was trained on"
+        )
+    values = features.loc[:, list(feature_names)].to_numpy(dtype=np.float64)
+    return pd.Series(booster.predict(values), index=features.index, name="prediction")
+
+
+def train_model(
+    frame: pd.DataFrame,
+    feature_set: str | FeatureSet = "default",
+    config: TrainingConfig | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+) -> TrainedModel:
+    """Train walk-forward on ``frame``: per-fold out-of-sample scores and a final model.
+
+    Parameters
+    ----------
+    frame
+        Canonical OHLCV bars in time order.
+    feature_set
+        A registered set's name or a :class:`~quantdesk.features.FeatureSet`.
+    config
+        How to train; ``TrainingConfig()`` when None.
+    on_progress
+        Called with (fits done, fits in all) after each fold and the final fit.
+
+    Returns
+    -------
+    TrainedModel
+        The model, its fold reports and out-of-sample predictions.
+
+    Raises
+    ------
+    InvalidInputError
+        If the features read the future, or the data is too short for the
+        horizon and folds (the message says how many bars are needed).
+    """
+    config = TrainingConfig() if config is None else config
+    chosen = get_feature_set(feature_set)
+    splits = walk_forward_splits(
+        len(frame), config.folds, config.horizon, embargo=config.embargo, anchored=config.anchored
+    )
+    check_causal(chosen, frame)
+    features = chosen.compute(frame)
+    values = features.to_numpy(dtype=np.float64)
+    labels = forward_return_labels(frame, config.horizon, config.kind).to_numpy()
+    usable = ~np.isnan(labels) & ~np.all(np.isnan(values), axis=1)
+    names = tuple(features.columns)
+    out_of_sample = np.full(len(frame), np.nan)
+    reports = []
+    fitting_seconds = 0.0
+    total = len(splits) + 1
+    for split in splits:
+        train, validation = _usable(split.train, usable), _usable(split.validation, usable)
+        booster, seconds = _fit(values, labels, names, train, validation, config)
+        fitting_seconds += seconds
+        out_of_sample[split.test] = booster.predict(values[split.test])
+        scored = _usable(split.test, usable)
+        reports.append(
+            FoldReport(
+                fold=split.fold,
+                train_start=frame.index[split.train[0]],
+                train_end=frame.index[split.train[-1]],
+                test_start=frame.index[split.test[0]],
+                test_end=frame.index[split.test[-1]],
+                rounds=booster.current_iteration(),
+                scores=_scores(config, labels[scored], out_of_sample[scored]),
+            )
+        )
+        if on_progress is not None:
+            on_progress(len(reports), total)
+    train, validation = _final_blocks(len(frame), usable, config)
+    booster, seconds = _fit(values, labels, names, train, validation, config)
+    fitting_seconds += seconds
+    if on_progress is not None:
+        on_progress(total, total)
+    importance = pd.DataFrame(
+        {
+            "gain": booster.feature_importance(importance_type="gain"),
+            "split": booster.feature_importance(importance_type="split"),
+        },
+        index=pd.Index(names, name="feature"),
+    ).sort_values("gain", ascending=False)
+    return TrainedModel(
+        model_text=booster.model_to_string(),
+        feature_set=chosen.name,
+        feature_version=chosen.version,
+        feature_names=names,
+        config=config,
+        folds=tuple(reports),
+        out_of_sample=pd.Series(out_of_sample, index=frame.index, name="prediction"),
+        importance=importance,
+        training_start=frame.index[train[0]],
+        training_end=frame.index[validation[-1]],
+        lightgbm_seconds=fitting_seconds,
+    )
+
+
+def _usable(block: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    kept: np.ndarray = block[usable[block]]
+    return kept
+
+
+def _final_blocks(
+    rows: int, usable: np.ndarray, config: TrainingConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    labelled = np.flatnonzero(usable)
+    length = len(labelled)
+    validation_size = max(MINIMUM_VALIDATION, round(0.2 * length))
+    validation = labelled[length - validation_size :]
+    train = labelled[labelled < validation[0] - config.horizon]
+    if len(train) < MINIMUM_TRAIN:
+        raise InvalidInputError(
+            f"only {len(train)} labelled bars are left to train on, {MINIMUM_TRAIN} needed; "
+            "load a longer range"
+        )
+    return train, validation
+
+
+def _fit(
+    values: np.ndarray,
+    labels: np.ndarray,
+    names: tuple[str, ...],
+    train: np.ndarray,
+    validation: np.ndarray,
+    config: TrainingConfig,
+) -> tuple[lightgbm.Booster, float]:
+    training = lightgbm.Dataset(
+        values[train], label=labels[train], feature_name=list(names), free_raw_data=True
+    )
+    watched = training.create_valid(values[validation], label=labels[validation])
+    started = time.perf_counter()
+    booster = lightgbm.train(
+        config.lightgbm_parameters(),
+        training,
+        num_boost_round=config.max_rounds,
+        valid_sets=[watched],
+        callbacks=[lightgbm.early_stopping(config.early_stopping_rounds, verbose=False)],
+    )
+    seconds = time.perf_counter() - started
+    # Keep only the rounds early stopping chose, so the text predicts what was scored.
+    kept = lightgbm.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+    return kept, seconds
+
+
+def _scores(config: TrainingConfig, truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    if config.kind == "classification":
+        return classification_scores(truth, predicted)
+    return regression_scores(truth, predicted)
