@@ -23,7 +23,9 @@ def bars_from_returns(returns: np.ndarray, seed: int = 0) -> pd.DataFrame:
     close = 100.0 * np.exp(np.cumsum(returns))
     opening = np.concatenate([[100.0], close[:-1]])
     wick = np.abs(generator.normal(0, 0.002, size=(2, len(close))))
-    index = pd.date_range("2020-01-01", periods=len(close), freq="1h", tz="UTC", name="time")
+    index = pd.date_range(
+        "2020-01-01", periods=len(close), freq="1h", tz="UTC", name="time"
+    ).as_unit("ns")
     return pd.DataFrame(
         {
             "open": opening,

@@ -25,6 +25,7 @@ from quantdesk.strategies import (
 )
 from quantdesk.strategies.bollinger_breakout import BollingerBreakout
 from quantdesk.strategies.breakout_scalping import BreakoutScalping
+from quantdesk.strategies.ml_predictive import MlPredictive
 from quantdesk.strategies.rsi_reversion import RsiReversion
 from quantdesk.strategies.sma_cross import SmaCross
 
@@ -33,6 +34,7 @@ BUILT_INS = {
     "rsi_reversion": RsiReversion,
     "bollinger_breakout": BollingerBreakout,
     "breakout_scalping": BreakoutScalping,
+    "ml_predictive": MlPredictive,
 }
 
 
@@ -81,11 +83,10 @@ def test_the_entry_point_group_lists_the_built_ins() -> None:
         assert installed[name] == f"{built_in.__module__}:{built_in.__qualname__}"
 
 
-def test_available_strategies_holds_the_built_ins_and_not_ml_predictive() -> None:
+def test_available_strategies_holds_the_built_ins() -> None:
     found = available_strategies()
     for name, built_in in BUILT_INS.items():
         assert found[name] is built_in
-    assert "ml_predictive" not in found
     assert list(found) == sorted(found)
 
 
@@ -126,12 +127,6 @@ def test_an_unknown_name_without_close_matches_lists_every_strategy() -> None:
         get_strategy("zigzag_quantum")
     assert "choose one of:" in str(caught.value)
     assert set(BUILT_INS) <= set(caught.value.options)
-
-
-def test_ml_predictive_is_reserved_for_predictions() -> None:
-    with pytest.raises(InvalidInputError, match="arrives with model predictions") as caught:
-        get_strategy("ml_predictive")
-    assert "\n" not in str(caught.value)
 
 
 def test_other_objects_are_refused() -> None:

@@ -20,8 +20,8 @@ period=50)`` finds it; installed packages add strategies through the
 entry-point group ``quantdesk.strategies``, and ``"module:Class"`` paths are
 imported on demand (see :mod:`quantdesk.strategies.registry`).
 
-Built in: ``sma_cross``, ``rsi_reversion``, ``bollinger_breakout`` and
-``breakout_scalping``.
+Built in: ``sma_cross``, ``rsi_reversion``, ``bollinger_breakout``,
+``breakout_scalping`` and ``ml_predictive`` (out-of-sample model probabilities).
 
 >>> from quantdesk.strategies import get_strategy
 >>> strategy = get_strategy("sma_cross", fast=10, slow=30)   # doctest: +SKIP

@@ -17,8 +17,6 @@ Three ways in, checked in this order by :func:`strategy_class`:
    different class taking a registered name is refused. Names are lowercase;
    lookups ignore case and read ``-`` as ``_``.
 
-The name ``ml_predictive`` is reserved for the strategy that arrives with
-model predictions.
 """
 
 from __future__ import annotations
@@ -34,12 +32,7 @@ from quantdesk.strategies.base import Strategy, class_path, unimplemented_method
 
 ENTRY_POINT_GROUP = "quantdesk.strategies"
 
-RESERVED_NAMES: dict[str, str] = {
-    "ml_predictive": (
-        "strategy 'ml_predictive' arrives with model predictions in a later release; "
-        "it is not available yet"
-    ),
-}
+RESERVED_NAMES: dict[str, str] = {}
 """Names kept for strategies still to come, with the message a lookup gives meanwhile."""
 
 StrategyClass = TypeVar("StrategyClass", bound=type[Strategy])
