@@ -83,6 +83,10 @@ class JobNotFoundError(StoreError, InvalidInputError, LookupError):
     """No job with that id among the current user's (another user's job looks the same)."""
 
 
+class ModelNotFoundError(StoreError, InvalidInputError, LookupError):
+    """No model with that id among the current user's (another user's model looks the same)."""
+
+
 class SavedDataMissingError(StoreError, LookupError):
     """A saved run lacks what was asked of it: it was saved before quantdesk kept that."""
 
