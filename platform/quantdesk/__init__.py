@@ -49,6 +49,11 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "submit": "quantdesk.api.research",
     "sweep": "quantdesk.api.research",
     "Job": "quantdesk.api.research",
+    "predict": "quantdesk.api.predictions",
+    "PredictionReport": "quantdesk.api.predictions",
+    "list_models": "quantdesk.api.predictions",
+    "get_model": "quantdesk.api.predictions",
+    "remove_model": "quantdesk.api.predictions",
 }
 
 __all__ = [
@@ -59,6 +64,7 @@ __all__ = [
     "JobInfo",
     "LoadResult",
     "Parameter",
+    "PredictionReport",
     "RunInfo",
     "SavedRun",
     "Settings",
@@ -73,16 +79,20 @@ __all__ = [
     "get_api_key",
     "get_client",
     "get_job",
+    "get_model",
     "indicators",
     "list_api_keys",
     "list_cached_series",
     "list_jobs",
+    "list_models",
     "list_runs",
     "load",
     "load_run",
     "patterns",
+    "predict",
     "remove_api_key",
     "remove_cached_series",
+    "remove_model",
     "remove_run",
     "resample_ohlcv",
     "save_run",
@@ -100,6 +110,13 @@ if TYPE_CHECKING:
     from quantdesk.api.data import LoadResult, gap_report, load, resample_ohlcv
     from quantdesk.api.jobs import JobInfo, cancel_job, get_job, list_jobs, watch_jobs
     from quantdesk.api.keys import add_api_key, get_api_key, list_api_keys, remove_api_key
+    from quantdesk.api.predictions import (
+        PredictionReport,
+        get_model,
+        list_models,
+        predict,
+        remove_model,
+    )
     from quantdesk.api.research import Job, submit, sweep
     from quantdesk.api.runs import (
         RunInfo,

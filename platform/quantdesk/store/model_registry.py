@@ -10,6 +10,7 @@ neither listed nor loadable, whatever is asked.
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 import zlib
@@ -25,7 +26,7 @@ from quantdesk.errors import ModelNotFoundError
 from quantdesk.learning import TrainedModel, TrainingConfig
 from quantdesk.store.connection import translated_errors, user_engine
 from quantdesk.store.identifiers import checked_id
-from quantdesk.store.models import Model
+from quantdesk.store.models import Model, Prediction
 
 MODEL_KIND = "lightgbm"
 _LISTING = "quantdesk models list"
@@ -215,6 +216,38 @@ def delete_model(model_id: uuid.UUID | str, *, settings: Settings | None = None)
         removed = connection.execute(delete(Model).where(Model.id == checked)).rowcount
     if removed == 0:
         raise ModelNotFoundError(_missing(checked))
+
+
+def save_predictions(
+    model_id: uuid.UUID,
+    *,
+    data_address: str,
+    timeframe: str,
+    horizon: int,
+    document: dict[str, Any],
+    settings: Settings | None = None,
+) -> uuid.UUID:
+    """Store one request's predictions, linked to the current user's model ``model_id``.
+
+    Returns
+    -------
+    uuid.UUID
+        The stored row's id.
+    """
+    packed = zlib.compress(json.dumps(document, allow_nan=False).encode())
+    with translated_errors("saving the predictions"), user_engine(settings).begin() as connection:
+        stored: uuid.UUID = connection.execute(
+            insert(Prediction)
+            .values(
+                model_id=model_id,
+                symbol=data_address,
+                timeframe=timeframe,
+                horizon=horizon,
+                data=packed,
+            )
+            .returning(Prediction.id)
+        ).scalar_one()
+    return stored
 
 
 _DESCRIBED = (
