@@ -33,6 +33,19 @@ from quantdesk.store import model_registry
 from quantdesk.store.connection import user_url
 from quantdesk.store.model_registry import ModelRecord, StoredModel
 
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "ModelRecord",
+    "PredictionReport",
+    "StoredModel",
+    "TrainingConfig",
+    "get_model",
+    "list_models",
+    "predict",
+    "remove_model",
+    "reusable_model",
+]
+
 DEFAULT_MAX_AGE = "7D"
 """How far the data may run past a model's training end before it is retrained."""
 BOOSTERS_KEPT = 8

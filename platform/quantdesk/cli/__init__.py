@@ -21,6 +21,7 @@ from quantdesk.cli.gateway_commands import gateway
 from quantdesk.cli.info_commands import config_command, version_command
 from quantdesk.cli.job_commands import jobs
 from quantdesk.cli.key_commands import keys
+from quantdesk.cli.model_commands import models, predict_command
 from quantdesk.cli.output import report_error, show_warnings_as_lines
 from quantdesk.cli.run_commands import runs
 from quantdesk.cli.sweep_commands import sweep_command
@@ -53,6 +54,8 @@ cli.add_command(cluster)
 cli.add_command(gateway)
 cli.add_command(jobs)
 cli.add_command(sweep_command)
+cli.add_command(models)
+cli.add_command(predict_command)
 
 
 def main(arguments: Sequence[str] | None = None) -> int:
