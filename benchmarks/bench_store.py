@@ -25,19 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import psycopg
 from sqlalchemy import URL
 
 import quantdesk
-from quantdesk.config import Settings
-from quantdesk.store.connection import dispose_engines
-from quantdesk.store.migrate import migrate
+from private_database import private_database
 from quantdesk.store.run_codec import (
     decode_equity,
     decode_trades,
@@ -46,7 +41,6 @@ from quantdesk.store.run_codec import (
     encode_values,
 )
 from quantdesk.store.runs import list_runs, load_run, save_run
-from quantdesk.store.server import EmbeddedPostgres
 from quantdesk.store.users import add_user
 from quantdesk.store.vault import add_api_key, get_api_key
 from timing import median_seconds, print_markdown_table
@@ -108,15 +102,10 @@ def main() -> None:
     bars = 100_000 if arguments.quick else BARS
     runs_per_user = 1_000 if arguments.quick else RUNS_PER_USER
 
-    base = Path(tempfile.mkdtemp(prefix="quantdesk-bench-store-"))
-    base.chmod(0o755)
-    settings = Settings.load(data_dir=base / "data", database_dir=base / "postgres")
-    server = EmbeddedPostgres(settings)
-    try:
-        server.up()
-        migrate(server.admin_url())
+    with private_database("quantdesk-bench-store-") as database:
+        server = database.server
         users = [add_user(server.admin_url(), f"bench_{number}") for number in range(USERS)]
-        measured = Settings.load(data_dir=base / "data", database_url=users[0].revealed_url())
+        measured = database.settings_for(users[0].revealed_url())
 
         frame = quantdesk.load(
             "sample:BTC/USDT",
@@ -152,10 +141,6 @@ def main() -> None:
             lambda: add_api_key("binance", key_id, secret, replace=True, settings=measured)
         )
         read_key = timed(lambda: get_api_key("binance", settings=measured))
-    finally:
-        dispose_engines()
-        server.down()
-        shutil.rmtree(base, ignore_errors=True)
 
     total = USERS * runs_per_user
     megabytes = (len(equity_bytes) + len(trades_bytes)) / 1e6

@@ -73,7 +73,8 @@ class PredictionReport:
     scores
         The model's out-of-sample scores.
     seconds
-        Time the request took; ``training_seconds`` of it in training.
+        Time the request took; ``training_seconds`` of it in training, and
+        ``lightgbm_seconds`` of that in ``lightgbm.train`` alone (0 when reused).
     """
 
     model_id: uuid.UUID
@@ -85,6 +86,7 @@ class PredictionReport:
     scores: dict[str, float | None]
     seconds: float
     training_seconds: float
+    lightgbm_seconds: float
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields, for ``--json`` output."""
@@ -111,6 +113,7 @@ class PredictionReport:
             "out_of_sample": self.scores,
             "seconds": self.seconds,
             "training_seconds": self.training_seconds,
+            "lightgbm_seconds": self.lightgbm_seconds,
         }
 
 
@@ -169,11 +172,12 @@ def predict(
     record, reason = reusable_model(
         records, chosen, config, data_address, frame_timeframe, frame, age
     )
-    training_seconds = 0.0
+    training_seconds = lightgbm_seconds = 0.0
     if record is None:
         training_started = time.perf_counter()
         trained = train_model(frame, chosen, config)
         training_seconds = time.perf_counter() - training_started
+        lightgbm_seconds = trained.lightgbm_seconds
         record = model_registry.save_model(
             trained,
             data_address=data_address,
@@ -203,6 +207,7 @@ def predict(
         scores=record.scores,
         seconds=time.perf_counter() - started,
         training_seconds=training_seconds,
+        lightgbm_seconds=lightgbm_seconds,
     )
     document = report.to_dict()
     model_registry.save_predictions(
