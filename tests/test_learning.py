@@ -13,6 +13,7 @@ from quantdesk.errors import ConfigurationError, InvalidInputError
 from quantdesk.features import get_feature_set, minimum_rows
 from quantdesk.learning import TrainingConfig, train_model
 from quantdesk.learning.metrics import log_loss, roc_auc
+from quantdesk.learning.training import BACKTEST_KEYS
 
 ROWS = 6_000
 
@@ -70,6 +71,17 @@ def test_a_planted_signal_is_found_out_of_sample(planted: pd.DataFrame) -> None:
     assert auc > 0.6
     assert all(fold.scores["auc"] > 0.58 for fold in model.folds)
     assert model.importance.index[0] in {"return_1", "return_3", "rsi_14", "close_to_sma_20"}
+
+
+def test_each_fold_backtests_its_out_of_sample_predictions(planted: pd.DataFrame) -> None:
+    model = train_model(planted, "default", CONFIG)
+    for fold in model.folds:
+        assert set(fold.backtest) == set(BACKTEST_KEYS)
+        assert fold.backtest["n_trades"] > 10
+    # Planted momentum traded out of sample makes money in most folds.
+    assert sum(fold.backtest["total_return_pct"] > 0 for fold in model.folds) >= 2
+    regression = train_model(planted, "default", CONFIG.model_copy(update={"kind": "regression"}))
+    assert all(fold.backtest == {} for fold in regression.folds)
 
 
 def test_a_random_walk_gives_no_edge(random_walk: pd.DataFrame) -> None:

@@ -17,6 +17,7 @@ import lightgbm
 import numpy as np
 import pandas as pd
 
+from quantdesk.engine import BacktestConfig, run_backtest
 from quantdesk.errors import InvalidInputError
 from quantdesk.features import (
     FeatureSet,
@@ -28,6 +29,10 @@ from quantdesk.features import (
 from quantdesk.features.splits import MINIMUM_TRAIN, MINIMUM_VALIDATION
 from quantdesk.learning.config import TrainingConfig
 from quantdesk.learning.metrics import classification_scores, regression_scores
+from quantdesk.strategies.ml_predictive import MlPredictive
+
+BACKTEST_KEYS = ("total_return_pct", "sharpe", "max_drawdown_pct", "n_trades", "win_rate_pct")
+"""The out-of-sample backtest statistics kept per fold."""
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -47,6 +52,9 @@ class FoldReport:
     scores
         ``auc``, ``accuracy``, ``log_loss`` (classification) or ``rmse``, ``auc``
         (regression), on the test block's labelled bars.
+    backtest
+        :data:`BACKTEST_KEYS` of ``ml_predictive`` (default thresholds) trading
+        the fold's predictions on its test block (classification only, else empty).
     """
 
     fold: int
@@ -56,6 +64,7 @@ class FoldReport:
     test_end: pd.Timestamp
     rounds: int
     scores: dict[str, float]
+    backtest: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,6 +156,7 @@ def train_model(
     feature_set: str | FeatureSet = "default",
     config: TrainingConfig | None = None,
     *,
+    backtest_config: BacktestConfig | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> TrainedModel:
     """Train walk-forward on ``frame``: per-fold out-of-sample scores and a final model.
@@ -159,6 +169,8 @@ def train_model(
         A registered set's name or a :class:`~quantdesk.features.FeatureSet`.
     config
         How to train; ``TrainingConfig()`` when None.
+    backtest_config
+        The trading rules of each fold's out-of-sample backtest; ``BacktestConfig()`` when None.
     on_progress
         Called with (fits done, fits in all) after each fold and the final fit.
 
@@ -203,6 +215,9 @@ def train_model(
                 test_end=frame.index[split.test[-1]],
                 rounds=booster.current_iteration(),
                 scores=_scores(config, labels[scored], out_of_sample[scored]),
+                backtest=_fold_backtest(
+                    frame.iloc[split.test], out_of_sample[split.test], config, backtest_config
+                ),
             )
         )
         if on_progress is not None:
@@ -279,6 +294,21 @@ def _fit(
     # Keep only the rounds early stopping chose, so the text predicts what was scored.
     kept = lightgbm.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
     return kept, seconds
+
+
+def _fold_backtest(
+    bars: pd.DataFrame,
+    predictions: np.ndarray,
+    config: TrainingConfig,
+    backtest_config: BacktestConfig | None,
+) -> dict[str, float]:
+    if config.kind != "classification":
+        return {}
+    strategy = MlPredictive(predictions=pd.Series(predictions, index=bars.index))
+    result = run_backtest(
+        bars, strategy.signals(bars), backtest_config, strategy_name=strategy.name
+    )
+    return {key: float(result.stats[key]) for key in BACKTEST_KEYS}
 
 
 def _scores(config: TrainingConfig, truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

@@ -131,6 +131,7 @@ def save_model(
             "test_end": report.test_end.isoformat(),
             "rounds": report.rounds,
             "scores": _finite(report.scores),
+            "backtest": _finite(report.backtest),
         }
         for report in trained.folds
     ]
