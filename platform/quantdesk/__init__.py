@@ -50,6 +50,7 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "sweep": "quantdesk.api.research",
     "Job": "quantdesk.api.research",
     "predict": "quantdesk.api.predictions",
+    "train": "quantdesk.api.predictions",
     "PredictionReport": "quantdesk.api.predictions",
     "list_models": "quantdesk.api.predictions",
     "get_model": "quantdesk.api.predictions",
@@ -98,6 +99,7 @@ __all__ = [
     "save_run",
     "submit",
     "sweep",
+    "train",
     "validate_ohlcv",
     "watch_jobs",
 ]
@@ -116,6 +118,7 @@ if TYPE_CHECKING:
         list_models,
         predict,
         remove_model,
+        train,
     )
     from quantdesk.api.research import Job, submit, sweep
     from quantdesk.api.runs import (

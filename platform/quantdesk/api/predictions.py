@@ -22,9 +22,14 @@ from typing import Any
 import lightgbm
 import pandas as pd
 
+from quantdesk.api.research import tracker_for
+from quantdesk.compute.jobs import Job
+from quantdesk.compute.training_jobs import submit_training
 from quantdesk.config import Settings
+from quantdesk.core.frame import validate_ohlcv
 from quantdesk.core.time_range import TimeLike
 from quantdesk.data.loader import load_bars
+from quantdesk.engine import BacktestConfig
 from quantdesk.engine.result import data_fingerprint
 from quantdesk.errors import InvalidInputError
 from quantdesk.features import FeatureSet, get_feature_set
@@ -44,6 +49,7 @@ __all__ = [
     "predict",
     "remove_model",
     "reusable_model",
+    "train",
 ]
 
 DEFAULT_MAX_AGE = "7D"
@@ -219,6 +225,75 @@ def predict(
         settings=settings,
     )
     return report
+
+
+def train(
+    data: pd.DataFrame | str,
+    *,
+    timeframe: str | None = None,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
+    feature_set: str | FeatureSet = "default",
+    config: TrainingConfig | None = None,
+    backtest_config: BacktestConfig | None = None,
+    save: bool | None = None,
+    client: Any | None = None,
+    record: bool | None = None,
+    settings: Settings | None = None,
+) -> Job:
+    """Train a model walk-forward on the cluster as a job.
+
+    Parameters
+    ----------
+    data
+        Bars, or an address such as ``"sample:BTC/USDT"`` loaded with
+        ``timeframe``, ``start`` and ``end``.
+    feature_set, config, backtest_config
+        As :func:`quantdesk.learning.train_model` takes them.
+    save
+        Register the model with the job's completion; by default when a
+        database is configured and the bars came by address.
+    client, record, settings
+        As for :func:`quantdesk.sweep`.
+
+    Returns
+    -------
+    Job
+        At once; ``job.result()`` is the :class:`~quantdesk.learning.TrainedModel`.
+    """
+    settings = Settings.load() if settings is None else settings
+    chosen = get_feature_set(feature_set)
+    config = TrainingConfig() if config is None else config
+    data_address = frame_timeframe = None
+    if isinstance(data, str):
+        loaded = load_bars(data, timeframe=timeframe, start=start, end=end, settings=settings)
+        frame = loaded.frame
+        data_address, frame_timeframe = str(loaded.address), str(loaded.timeframe)
+    elif any(value is not None for value in (timeframe, start, end)):
+        raise InvalidInputError(
+            "timeframe, start and end apply to data given by address; slice the frame instead"
+        )
+    else:
+        frame = validate_ohlcv(data)
+    described = {
+        "feature_set": chosen.name,
+        "parameters": config.model_dump(),
+        "data": data_address,
+        "bars": len(frame),
+    }
+    tracker = tracker_for("train", described, settings, record, client)
+    saving = (tracker.records and data_address is not None) if save is None else save
+    return submit_training(
+        tracker,
+        frame,
+        chosen,
+        config,
+        backtest_config,
+        data_address=data_address,
+        timeframe=frame_timeframe,
+        save=saving,
+        parameters=described,
+    )
 
 
 def reusable_model(

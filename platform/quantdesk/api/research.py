@@ -106,7 +106,7 @@ def submit(
         "data": request.data_address,
         "bars": len(request.frame),
     }
-    tracker = _tracker("backtest", described, settings, record, client)
+    tracker = tracker_for("backtest", described, settings, record, client)
     return submit_backtest(
         tracker,
         request.frame,
@@ -218,7 +218,7 @@ def sweep(
         request, space, chosen_objective, chosen_constraints, len(combinations), walk_forward
     )
     kind = "sweep" if windows is None else "walk_forward"
-    tracker = _tracker(kind, described, settings, record, client)
+    tracker = tracker_for(kind, described, settings, record, client)
     search = Search(
         strategy=request.strategy,
         combinations=combinations,
@@ -258,7 +258,7 @@ def _request(
     )
 
 
-def _tracker(
+def tracker_for(
     kind: str,
     described: dict[str, Any],
     settings: Settings,

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from quantdesk.config import Settings
 from quantdesk.errors import ModelNotFoundError
@@ -122,6 +122,34 @@ def save_model(
     ModelRecord
         The saved model's description, with its new id.
     """
+    with translated_errors("saving the model"), user_engine(settings).begin() as connection:
+        return write_model(
+            connection,
+            trained,
+            data_address=data_address,
+            timeframe=timeframe,
+            data_fingerprint=data_fingerprint,
+        )
+
+
+def write_model(
+    connection: Connection,
+    trained: TrainedModel,
+    *,
+    data_address: str,
+    timeframe: str,
+    data_fingerprint: str,
+) -> ModelRecord:
+    """Register ``trained`` on ``connection``, inside the caller's transaction.
+
+    A training job's completion calls it, so the job is never completed
+    without its model. The arguments are those of :func:`save_model`.
+
+    Returns
+    -------
+    ModelRecord
+        The saved model's description.
+    """
     folds = [
         {
             "fold": report.fold,
@@ -151,21 +179,20 @@ def save_model(
             for name, row in trained.importance.iterrows()
         },
     }
-    with translated_errors("saving the model"), user_engine(settings).begin() as connection:
-        row = connection.execute(
-            insert(Model)
-            .values(
-                name=f"{trained.feature_set}:{data_address}:{timeframe}",
-                kind=MODEL_KIND,
-                symbol=data_address,
-                timeframe=timeframe,
-                parameters=parameters,
-                metrics=metrics,
-                data_fingerprint=data_fingerprint,
-                artifact=zlib.compress(trained.model_text.encode()),
-            )
-            .returning(*_DESCRIBED)
-        ).one()
+    row = connection.execute(
+        insert(Model)
+        .values(
+            name=f"{trained.feature_set}:{data_address}:{timeframe}",
+            kind=MODEL_KIND,
+            symbol=data_address,
+            timeframe=timeframe,
+            parameters=parameters,
+            metrics=metrics,
+            data_fingerprint=data_fingerprint,
+            artifact=zlib.compress(trained.model_text.encode()),
+        )
+        .returning(*_DESCRIBED)
+    ).one()
     return _record(row)
 
 
