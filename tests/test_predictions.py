@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 
 import quantdesk
@@ -72,6 +73,21 @@ def test_bob_never_uses_alices_model(database_user: Callable[..., Any]) -> None:
     assert his.model_id != hers.model_id
     assert [record.id for record in quantdesk.list_models(settings=bob.settings)] == [his.model_id]
     assert not predicted(bob).trained
+    # In plain SQL, bob sees only his own two predictions and cannot hang one on her model.
+    with connect(bob.url) as session:
+        assert session.execute("SELECT count(*) FROM quantdesk.predictions").fetchone() == (2,)
+        assert session.execute(
+            "SELECT count(*) FROM quantdesk.predictions WHERE model_id = %s", (hers.model_id,)
+        ).fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute(
+                "INSERT INTO quantdesk.predictions (owner, model_id) VALUES (%s, %s)",
+                (alice.name, hers.model_id),
+            )
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            session.execute(
+                "INSERT INTO quantdesk.predictions (model_id) VALUES (%s)", (hers.model_id,)
+            )
 
 
 def test_too_little_data_says_how_much_is_needed(database_user: Callable[..., Any]) -> None:

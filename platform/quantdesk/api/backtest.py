@@ -173,7 +173,7 @@ def backtest_request(
     engine_options, parameters = _split_keywords(chosen_class, given, params)
     chosen = _strategy_with(strategy, parameters)
     engine_config = _engine_config(config, engine_options)
-    frame, loaded = _frame(data, timeframe=timeframe, start=start, end=end, settings=settings)
+    frame, loaded = request_bars(data, timeframe=timeframe, start=start, end=end, settings=settings)
     return BacktestRequest(
         strategy=chosen,
         config=engine_config,
@@ -270,7 +270,7 @@ def _strategy_with(
     return get_strategy(strategy, **parameters)
 
 
-def _frame(
+def request_bars(
     data: pd.DataFrame | str,
     *,
     timeframe: Timeframe | str | None,
@@ -278,7 +278,11 @@ def _frame(
     end: TimeLike | None,
     settings: Settings | None,
 ) -> tuple[pd.DataFrame, LoadResult | None]:
-    """The bars, and how they were loaded when ``data`` is an address."""
+    """The bars, and how they were loaded when ``data`` is an address (None for a frame).
+
+    A frame is checked (its time unit converted with a warning when that is all
+    that differs); ``timeframe``, ``start`` and ``end`` are refused with one.
+    """
     if isinstance(data, str):
         from quantdesk.data.loader import load_bars
 

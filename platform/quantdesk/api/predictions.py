@@ -22,11 +22,11 @@ from typing import Any
 import lightgbm
 import pandas as pd
 
+from quantdesk.api.backtest import request_bars
 from quantdesk.api.research import tracker_for
 from quantdesk.compute.jobs import Job
 from quantdesk.compute.training_jobs import submit_training
 from quantdesk.config import Settings
-from quantdesk.core.frame import validate_ohlcv
 from quantdesk.core.time_range import TimeLike
 from quantdesk.data.loader import load_bars
 from quantdesk.engine import BacktestConfig
@@ -264,17 +264,9 @@ def train(
     settings = Settings.load() if settings is None else settings
     chosen = get_feature_set(feature_set)
     config = TrainingConfig() if config is None else config
-    data_address = frame_timeframe = None
-    if isinstance(data, str):
-        loaded = load_bars(data, timeframe=timeframe, start=start, end=end, settings=settings)
-        frame = loaded.frame
-        data_address, frame_timeframe = str(loaded.address), str(loaded.timeframe)
-    elif any(value is not None for value in (timeframe, start, end)):
-        raise InvalidInputError(
-            "timeframe, start and end apply to data given by address; slice the frame instead"
-        )
-    else:
-        frame = validate_ohlcv(data)
+    frame, loaded = request_bars(data, timeframe=timeframe, start=start, end=end, settings=settings)
+    data_address = None if loaded is None else str(loaded.address)
+    frame_timeframe = None if loaded is None else str(loaded.timeframe)
     described = {
         "feature_set": chosen.name,
         "parameters": config.model_dump(),

@@ -141,7 +141,7 @@ def submit_backtest(
     return tracker.submit(
         "backtest",
         [(_backtest_task, (frame, strategy, config, data_address, timeframe))],
-        combine=_only,
+        combine=only_result,
         write_results=write if saving else None,
         parameters=parameters,
         job_id=job_id,
@@ -349,6 +349,7 @@ def _backtest_task(
     )
 
 
-def _only(results: list[Any]) -> Any:
+def only_result(results: list[Any]) -> Any:
+    """The one result of a single-task job (its ``combine``)."""
     (result,) = results
     return result

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from quantdesk.compute.jobs import Job, JobTracker
+from quantdesk.compute.research_jobs import only_result
 from quantdesk.engine import BacktestConfig
 from quantdesk.engine.result import data_fingerprint
 from quantdesk.errors import InvalidInputError
@@ -81,7 +82,7 @@ def submit_training(
     return tracker.submit(
         "train",
         [(_training_task, (frame, feature_set, config, backtest_config))],
-        combine=_only,
+        combine=only_result,
         write_results=write if save else None,
         parameters=parameters,
         job_id=uuid.uuid4(),
@@ -95,9 +96,3 @@ def _training_task(
     backtest_config: BacktestConfig | None,
 ) -> TrainedModel:
     return train_model(frame, feature_set, config, backtest_config=backtest_config)
-
-
-def _only(results: list[Any]) -> TrainedModel:
-    (result,) = results
-    trained: TrainedModel = result
-    return trained
