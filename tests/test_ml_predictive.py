@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ from quantdesk.errors import InvalidInputError
 from quantdesk.learning import TrainingConfig, train_model
 from quantdesk.strategies import get_strategy
 from quantdesk.strategies.ml_predictive import MlPredictive
+from tests.command_line import run_quantdesk
 from tests.test_learning import autocorrelated, bars_from_returns
 
 CONFIG = BacktestConfig(lot_size=1e-8)
@@ -80,3 +84,62 @@ def test_missing_or_bad_predictions_name_the_fix(bars: pd.DataFrame) -> None:
         strategy.signals(with_predictions(bars, np.full(len(bars), 2.0)))
     with pytest.raises(InvalidInputError, match="must not be above entry"):
         get_strategy("ml_predictive", entry=0.55, exit=0.6)
+
+
+@pytest.fixture(scope="module")
+def momentum() -> pd.DataFrame:
+    return bars_from_returns(autocorrelated(4_000, 0.5, seed=9), seed=9)
+
+
+def test_backtesting_it_without_predictions_trades_a_walk_forward_model(
+    momentum: pd.DataFrame,
+) -> None:
+    import quantdesk
+
+    result = quantdesk.backtest("ml_predictive", momentum, lot_size=1e-8, entry=0.56)
+    model = train_model(momentum)
+    expected = run_backtest(
+        momentum,
+        MlPredictive(predictions=model.out_of_sample, entry=0.56).signals(momentum),
+        CONFIG,
+    )
+    assert result.stats["n_trades"] == expected.stats["n_trades"] > 10
+    np.testing.assert_allclose(result.equity.to_numpy(), expected.equity.to_numpy())
+    first_prediction = model.out_of_sample.first_valid_index()
+    assert (result.trades["entry_time"] > first_prediction).all()
+    assert result.parameters["entry"] == 0.56
+
+
+def test_backtesting_it_on_too_few_bars_names_the_bars_needed(momentum: pd.DataFrame) -> None:
+    import quantdesk
+
+    with pytest.raises(InvalidInputError) as raised:
+        quantdesk.backtest("ml_predictive", momentum.iloc[:300], lot_size=1e-8)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "ml_predictive first trains a model" in message
+    assert "bars, the data has 300" in message
+    assert "MlPredictive(predictions=model.out_of_sample)" in message
+
+
+def test_the_command_line_backtest_trains_and_trades_it(
+    momentum: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "momentum.csv"
+    momentum.to_csv(path)
+    result = run_quantdesk(
+        "backtest",
+        "ml_predictive",
+        "--data",
+        f"csv:{path}",
+        "--lot-size",
+        "1e-8",
+        "--json",
+        data_dir=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    model = train_model(momentum)
+    first_prediction = model.out_of_sample.first_valid_index()
+    assert output["stats"]["n_trades"] > 10
+    assert all(pd.Timestamp(trade["entry_time"]) > first_prediction for trade in output["trades"])

@@ -57,6 +57,25 @@ def test_a_frame_trains_on_the_cluster_as_it_does_here(client: Client) -> None:
     local = train_model(frame, "default", FAST)
     assert remote.model_text == local.model_text
     np.testing.assert_array_equal(remote.out_of_sample.to_numpy(), local.out_of_sample.to_numpy())
+    assert remote.folds == local.folds
+
+
+def test_each_fold_is_a_task_so_progress_moves_fold_by_fold(client: Client) -> None:
+    frame = bars_from_returns(autocorrelated(3_000, 0.5, seed=23), seed=23)
+    config = TrainingConfig(folds=3, max_rounds=40)
+    job = quantdesk.train(frame, config=config, client=client, record=False)
+    trained = job.result(timeout=300)
+    finished = job.partial_results()
+    assert [index for index, _ in finished] == [0, 1, 2, 3]
+    assert [fit.report.fold for _, fit in finished[:3]] == [0, 1, 2]
+    assert finished[3][1].model_text == trained.model_text
+    assert len(trained.folds) == 3
+
+
+def test_too_little_data_is_refused_before_anything_is_queued(client: Client) -> None:
+    frame = bars_from_returns(autocorrelated(200, 0.5, seed=24), seed=24)
+    with pytest.raises(InvalidInputError, match="the data has 200"):
+        quantdesk.train(frame, config=FAST, client=client, record=False)
 
 
 def test_registering_a_frame_without_its_address_is_refused(client: Client) -> None:

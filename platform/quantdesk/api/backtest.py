@@ -15,6 +15,7 @@ from quantdesk.core.timeframe import Timeframe
 from quantdesk.engine import BacktestConfig, BacktestResult, run_backtest
 from quantdesk.errors import DataRepairWarning, InvalidInputError, UnknownNameError
 from quantdesk.strategies import Strategy, get_strategy, strategy_class
+from quantdesk.strategies.ml_predictive import MlPredictive
 
 if TYPE_CHECKING:
     # Settings and the data layer load only when the data is given by address.
@@ -55,7 +56,9 @@ def backtest(
     ----------
     strategy
         A registered name (``"sma_cross"``), a ``module:Class`` path, a
-        ``Strategy`` class or an instance.
+        ``Strategy`` class or an instance. ``ml_predictive`` given no
+        predictions trains a model walk-forward on the bars (default
+        features, ``TrainingConfig()``) and trades its out-of-sample ones.
     data
         A canonical OHLCV frame, or a ``SOURCE:SYMBOL`` address loaded
         through the cache with ``timeframe``, ``start`` and ``end``.
@@ -175,12 +178,29 @@ def backtest_request(
     engine_config = _engine_config(config, engine_options)
     frame, loaded = request_bars(data, timeframe=timeframe, start=start, end=end, settings=settings)
     return BacktestRequest(
-        strategy=chosen,
+        strategy=_with_model_predictions(chosen, frame),
         config=engine_config,
         frame=frame,
         data_address=None if loaded is None else str(loaded.address),
         timeframe=None if loaded is None else str(loaded.timeframe),
     )
+
+
+def _with_model_predictions(chosen: Strategy, frame: pd.DataFrame) -> Strategy:
+    """``ml_predictive`` given no predictions trades those of a model trained walk-forward here."""
+    if not isinstance(chosen, MlPredictive) or chosen.has_predictions(frame):
+        return chosen
+    from quantdesk.learning import train_model
+
+    try:
+        trained = train_model(frame)
+    except InvalidInputError as error:
+        raise InvalidInputError(
+            f"{chosen.name} first trains a model walk-forward on the bars: {error}; to choose "
+            "the folds, train with quantdesk.learning.train_model and pass "
+            "MlPredictive(predictions=model.out_of_sample)"
+        ) from None
+    return chosen.with_predictions(trained.out_of_sample)
 
 
 def _split_keywords(

@@ -343,6 +343,16 @@ class JobTracker:
         """The Dask client the jobs go through."""
         return self._client
 
+    def share(self, value: Any) -> Any:
+        """Send ``value`` to every worker once; tasks take the returned future in its place.
+
+        Sent straight to the workers, it never sits in the scheduler's memory;
+        behind a gateway's proxy only the scheduler can be reached, so it goes
+        through the scheduler there.
+        """
+        direct = not self._client.scheduler.address.startswith("gateway://")
+        return self._client.scatter(value, broadcast=True, hash=False, direct=direct)
+
     @property
     def records(self) -> bool:
         """Whether jobs are kept as rows of the user's ``quantdesk.jobs``."""

@@ -206,7 +206,7 @@ def submit_sweep(
     Job
         At once; its result is the :class:`~quantdesk.research.SweepResult`.
     """
-    shared_frame = _scattered(tracker, frame)
+    shared_frame = tracker.share(frame)
     tasks: list[Task] = [
         (_chunk_task, (shared_frame, search.strategy, chunk, search.config))
         for chunk in plan_chunks(search.combinations, search.chunk_size)
@@ -247,7 +247,7 @@ def submit_walk_forward(
     Job
         At once; its result is the :class:`~quantdesk.research.WalkForwardResult`.
     """
-    shared_frame = _scattered(tracker, frame)
+    shared_frame = tracker.share(frame)
     combinations = list(search.combinations)
     tasks: list[Task] = [
         (
@@ -291,13 +291,6 @@ def _submit_with_summary(
     return tracker.submit(
         kind, tasks, combine=combine, write_results=write, parameters=parameters, job_id=job_id
     )
-
-
-def _scattered(tracker: JobTracker, frame: pd.DataFrame) -> Any:
-    # Sent straight to the workers, the frame never sits in the scheduler's
-    # memory; behind a gateway's proxy only the scheduler can be reached.
-    direct = not tracker.client.scheduler.address.startswith("gateway://")
-    return tracker.client.scatter(frame, broadcast=True, hash=False, direct=direct)
 
 
 _prepared: dict[int, tuple[weakref.ref[pd.DataFrame], PreparedPrices]] = {}

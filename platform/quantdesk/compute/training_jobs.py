@@ -1,9 +1,11 @@
-"""Model training as a job: walk-forward LightGBM on a worker, registered with its completion.
+"""Model training as a job: walk-forward LightGBM on the workers, registered with its completion.
 
-The bars, the feature set and the training settings go to the worker in the
-task (it needs no database or secret); the trained model comes back, and with
-a recording tracker it is registered in the transaction that completes the
-job, so a completed training job always has its model and a failed one none.
+The features, labels and splits are prepared here (so bad data fails at
+once) and sent to the workers once; each fold is a task, and so is the final
+fit, so the job's progress moves fold by fold and folds run side by side.
+Workers need no database or secret. With a recording tracker the model is
+registered in the transaction that completes the job, so a completed
+training job always has its model and a failed one none.
 """
 
 from __future__ import annotations
@@ -15,12 +17,20 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from quantdesk.compute.jobs import Job, JobTracker
-from quantdesk.compute.research_jobs import only_result
 from quantdesk.engine import BacktestConfig
 from quantdesk.engine.result import data_fingerprint
 from quantdesk.errors import InvalidInputError
 from quantdesk.features import FeatureSet
-from quantdesk.learning import TrainedModel, TrainingConfig, train_model
+from quantdesk.learning import TrainedModel, TrainingConfig
+from quantdesk.learning.training import (
+    FinalFit,
+    FoldFit,
+    PreparedTraining,
+    assemble_model,
+    fit_final,
+    fit_fold,
+    prepare_training,
+)
 from quantdesk.store.model_registry import write_model
 
 
@@ -36,7 +46,7 @@ def submit_training(
     save: bool,
     parameters: dict[str, Any] | None = None,
 ) -> Job:
-    """Train a model on the cluster as a job.
+    """Train a model on the cluster as a job, a task per fold and one for the final fit.
 
     Parameters
     ----------
@@ -57,6 +67,12 @@ def submit_training(
     -------
     Job
         At once; its result is the :class:`~quantdesk.learning.TrainedModel`.
+
+    Raises
+    ------
+    InvalidInputError
+        Before anything is queued, if the model cannot be registered, the
+        features read the future or the data is too short.
     """
     if save and not tracker.records:
         raise InvalidInputError(
@@ -67,6 +83,7 @@ def submit_training(
             "registering the model needs to know its data; pass an address such as "
             "'sample:BTC/USDT' instead of a frame, or save=False"
         )
+    prepared = prepare_training(frame, feature_set, config)
 
     def write(connection: Connection, trained: TrainedModel) -> None:
         write_model(
@@ -79,20 +96,29 @@ def submit_training(
             ),
         )
 
+    def combine(fits: list[FoldFit | FinalFit]) -> TrainedModel:
+        return assemble_model(prepared, fits)
+
+    shared = tracker.share(prepared)
+    tasks: list[tuple[Any, tuple[Any, ...]]] = [
+        (_fold_task, (shared, fold, backtest_config)) for fold in range(len(prepared.splits))
+    ]
+    tasks.append((_final_task, (shared,)))
     return tracker.submit(
         "train",
-        [(_training_task, (frame, feature_set, config, backtest_config))],
-        combine=only_result,
+        tasks,
+        combine=combine,
         write_results=write if save else None,
         parameters=parameters,
         job_id=uuid.uuid4(),
     )
 
 
-def _training_task(
-    frame: pd.DataFrame,
-    feature_set: FeatureSet,
-    config: TrainingConfig,
-    backtest_config: BacktestConfig | None,
-) -> TrainedModel:
-    return train_model(frame, feature_set, config, backtest_config=backtest_config)
+def _fold_task(
+    prepared: PreparedTraining, fold: int, backtest_config: BacktestConfig | None
+) -> FoldFit:
+    return fit_fold(prepared, fold, backtest_config)
+
+
+def _final_task(prepared: PreparedTraining) -> FinalFit:
+    return fit_final(prepared)

@@ -10,7 +10,7 @@ predicting new bars, is fitted the same way on the latest labelled bars.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import lightgbm
@@ -26,7 +26,7 @@ from quantdesk.features import (
     get_feature_set,
     walk_forward_splits,
 )
-from quantdesk.features.splits import MINIMUM_TRAIN, MINIMUM_VALIDATION
+from quantdesk.features.splits import MINIMUM_TRAIN, MINIMUM_VALIDATION, Split
 from quantdesk.learning.config import TrainingConfig
 from quantdesk.learning.metrics import classification_scores, regression_scores
 from quantdesk.strategies.ml_predictive import MlPredictive
@@ -185,6 +185,87 @@ def train_model(
         If the features read the future, or the data is too short for the
         horizon and folds (the message says how many bars are needed).
     """
+    prepared = prepare_training(frame, feature_set, config)
+    total = prepared.fits
+    fits: list[FoldFit | FinalFit] = []
+    for fold in range(len(prepared.splits)):
+        fits.append(fit_fold(prepared, fold, backtest_config))
+        if on_progress is not None:
+            on_progress(len(fits), total)
+    fits.append(fit_final(prepared))
+    if on_progress is not None:
+        on_progress(total, total)
+    return assemble_model(prepared, fits)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedTraining:
+    """Bars turned into what every fit reads: features, labels and the walk-forward splits.
+
+    Attributes
+    ----------
+    frame
+        The bars.
+    feature_set, config
+        The features and how to train.
+    values, labels
+        The feature matrix (rows are bars) and each bar's label (NaN where unknown).
+    usable
+        The bars with a label and at least one feature.
+    names
+        The feature columns, in order.
+    splits
+        The walk-forward folds.
+    """
+
+    frame: pd.DataFrame = field(repr=False)
+    feature_set: FeatureSet
+    config: TrainingConfig
+    values: np.ndarray = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+    usable: np.ndarray = field(repr=False)
+    names: tuple[str, ...]
+    splits: tuple[Split, ...] = field(repr=False)
+
+    @property
+    def fits(self) -> int:
+        """How many models training fits: one per fold and the final one."""
+        return len(self.splits) + 1
+
+
+@dataclass(frozen=True, eq=False)
+class FoldFit:
+    """One fold's report, its test block's predictions and the time ``lightgbm.train`` took."""
+
+    report: FoldReport
+    predictions: np.ndarray = field(repr=False)
+    seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class FinalFit:
+    """The final model's text and importance, the bars it was fitted on, and its fitting time."""
+
+    model_text: str = field(repr=False)
+    importance: pd.DataFrame = field(repr=False)
+    training_start: pd.Timestamp
+    training_end: pd.Timestamp
+    seconds: float
+
+
+def prepare_training(
+    frame: pd.DataFrame,
+    feature_set: str | FeatureSet = "default",
+    config: TrainingConfig | None = None,
+) -> PreparedTraining:
+    """Check the bars and features and compute what the fits read.
+
+    Raises
+    ------
+    InvalidInputError
+        If the features read the future, or the data is too short for the
+        horizon and folds (the message says how many bars are needed).
+    """
     config = TrainingConfig() if config is None else config
     chosen = get_feature_set(feature_set)
     splits = walk_forward_splits(
@@ -195,57 +276,101 @@ def train_model(
     values = features.to_numpy(dtype=np.float64)
     labels = forward_return_labels(frame, config.horizon, config.kind).to_numpy()
     usable = ~np.isnan(labels) & ~np.all(np.isnan(values), axis=1)
-    names = tuple(features.columns)
-    out_of_sample = np.full(len(frame), np.nan)
-    reports = []
-    fitting_seconds = 0.0
-    total = len(splits) + 1
-    for split in splits:
-        train, validation = _usable(split.train, usable), _usable(split.validation, usable)
-        booster, seconds = _fit(values, labels, names, train, validation, config)
-        fitting_seconds += seconds
-        out_of_sample[split.test] = booster.predict(values[split.test])
-        scored = _usable(split.test, usable)
-        reports.append(
-            FoldReport(
-                fold=split.fold,
-                train_start=frame.index[split.train[0]],
-                train_end=frame.index[split.train[-1]],
-                test_start=frame.index[split.test[0]],
-                test_end=frame.index[split.test[-1]],
-                rounds=booster.current_iteration(),
-                scores=_scores(config, labels[scored], out_of_sample[scored]),
-                backtest=_fold_backtest(
-                    frame.iloc[split.test], out_of_sample[split.test], config, backtest_config
-                ),
-            )
-        )
-        if on_progress is not None:
-            on_progress(len(reports), total)
-    train, validation = _final_blocks(len(frame), usable, config)
-    booster, seconds = _fit(values, labels, names, train, validation, config)
-    fitting_seconds += seconds
-    if on_progress is not None:
-        on_progress(total, total)
+    _final_blocks(len(frame), usable, config)
+    return PreparedTraining(
+        frame=frame,
+        feature_set=chosen,
+        config=config,
+        values=values,
+        labels=labels,
+        usable=usable,
+        names=tuple(features.columns),
+        splits=tuple(splits),
+    )
+
+
+def fit_fold(
+    prepared: PreparedTraining, fold: int, backtest_config: BacktestConfig | None = None
+) -> FoldFit:
+    """Fit fold ``fold`` on its training block, stop on its validation block, score its test."""
+    split = prepared.splits[fold]
+    config, frame = prepared.config, prepared.frame
+    train = _usable(split.train, prepared.usable)
+    validation = _usable(split.validation, prepared.usable)
+    booster, seconds = _fit(prepared, train, validation)
+    predictions = np.asarray(booster.predict(prepared.values[split.test]), dtype=np.float64)
+    scored = _usable(split.test, prepared.usable)
+    tested = np.full(len(frame), np.nan)
+    tested[split.test] = predictions
+    report = FoldReport(
+        fold=split.fold,
+        train_start=frame.index[split.train[0]],
+        train_end=frame.index[split.train[-1]],
+        test_start=frame.index[split.test[0]],
+        test_end=frame.index[split.test[-1]],
+        rounds=booster.current_iteration(),
+        scores=_scores(config, prepared.labels[scored], tested[scored]),
+        backtest=_fold_backtest(frame.iloc[split.test], predictions, config, backtest_config),
+    )
+    return FoldFit(report=report, predictions=predictions, seconds=seconds)
+
+
+def fit_final(prepared: PreparedTraining) -> FinalFit:
+    """Fit the model that predicts new bars, on the latest labelled bars."""
+    train, validation = _final_blocks(len(prepared.frame), prepared.usable, prepared.config)
+    booster, seconds = _fit(prepared, train, validation)
     importance = pd.DataFrame(
         {
             "gain": booster.feature_importance(importance_type="gain"),
             "split": booster.feature_importance(importance_type="split"),
         },
-        index=pd.Index(names, name="feature"),
+        index=pd.Index(prepared.names, name="feature"),
     ).sort_values("gain", ascending=False)
-    return TrainedModel(
+    return FinalFit(
         model_text=booster.model_to_string(),
-        feature_set=chosen.name,
-        feature_version=chosen.version,
-        feature_names=names,
-        config=config,
-        folds=tuple(reports),
-        out_of_sample=pd.Series(out_of_sample, index=frame.index, name="prediction"),
         importance=importance,
-        training_start=frame.index[train[0]],
-        training_end=frame.index[validation[-1]],
-        lightgbm_seconds=fitting_seconds,
+        training_start=prepared.frame.index[train[0]],
+        training_end=prepared.frame.index[validation[-1]],
+        seconds=seconds,
+    )
+
+
+def assemble_model(prepared: PreparedTraining, fits: Sequence[FoldFit | FinalFit]) -> TrainedModel:
+    """The trained model from every fold's fit, in order, then the final one.
+
+    Raises
+    ------
+    InvalidInputError
+        If the fits are not one per fold followed by the final one.
+    """
+    *given, final = fits
+    folds = [fit for fit in given if isinstance(fit, FoldFit)]
+    if (
+        len(folds) != len(given)
+        or len(folds) != len(prepared.splits)
+        or not isinstance(final, FinalFit)
+    ):
+        raise InvalidInputError(
+            f"a model assembles from {len(prepared.splits)} fold fits and then the final fit; "
+            "pass fit_fold's results in fold order, then fit_final's"
+        )
+    out_of_sample = np.full(len(prepared.frame), np.nan)
+    reports = []
+    for split, fit in zip(prepared.splits, folds, strict=True):
+        out_of_sample[split.test] = fit.predictions
+        reports.append(fit.report)
+    return TrainedModel(
+        model_text=final.model_text,
+        feature_set=prepared.feature_set.name,
+        feature_version=prepared.feature_set.version,
+        feature_names=prepared.names,
+        config=prepared.config,
+        folds=tuple(reports),
+        out_of_sample=pd.Series(out_of_sample, index=prepared.frame.index, name="prediction"),
+        importance=final.importance,
+        training_start=final.training_start,
+        training_end=final.training_end,
+        lightgbm_seconds=sum(fit.seconds for fit in fits),
     )
 
 
@@ -271,15 +396,11 @@ def _final_blocks(
 
 
 def _fit(
-    values: np.ndarray,
-    labels: np.ndarray,
-    names: tuple[str, ...],
-    train: np.ndarray,
-    validation: np.ndarray,
-    config: TrainingConfig,
+    prepared: PreparedTraining, train: np.ndarray, validation: np.ndarray
 ) -> tuple[lightgbm.Booster, float]:
+    values, labels, config = prepared.values, prepared.labels, prepared.config
     training = lightgbm.Dataset(
-        values[train], label=labels[train], feature_name=list(names), free_raw_data=True
+        values[train], label=labels[train], feature_name=list(prepared.names), free_raw_data=True
     )
     watched = training.create_valid(values[validation], label=labels[validation])
     started = time.perf_counter()

@@ -23,7 +23,9 @@ class MlPredictive(Strategy):
     times, aligned to each frame) or in a frame's ``prediction`` column, and
     must be out of sample: made by a model that saw no label reaching that
     bar, as the walk-forward folds of :func:`quantdesk.learning.train_model`
-    give (``MlPredictive(predictions=model.out_of_sample)``). Bars without a
+    give (``MlPredictive(predictions=model.out_of_sample)``).
+    ``quantdesk.backtest("ml_predictive", ...)`` without predictions trains
+    such a model on the bars first (default features and training). Bars without a
     prediction (NaN: the first fold's training span) never open a position. Without
     ``long_only`` the short side mirrors the long one: short below
     ``1 - entry``, cover above ``1 - exit``.
@@ -45,6 +47,14 @@ class MlPredictive(Strategy):
                 f"not {type(predictions).__name__}"
             )
         self.predictions = predictions
+
+    def has_predictions(self, frame: pd.DataFrame) -> bool:
+        """Whether predictions were given, as ``predictions`` or a column of ``frame``."""
+        return self.predictions is not None or PREDICTION_COLUMN in frame.columns
+
+    def with_predictions(self, predictions: pd.Series) -> Self:
+        """Return a copy trading ``predictions``, with the same parameters."""
+        return type(self)(predictions=predictions, **self.parameters)
 
     def with_parameters(self, **changes: object) -> Self:
         """Return a copy with some parameters changed, keeping the predictions."""
