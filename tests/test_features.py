@@ -11,6 +11,7 @@ from quantdesk.errors import InvalidInputError, UnknownNameError
 from quantdesk.features import (
     FeatureSet,
     check_causal,
+    default_feature_set,
     feature_set_names,
     forward_return_labels,
     get_feature_set,
@@ -174,3 +175,37 @@ def test_too_little_data_says_how_much_is_needed() -> None:
 def test_an_embargo_shorter_than_the_horizon_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="at least 4"):
         walk_forward_splits(5_000, 3, 4, embargo=2)
+
+
+def test_the_default_set_takes_other_windows_and_records_them_in_its_name(
+    bars: pd.DataFrame,
+) -> None:
+    slower = default_feature_set(return_lags=(2, 5), window=21, volume_window=48)
+    assert slower.name == "default(return_lags=2-5,window=21,volume_window=48)"
+    features = slower.compute(bars)
+    close = bars["close"].to_numpy()
+    np.testing.assert_allclose(features["return_5"].to_numpy()[5:], close[5:] / close[:-5] - 1)
+    np.testing.assert_allclose(
+        features["rsi_21"].to_numpy(), talib.RSI(close, timeperiod=21) / 100, equal_nan=True
+    )
+    volume = bars["volume"].to_numpy()
+    last = volume[-48:]
+    assert features["volume_z_48"].iloc[-1] == pytest.approx(
+        (volume[-1] - last.mean()) / last.std(ddof=1)
+    )
+    assert "return_1" not in features.columns
+    assert "rsi_14" not in features.columns
+    check_causal(slower, bars)
+    assert default_feature_set().name == "default"
+    assert list(default_feature_set().compute(bars).columns) == list(
+        get_feature_set("default").compute(bars).columns
+    )
+
+
+def test_bad_default_set_windows_name_the_fix() -> None:
+    with pytest.raises(InvalidInputError, match="return_lags must be distinct"):
+        default_feature_set(return_lags=(0, 3))
+    with pytest.raises(InvalidInputError, match="window must be a whole number of bars"):
+        default_feature_set(window=1)
+    with pytest.raises(InvalidInputError, match=r"slow_window .* must be longer"):
+        default_feature_set(band_window=50, slow_window=20)

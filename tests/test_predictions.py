@@ -63,6 +63,10 @@ def test_changed_parameters_retrain(database_user: Callable[..., Any]) -> None:
     assert changed.trained
     assert changed.reason == "training parameters changed"
     assert changed.model_id != first.model_id
+    # The first model still fits its own parameters, so going back reuses it.
+    back = predicted(erin)
+    assert not back.trained
+    assert back.model_id == first.model_id
 
 
 def test_bob_never_uses_alices_model(database_user: Callable[..., Any]) -> None:

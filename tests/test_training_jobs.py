@@ -13,6 +13,7 @@ import quantdesk
 from quantdesk.compute.trackers import close_shared_trackers
 from quantdesk.errors import InvalidInputError
 from quantdesk.learning import TrainingConfig, train_model
+from quantdesk.strategies.ml_predictive import MlPredictive
 from tests.test_learning import autocorrelated, bars_from_returns
 
 FAST = TrainingConfig(folds=2, max_rounds=40)
@@ -82,3 +83,23 @@ def test_registering_a_frame_without_its_address_is_refused(client: Client) -> N
     frame = bars_from_returns(autocorrelated(3_000, 0.5, seed=22), seed=22)
     with pytest.raises(InvalidInputError, match="needs a database"):
         quantdesk.train(frame, config=FAST, client=client, record=False, save=True)
+
+
+def test_a_sweep_of_its_thresholds_trades_one_walk_forward_model(client: Client) -> None:
+    frame = bars_from_returns(autocorrelated(3_000, 0.5, seed=25), seed=25)
+    job = quantdesk.sweep(
+        "ml_predictive",
+        frame,
+        {"entry": [0.55, 0.6, 0.65]},
+        client=client,
+        record=False,
+        lot_size=1e-8,
+    )
+    result = job.result(timeout=300)
+    model = train_model(frame)
+    for entry, trades in zip(result.rows["entry"], result.rows["n_trades"], strict=True):
+        alone = quantdesk.backtest(
+            MlPredictive(predictions=model.out_of_sample, entry=entry), frame, lot_size=1e-8
+        )
+        assert trades == alone.stats["n_trades"]
+    assert result.rows["n_trades"].iloc[0] > result.rows["n_trades"].iloc[-1] > 0

@@ -299,6 +299,11 @@ def reusable_model(
 ) -> tuple[ModelRecord | None, str]:
     """The newest registered model these bars may reuse, else None and why a new one is needed.
 
+    Every model trained on the same address, timeframe and feature set is a
+    candidate, newest first, so models trained with other parameters stay
+    reusable side by side. When none fits, the reason given is that of the
+    newest model with these parameters and features, else the newest model's.
+
     Returns
     -------
     tuple
@@ -313,26 +318,46 @@ def reusable_model(
     ]
     if not same_data:
         return None, "no model for this data and feature set"
-    newest = same_data[0]
-    if newest.feature_version != feature_set.version:
-        return None, (
-            f"feature set {feature_set.name!r} changed (version {newest.feature_version} -> "
+    reasons = [
+        _why_not_reusable(record, feature_set, config, frame, max_age) for record in same_data
+    ]
+    for record, reason in zip(same_data, reasons, strict=True):
+        if reason is None:
+            return record, "reused"
+    alike = [
+        reason
+        for record, reason in zip(same_data, reasons, strict=True)
+        if record.config == config and record.feature_version == feature_set.version
+    ]
+    return None, str((alike or reasons)[0])
+
+
+def _why_not_reusable(
+    record: ModelRecord,
+    feature_set: FeatureSet,
+    config: TrainingConfig,
+    frame: pd.DataFrame,
+    max_age: pd.Timedelta,
+) -> str | None:
+    if record.feature_version != feature_set.version:
+        return (
+            f"feature set {feature_set.name!r} changed (version {record.feature_version} -> "
             f"{feature_set.version})"
         )
-    if newest.config != config:
-        return None, "training parameters changed"
-    training_bars = frame.loc[newest.training_start : newest.training_end]
+    if record.config != config:
+        return "training parameters changed"
+    training_bars = frame.loc[record.training_start : record.training_end]
     if (
         len(training_bars) == 0
-        or training_bars.index[0] != newest.training_start
-        or training_bars.index[-1] != newest.training_end
-        or data_fingerprint(training_bars) != newest.data_fingerprint
+        or training_bars.index[0] != record.training_start
+        or training_bars.index[-1] != record.training_end
+        or data_fingerprint(training_bars) != record.data_fingerprint
     ):
-        return None, "the bars it was trained on changed"
-    outrun = frame.index[-1] - newest.training_end
+        return "the bars it was trained on changed"
+    outrun = frame.index[-1] - record.training_end
     if outrun > max_age:
-        return None, f"stale: the data runs {outrun} past its training end (max_age {max_age})"
-    return newest, "reused"
+        return f"stale: the data runs {outrun} past its training end (max_age {max_age})"
+    return None
 
 
 class _BoosterCache:

@@ -15,7 +15,8 @@ up to ``t``. Register your own with :func:`register_feature_set`::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,9 @@ from quantdesk.patterns import candlestick_pattern
 FeatureBuilder = Callable[[pd.DataFrame], pd.DataFrame]
 
 RETURN_LAGS = (1, 3, 6, 12, 24)
+OSCILLATOR_WINDOW = 14
+BAND_WINDOW = 20
+SLOW_WINDOW = 50
 VOLUME_WINDOW = 24
 CAUSAL_PROBES = 3
 
@@ -132,43 +136,129 @@ def check_causal(feature_set: FeatureSet, frame: pd.DataFrame, probes: int = CAU
                 )
 
 
-def default_features(frame: pd.DataFrame) -> pd.DataFrame:
+def default_features(
+    frame: pd.DataFrame,
+    *,
+    return_lags: tuple[int, ...] = RETURN_LAGS,
+    window: int = OSCILLATOR_WINDOW,
+    band_window: int = BAND_WINDOW,
+    slow_window: int = SLOW_WINDOW,
+    volume_window: int = VOLUME_WINDOW,
+) -> pd.DataFrame:
     """The default set: returns, momentum, trend, volatility, volume and two candlesticks.
 
     Every column is scale-free (ratios, oscillators divided by 100), so one model
-    fits symbols of any price.
+    fits symbols of any price. The windows are those of
+    :func:`default_feature_set`, whose defaults these are.
     """
     close = frame["close"]
     columns: dict[str, pd.Series] = {}
-    for lag in RETURN_LAGS:
+    for lag in return_lags:
         columns[f"return_{lag}"] = close.pct_change(lag, fill_method=None)
-    columns["rsi_14"] = rsi(frame, 14) / 100.0
-    columns["adx_14"] = adx(frame, 14) / 100.0
-    columns["natr_14"] = natr(frame, 14) / 100.0
-    bands = bollinger_bands(frame, 20, 2.0)
+    columns[f"rsi_{window}"] = rsi(frame, window) / 100.0
+    columns[f"adx_{window}"] = adx(frame, window) / 100.0
+    columns[f"natr_{window}"] = natr(frame, window) / 100.0
+    bands = bollinger_bands(frame, band_window, 2.0)
     width = bands["upper"] - bands["lower"]
-    columns["bollinger_position_20"] = (close - bands["lower"]) / width.where(width > 0)
-    columns["close_to_sma_20"] = close / sma(frame, 20) - 1.0
-    columns["sma_20_to_sma_50"] = sma(frame, 20) / sma(frame, 50) - 1.0
+    columns[f"bollinger_position_{band_window}"] = (close - bands["lower"]) / width.where(width > 0)
+    columns[f"close_to_sma_{band_window}"] = close / sma(frame, band_window) - 1.0
+    columns[f"sma_{band_window}_to_sma_{slow_window}"] = (
+        sma(frame, band_window) / sma(frame, slow_window) - 1.0
+    )
     columns["macd_histogram"] = macd(frame)["histogram"] / close
     columns["range"] = (frame["high"] - frame["low"]) / close
     volume = frame["volume"].astype(np.float64)
-    mean = volume.rolling(VOLUME_WINDOW).mean()
-    spread = volume.rolling(VOLUME_WINDOW).std()
-    columns[f"volume_z_{VOLUME_WINDOW}"] = (volume - mean) / spread.where(spread > 0)
+    mean = volume.rolling(volume_window).mean()
+    spread = volume.rolling(volume_window).std()
+    columns[f"volume_z_{volume_window}"] = (volume - mean) / spread.where(spread > 0)
     for pattern in ("engulfing", "hammer"):
         columns[pattern] = candlestick_pattern(frame, pattern).astype(np.float64)
     return pd.DataFrame(columns, index=frame.index)
 
 
-FEATURE_SETS: dict[str, FeatureSet] = {
-    "default": FeatureSet(
-        "default",
-        default_features,
-        "returns over 1-24 bars, RSI, ADX, NATR, Bollinger position, SMA ratios, "
-        "MACD histogram, range, volume z-score, engulfing and hammer",
+def default_feature_set(
+    *,
+    return_lags: Sequence[int] = RETURN_LAGS,
+    window: int = OSCILLATOR_WINDOW,
+    band_window: int = BAND_WINDOW,
+    slow_window: int = SLOW_WINDOW,
+    volume_window: int = VOLUME_WINDOW,
+    name: str | None = None,
+) -> FeatureSet:
+    """The default feature set with other windows, e.g. for a slower timeframe.
+
+    Parameters
+    ----------
+    return_lags
+        The bars each return feature spans.
+    window
+        RSI, ADX and NATR's window.
+    band_window, slow_window
+        The Bollinger and fast SMA window, and the slow SMA's (longer).
+    volume_window
+        The volume z-score's window.
+    name
+        What models record it as; by default ``"default"`` with the changed
+        windows, e.g. ``"default(window=21)"``, so a model trained on one
+        configuration is never reused for another.
+
+    Returns
+    -------
+    FeatureSet
+        Not registered; pass it as ``feature_set=`` or register it.
+
+    Raises
+    ------
+    InvalidInputError
+        For a window under 2, a lag under 1, or a slow window not longer than the band's.
+    """
+    lags = tuple(int(lag) for lag in return_lags)
+    if not lags or min(lags) < 1 or len(set(lags)) != len(lags):
+        raise InvalidInputError(
+            f"return_lags must be distinct whole bars of 1 or more, e.g. (1, 3, 6); got {lags}"
+        )
+    windows = {
+        "window": window,
+        "band_window": band_window,
+        "slow_window": slow_window,
+        "volume_window": volume_window,
+    }
+    for label, value in windows.items():
+        if int(value) != value or value < 2:
+            raise InvalidInputError(
+                f"{label} must be a whole number of bars, 2 or more; got {value}"
+            )
+    if slow_window <= band_window:
+        raise InvalidInputError(
+            f"slow_window ({slow_window}) must be longer than band_window ({band_window})"
+        )
+    chosen = {"return_lags": lags, **{label: int(value) for label, value in windows.items()}}
+    defaults = {
+        "return_lags": RETURN_LAGS,
+        "window": OSCILLATOR_WINDOW,
+        "band_window": BAND_WINDOW,
+        "slow_window": SLOW_WINDOW,
+        "volume_window": VOLUME_WINDOW,
+    }
+    changed = [
+        f"{label}={'-'.join(map(str, value)) if isinstance(value, tuple) else value}"
+        for label, value in chosen.items()
+        if value != defaults[label]
+    ]
+    automatic = f"default({','.join(changed)})" if changed else "default"
+    return FeatureSet(
+        automatic if name is None else name,
+        functools.partial(default_features, **chosen),  # type: ignore[arg-type]
+        DEFAULT_DESCRIPTION if not changed else f"{DEFAULT_DESCRIPTION} ({', '.join(changed)})",
     )
-}
+
+
+DEFAULT_DESCRIPTION = (
+    "returns over 1-24 bars, RSI, ADX, NATR, Bollinger position, SMA ratios, "
+    "MACD histogram, range, volume z-score, engulfing and hammer"
+)
+
+FEATURE_SETS: dict[str, FeatureSet] = {"default": default_feature_set()}
 """Every feature set by name; :func:`register_feature_set` adds to it."""
 
 
