@@ -21,12 +21,15 @@ import pytest
 from distributed import Client, Event, LocalCluster
 from sqlalchemy import Connection, text
 
+import quantdesk
 from quantdesk.compute.admission import HostLoad
 from quantdesk.compute.jobs import JobFailedError, JobTracker
 from quantdesk.compute.stopping import stop_requested
 from quantdesk.engine import BacktestConfig
 from quantdesk.research.space import parse_parameter_space
 from quantdesk.research.sweep import SweepRow, evaluate_chunk, plan_chunks, run_sweep, sweep_result
+from quantdesk.strategies import Signals
+from quantdesk.strategies.sma_cross import SmaCross
 from tests.frames import sample_bars
 from tests.test_store_isolation import connect
 
@@ -279,3 +282,28 @@ def test_a_lost_scheduler_fails_the_running_job_in_one_line() -> None:
     assert f"the scheduler at {address} stopped answering" in message
     assert job.error is not None
     assert job.error.startswith("the scheduler at")
+
+
+class SlowCross(SmaCross):
+    """sma_cross that takes a while per combination, as a heavy strategy would."""
+
+    name = "slow_cross_for_cancelling"
+
+    def _signals(self, frame: pd.DataFrame) -> Signals:
+        time.sleep(0.2)
+        return super()._signals(frame)
+
+
+def test_cancelling_a_sweep_stops_its_chunks_between_combinations(client: Client) -> None:
+    frame = sample_bars("BTC/USDT", "1h", "2024-01-01", "2024-02-01")
+    grid = {"fast": "2:21:1", "slow": "30:34:1"}  # 100 combinations, 20 s on one worker
+    job = quantdesk.sweep(
+        SlowCross, frame, grid, chunk_size=100, client=client, record=False, lot_size=1e-8
+    )
+    until(lambda: executing(client) == 1)
+    cancelled_at = time.monotonic()
+    job.cancel()
+    until(lambda: executing(client) == 0, seconds=5)
+    freed_after = time.monotonic() - cancelled_at
+    assert job.status == "cancelled"
+    assert freed_after < 5

@@ -28,6 +28,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from quantdesk.compute.jobs import Job, JobTracker, Task
+from quantdesk.compute.stopping import stop_requested
 from quantdesk.engine import (
     BacktestConfig,
     BacktestResult,
@@ -321,7 +322,14 @@ def _chunk_task(
     combinations: list[Combination],
     config: BacktestConfig,
 ) -> list[SweepRow]:
-    return evaluate_chunk(frame, strategy, combinations, config, prices=_prices_for(frame))
+    return evaluate_chunk(
+        frame,
+        strategy,
+        combinations,
+        config,
+        prices=_prices_for(frame),
+        should_stop=stop_requested,
+    )
 
 
 def _backtest_task(

@@ -119,6 +119,7 @@ def evaluate_chunk(
     config: BacktestConfig | None = None,
     *,
     prices: PreparedPrices | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[SweepRow]:
     """Run one chunk of combinations on the lean path.
 
@@ -135,11 +136,14 @@ def evaluate_chunk(
         The trading rules; ``BacktestConfig()`` when None.
     prices
         ``prepare_prices(frame)`` when the caller already has it.
+    should_stop
+        Asked before each combination; once it answers True the chunk ends
+        early, with the rows so far (a cancelled job's task frees its worker).
 
     Returns
     -------
     list of SweepRow
-        One per combination, in order.
+        One per combination run, in order.
     """
     config = BacktestConfig() if config is None else config
     prices = prepare_prices(frame) if prices is None else prices
@@ -157,6 +161,8 @@ def evaluate_chunk(
     rows: list[SweepRow] = []
     with reusing_indicator_values():
         for combination in combinations:
+            if should_stop is not None and should_stop():
+                break
             parameters = dict(combination)
             built = _built_strategy(strategy, parameters, frame)
             if isinstance(built, str):
