@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import quantdesk
 from quantdesk.config import Settings
-from quantdesk.errors import DataRepairWarning, InvalidInputError, UnknownNameError
+from quantdesk.errors import (
+    DataRepairWarning,
+    InvalidInputError,
+    NoTradesWarning,
+    UnknownNameError,
+)
 from quantdesk.strategies import get_strategy
 from tests.command_line import run_quantdesk
+from tests.frames import bars_from_closes, sample_bars
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +227,24 @@ def test_the_cli_risk_free_rate_reaches_the_ratios(goog_csv: Path, tmp_path: Pat
         return float(json.loads(result.stdout)["stats"]["sharpe"])
 
     assert sharpe("--risk-free-rate", "0.2") < sharpe()
+
+
+def test_entries_no_lot_can_pay_for_are_explained_in_one_warning() -> None:
+    bars = sample_bars("BTC/USDT", "1h", "2024-01-01", "2024-03-01")
+    with pytest.warns(NoTradesWarning) as caught:
+        result = quantdesk.backtest("sma_cross", bars)
+    assert result.stats["n_trades"] == 0
+    (warning,) = caught
+    message = str(warning.message)
+    first_entry = int(np.flatnonzero(get_strategy("sma_cross").signals(bars).long_entries)[0])
+    fill_price = bars["open"].iloc[first_entry + 1]
+    assert fill_price > 10_000  # one bitcoin costs more than the default cash
+    assert f"at {fill_price:,.2f} costs more than the 10,000 of buying power" in message
+    assert "lot_size" in message
+    assert "\n" not in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traded = quantdesk.backtest("sma_cross", bars, lot_size=1e-8)
+        flat = quantdesk.backtest("sma_cross", bars_from_closes([20_000.0] * 100))
+    assert flat.stats["n_trades"] == 0  # no entry signal, so nothing to explain
+    assert traded.stats["n_trades"] > 0

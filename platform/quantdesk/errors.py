@@ -111,6 +111,10 @@ class DataRepairWarning(QuantdeskWarning):
     """A frame was repaired on the way in (sorted, de-duplicated, converted)."""
 
 
+class NoTradesWarning(QuantdeskWarning):
+    """A backtest's strategy signalled entries but none was filled: one lot costs too much."""
+
+
 def describe_miss(kind: str, name: str, options: Iterable[str]) -> str:
     """Build the message for a name that is not among ``options``.
 

@@ -10,6 +10,7 @@ no DataFrames and can reuse one equity buffer.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -29,7 +30,7 @@ from quantdesk.engine.result import (
 )
 from quantdesk.engine.scans import prices_are_valid_nb
 from quantdesk.engine.stats import Calendar, StatValue, bar_calendar, compute_statistics
-from quantdesk.errors import InvalidInputError
+from quantdesk.errors import InvalidInputError, NoTradesWarning
 from quantdesk.strategies.signals import Signals
 
 MINIMUM_BARS = 2
@@ -384,6 +385,8 @@ def run_backtest(
     config = _checked_config(config)
     prices = prepare_prices(frame)
     run = simulate(prices, signals, config)
+    if len(run.trade_records) == 0 and run.open_size == 0:
+        _warn_when_no_lot_is_affordable(frame, signals, config)
     return BacktestResult(
         equity=pd.Series(run.equity, index=prices.index, name="equity", copy=False),
         open_position=_open_position(run, prices),
@@ -395,6 +398,27 @@ def run_backtest(
         data_address=data_address,
         timeframe=timeframe,
         _inputs=_ResultInputs(trade_records=run.trade_records, frame=frame.copy(deep=False)),
+    )
+
+
+def _warn_when_no_lot_is_affordable(
+    frame: pd.DataFrame, signals: Signals, config: BacktestConfig
+) -> None:
+    """Say why a run with entry signals made no trade when one lot costs more than the cash."""
+    entries = np.flatnonzero(np.asarray(signals.long_entries) | np.asarray(signals.short_entries))
+    fill_bar = entries[0] + (0 if config.trade_on_close else 1) if len(entries) else len(frame)
+    if fill_bar >= len(frame):
+        return
+    price = float(frame["close" if config.trade_on_close else "open"].iloc[fill_bar])
+    buying_power = config.cash / config.margin
+    if price * config.lot_size <= buying_power:
+        return
+    warnings.warn(
+        f"{len(entries)} entry signal(s) but no trade: one lot of {config.lot_size:g} at "
+        f"{price:,.2f} costs more than the {buying_power:,.0f} of buying power; pass a "
+        "smaller lot_size (e.g. 1e-8 for crypto) or more cash",
+        NoTradesWarning,
+        stacklevel=3,
     )
 
 
