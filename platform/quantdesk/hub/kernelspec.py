@@ -44,6 +44,6 @@ def install_kernel(prefix: str | None = None) -> Path:
             "the quantdesk repository"
         )
     installed = KernelSpecManager().install_kernel_spec(
-        str(source), KERNEL_NAME, prefix=prefix or sys.prefix, replace=True
+        str(source), KERNEL_NAME, prefix=prefix or sys.prefix
     )
     return Path(installed)
