@@ -141,7 +141,7 @@ def database_user(
 
 @pytest.fixture(scope="session")
 def running_hub(postgres_server: SuiteServer) -> Iterator[RunningHub]:
-    """One real JupyterHub for the session, started as ``quantdesk up`` starts it, with its admin."""
+    """One real JupyterHub for the session, started as ``quantdesk up`` does, and its admin."""
     with directories_open_to_all():
         hub, base = started_hub(postgres_server)
         try:
