@@ -17,7 +17,13 @@ from pathlib import Path
 from quantdesk.config import Settings
 from quantdesk.hub.authenticator import QuantdeskAuthenticator
 from quantdesk.hub.files import HubFiles, proxy_program
-from quantdesk.hub.services import idle_culler_role, idle_culler_service
+from quantdesk.hub.services import (
+    SERVER_TOKEN_SCOPES,
+    dask_gateway_service,
+    idle_culler_role,
+    idle_culler_service,
+    user_role,
+)
 from quantdesk.hub.spawning import pre_spawn_hook, runs_as_root, spawner_class
 
 c = get_config()
@@ -94,11 +100,21 @@ c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL", "TZ"]
 # and the server gets its own database connection (peer authentication over the
 # Unix socket as root, else a freshly rotated password) and nothing of the hub's.
 c.Spawner.pre_spawn_hook = pre_spawn_hook(settings, isolated=isolated)
+# The token a server holds (JUPYTERHUB_API_TOKEN, which its kernels see) may do
+# only this (quantdesk.hub.services.SERVER_TOKEN_SCOPES):
+#   users:activity!user                     report activity, which the culler reads
+#   access:servers!server                   check that a visitor may use this server
+#   access:services!service=dask-gateway    reach the person's own Dask clusters
+c.Spawner.server_token_scopes = sorted(SERVER_TOKEN_SCOPES)
 # The first start of a server imports JupyterLab; give a loaded machine time.
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 
 # --- Services and their scopes -------------------------------------------------
+# Services start with none of the hub's QUANTDESK_* settings (JupyterHub passes a
+# service only PATH, the locale and its own hub token), so neither holds the
+# manager's credential.
+#
 # jupyterhub-idle-culler stops servers idle for `hub_idle_timeout_seconds`, so
 # forgotten kernels give their memory back. Its role's scopes, and why
 # (quantdesk.hub.services.IDLE_CULLER_SCOPES):
@@ -106,5 +122,17 @@ c.Spawner.http_timeout = 120
 #   read:users:activity  to see when each person was last active
 #   read:servers         to see each server's own last activity
 #   delete:servers       to stop a server that sat idle too long
-c.JupyterHub.services = [idle_culler_service(settings.hub_idle_timeout_seconds)]
-c.JupyterHub.load_roles = [idle_culler_role()]
+#
+# The Dask gateway runs each person's scheduler and workers (as root: as their OS
+# account) on 127.0.0.1 at `hub_gateway_port`. It needs no role: it asks the hub
+# who holds a token, and accepts only tokens with
+# access:services!service=dask-gateway.
+c.JupyterHub.services = [
+    idle_culler_service(settings.hub_idle_timeout_seconds),
+    dask_gateway_service(settings),
+]
+# JupyterHub's `user` role, with the gateway scope added
+# (quantdesk.hub.services.USER_SCOPES):
+#   self                                    manage their own server and tokens
+#   access:services!service=dask-gateway    start and use their own Dask clusters
+c.JupyterHub.load_roles = [idle_culler_role(), user_role()]

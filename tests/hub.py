@@ -300,13 +300,14 @@ def started_hub(database: SuiteServer) -> tuple[RunningHub, Path]:
         The hub and the directory to delete afterwards.
     """
     base = Path(tempfile.mkdtemp(prefix="quantdesk-suite-hub-"))
-    hub_port, api_port, proxy_port = free_ports(3)
+    hub_port, api_port, proxy_port, gateway_port = free_ports(4)
     settings = Settings.load(
         data_dir=base / "data",
         database_dir=database.settings.resolved_database_dir,
         hub_port=hub_port,
         hub_api_port=api_port,
         hub_proxy_api_port=proxy_port,
+        hub_gateway_port=gateway_port,
         hub_admin=unique_name("admin"),
     )
     state = start_hub(settings)

@@ -6,9 +6,11 @@ kernel: shell commands and SQL.
 
 from __future__ import annotations
 
+import getpass
 import json
 
 import pytest
+import requests
 
 from quantdesk.store.server import EmbeddedPostgres
 from tests.hub import AS_ROOT, NOT_ROOT, Person, RunningHub
@@ -129,3 +131,48 @@ def test_bob_cannot_log_in_to_the_database_as_alice(
     assert "Peer authentication failed" in output
     assert "password authentication failed" in output
     assert f"\n{alice.name}\n" not in f"\n{output}\n"
+
+
+def test_a_kernel_runs_its_work_on_the_persons_own_gateway_cluster(
+    running_hub: RunningHub, hub_people: tuple[Person, Person]
+) -> None:
+    alice, bob = hub_people
+    code = (
+        "import getpass, quantdesk.api.cluster as cluster\n"
+        "client = cluster.get_client()\n"
+        "print(client.submit(getpass.getuser, pure=False).result())\n"
+        "client.close()"
+    )
+    worker_account = alice.execute(code).strip()
+    assert worker_account == (alice.name if AS_ROOT else getpass.getuser())
+
+    listed = bob.execute(
+        "from quantdesk.compute.gateway_client import open_gateway\n"
+        "import os\n"
+        "with open_gateway(os.environ['QUANTDESK_GATEWAY'], '', '', "
+        "hub_token=os.environ['JUPYTERHUB_API_TOKEN']) as gateway:\n"
+        "    print(len(gateway.list_clusters()))"
+    )
+    assert listed.strip() == "0"
+
+
+def test_the_gateway_refuses_a_token_without_its_scope(
+    running_hub: RunningHub, hub_people: tuple[Person, Person]
+) -> None:
+    alice, _ = hub_people
+    narrow = alice.api(
+        "POST",
+        f"/hub/api/users/{alice.name}/tokens",
+        {"scopes": [f"read:users:name!user={alice.name}"], "note": "no gateway scope"},
+    ).json()["token"]
+    address = f"http://127.0.0.1:{running_hub.settings.resolved_hub_gateway_port}"
+    refused = requests.get(
+        f"{address}/api/v1/clusters/", headers={"Authorization": f"jupyterhub {narrow}"}, timeout=30
+    )
+    allowed = requests.get(
+        f"{address}/api/v1/clusters/",
+        headers={"Authorization": f"jupyterhub {alice.token}"},
+        timeout=30,
+    )
+    assert refused.status_code in (401, 403)
+    assert allowed.status_code == 200

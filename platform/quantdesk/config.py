@@ -116,6 +116,8 @@ class Settings(BaseSettings):
       people open (``QUANTDESK_HUB_PORT``).
     - ``hub_api_port``, ``hub_proxy_api_port``: the hub's own API and the
       proxy's control API, both on 127.0.0.1; ``hub_port + 1`` and ``+ 2`` when unset.
+    - ``hub_gateway_port``: where the hub's Dask gateway service listens on
+      127.0.0.1; ``hub_port + 3`` when unset.
     - ``hub_admin``: the name of the hub admin the first ``quantdesk up`` creates.
     - ``hub_idle_timeout_seconds``: the idle culler stops a server nobody used this long.
 
@@ -163,6 +165,7 @@ class Settings(BaseSettings):
     hub_port: Port = DEFAULT_HUB_PORT
     hub_api_port: Port | None = None
     hub_proxy_api_port: Port | None = None
+    hub_gateway_port: Port | None = None
     hub_admin: str = DEFAULT_HUB_ADMIN
     hub_idle_timeout_seconds: float = Field(
         default=DEFAULT_HUB_IDLE_TIMEOUT_SECONDS, gt=0, allow_inf_nan=False
@@ -249,6 +252,13 @@ class Settings(BaseSettings):
         if self.hub_proxy_api_port is not None:
             return self.hub_proxy_api_port
         return self.hub_port + 2
+
+    @property
+    def resolved_hub_gateway_port(self) -> int:
+        """The hub's Dask gateway port: ``hub_gateway_port`` if set, else ``hub_port + 3``."""
+        if self.hub_gateway_port is not None:
+            return self.hub_gateway_port
+        return self.hub_port + 3
 
     def environment(self) -> dict[str, str]:
         """These settings as the ``QUANTDESK_*`` variables that recreate them in a child process.

@@ -40,7 +40,9 @@ class ApprovalHandler(ToggleAuthorizationHandler):  # type: ignore[misc]
     async def get(self, slug: str) -> None:
         """Provision ``slug`` if this request approves them, then toggle their approval."""
         record = self.authenticator.get_user(slug)
-        if record is not None and not record.is_authorized:
+        if record is None or record.username != slug:
+            raise web.HTTPError(404, reason="nobody signed up with that name")
+        if not record.is_authorized:
             try:
                 await asyncio.to_thread(
                     provision_person,

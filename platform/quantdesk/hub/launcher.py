@@ -165,6 +165,7 @@ def start_hub(settings: Settings) -> HubState:
         (settings.hub_port, "HUB_PORT"),
         (settings.resolved_hub_api_port, "HUB_API_PORT"),
         (settings.resolved_hub_proxy_api_port, "HUB_PROXY_API_PORT"),
+        (settings.resolved_hub_gateway_port, "HUB_GATEWAY_PORT"),
     ):
         _refuse_taken_port(port, f"{ENVIRONMENT_PREFIX}{variable}")
     files.create()

@@ -3,8 +3,10 @@
 The hub runs :func:`provision_person` when an admin approves a sign-up and
 again before every spawn (it is idempotent), as the hub's own process, which
 holds the manager's credential. The person's server is handed only
-:class:`ServerEnvironment`: their own database URL and where their files go,
-never the manager's URL, the vault's key or the hub's cookie secret.
+:class:`ServerEnvironment`: their own database URL, where their files go and
+the hub's Dask gateway (their kernels reach it with the server's own hub
+token, which the gateway checks with the hub), never the manager's URL, the
+vault's key or the hub's cookie secret.
 
 As root with the embedded database, the URL has no password at all: it
 names the server's Unix socket, and ``peer`` authentication admits the OS
@@ -25,6 +27,7 @@ from sqlalchemy import URL
 from quantdesk.api.users import add_user, list_users, rotate_user_password
 from quantdesk.config import ENVIRONMENT_PREFIX, Settings
 from quantdesk.hub.accounts import ensure_person_account, validate_person_name
+from quantdesk.hub.services import gateway_address
 from quantdesk.store.connection import admin_url
 from quantdesk.store.roles import DATABASE
 from quantdesk.store.server import EmbeddedPostgres
@@ -32,6 +35,7 @@ from quantdesk.store.users import allow_peer_login
 
 DATABASE_URL_VARIABLE = f"{ENVIRONMENT_PREFIX}DATABASE_URL"
 DATA_DIR_VARIABLE = f"{ENVIRONMENT_PREFIX}DATA_DIR"
+GATEWAY_VARIABLE = f"{ENVIRONMENT_PREFIX}GATEWAY"
 PEOPLE_DIRECTORY = "people"
 """Under the hub's directory: each person's data directory when the hub does not run as root."""
 
@@ -93,7 +97,7 @@ def provision_person(
     fresh_url: str | None = None
     if name not in existing:
         fresh_url = add_user(name, admin=admin, settings=settings).revealed_url()
-    variables: dict[str, str] = {}
+    variables = {GATEWAY_VARIABLE: gateway_address(settings)}
     peer = isolated and settings.admin_database_url is None
     if peer:
         allow_peer_login(admin_url(settings), name)
