@@ -16,14 +16,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from quantdesk.compute.cluster import stop_process
 from quantdesk.compute.processes import runs_module
+from quantdesk.compute.readiness import answers_http, wait_until_ready
 from quantdesk.config import ENVIRONMENT_PREFIX, Settings
 from quantdesk.errors import HubError
 from quantdesk.hub.files import HubFiles, config_file, proxy_program
@@ -34,7 +32,6 @@ from quantdesk.store.private_file import write_private_text
 LISTEN_HOST = "127.0.0.1"
 HUB_MODULE = "jupyterhub"
 START_TIMEOUT_SECONDS = 90.0
-_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -186,16 +183,14 @@ def start_hub(settings: Settings) -> HubState:
             start_new_session=True,
         )
     url = hub_url(settings)
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not _healthy(url):
-        if process.poll() is not None:
-            raise HubError(f"the hub exited while starting; see {files.log}")
-        if time.monotonic() > deadline:
-            stop_process(process.pid)
-            raise HubError(
-                f"the hub did not answer within {START_TIMEOUT_SECONDS:g} s; see {files.log}"
-            )
-        time.sleep(_POLL_SECONDS)
+    wait_until_ready(
+        process,
+        lambda: _healthy(url),
+        timeout_seconds=START_TIMEOUT_SECONDS,
+        service="the hub",
+        where=f"; see {files.log}",
+        error=HubError,
+    )
     state = HubState(url, process.pid, runs_as_root(), str(files.log))
     write_private_text(files.state, json.dumps(state.to_json()) + "\n")
     return state
@@ -255,8 +250,4 @@ def _refuse_taken_port(port: int, variable: str) -> None:
 
 
 def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/hub/health", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+    return answers_http(f"{url}/hub/health", timeout_seconds=2)
