@@ -113,3 +113,35 @@ def test_an_existing_os_account_is_not_taken_over(running_hub: RunningHub) -> No
     assert "was not made by quantdesk" in refused.reason
     assert browser.log_in(name, password).status_code == 200
     assert name not in grp.getgrnam(PEOPLE_GROUP).gr_mem
+
+
+def test_another_sites_page_cannot_make_the_admins_browser_approve(
+    running_hub: RunningHub,
+) -> None:
+    name = running_hub.remember(unique_name("trudy"))
+    password = strong_password()
+    running_hub.browser().sign_up(name, password)
+    forged = running_hub.admin_browser.session.get(
+        f"{running_hub.url}/hub/authorize/{name}",
+        headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"},
+        allow_redirects=False,
+        timeout=60,
+    )
+    discarded = running_hub.admin_browser.session.get(
+        f"{running_hub.url}/hub/discard/{name}",
+        headers={"Sec-Fetch-Site": "cross-site"},
+        allow_redirects=False,
+        timeout=60,
+    )
+
+    assert forged.status_code == 403
+    assert discarded.status_code == 403
+    assert running_hub.browser().log_in(name, password).status_code == 200
+    clicked = running_hub.admin_browser.session.get(
+        f"{running_hub.url}/hub/authorize/{name}",
+        headers={"Sec-Fetch-Site": "same-origin"},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert clicked.status_code == 302
+    assert running_hub.browser().log_in(name, password).status_code == 302

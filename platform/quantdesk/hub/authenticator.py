@@ -11,7 +11,9 @@ keeps their password as a bcrypt hash in the hub's database. With
   (:func:`quantdesk.hub.provisioning.provision_person`), so their OS account
   exists from the moment they may log in; a name the platform cannot give
   them (an existing OS account it did not make) is refused there, with the
-  reason, and the person stays unapproved.
+  reason, and the person stays unapproved;
+- approving and discarding refuse requests another site made a browser send
+  (:func:`refuse_cross_site`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from jupyterhub.scopes import needs_scope
 from nativeauthenticator import NativeAuthenticator
-from nativeauthenticator.handlers import ToggleAuthorizationHandler
+from nativeauthenticator.handlers import DiscardHandler, ToggleAuthorizationHandler
 from tornado import web
 from traitlets import Bool
 
@@ -31,6 +33,43 @@ from quantdesk.hub.accounts import validate_person_name
 from quantdesk.hub.provisioning import provision_person
 
 _APPROVAL_ROUTE = r"/authorize/([^/]*)"
+_DISCARD_ROUTE = r"/discard/([^/]*)"
+SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
+"""``Sec-Fetch-Site`` values a browser sends for the hub's own pages and for typed addresses."""
+
+
+def refuse_cross_site(handler: Any) -> None:
+    """Refuse a request another site's page made the browser send.
+
+    NativeAuthenticator approves (``/hub/authorize/NAME``) and discards
+    (``/hub/discard/NAME``) with plain GET links, which carry no ``_xsrf``
+    field: a page elsewhere could make a logged-in admin's browser approve
+    anyone with an ``<img>`` tag. Browsers say where a request came from in
+    ``Sec-Fetch-Site``; a client with a token sends none and is let through.
+
+    Parameters
+    ----------
+    handler
+        The tornado request handler.
+
+    Raises
+    ------
+    tornado.web.HTTPError
+        403 for a cross-site or same-site (another port or subdomain) request.
+    """
+    origin = handler.request.headers.get("Sec-Fetch-Site")
+    if origin is not None and origin not in SAME_SITE_FETCHES:
+        raise web.HTTPError(403, reason="use the hub's own /hub/authorize page for this")
+
+
+class DiscardOnlyFromTheHubHandler(DiscardHandler):  # type: ignore[misc]
+    """``/hub/discard/NAME``, refusing cross-site requests."""
+
+    @needs_scope("admin:users")  # type: ignore[untyped-decorator]
+    async def get(self, user_name: str) -> None:
+        """Discard ``user_name``'s sign-up unless another site asked for it."""
+        refuse_cross_site(self)
+        await super().get(user_name)
 
 
 class ApprovalHandler(ToggleAuthorizationHandler):  # type: ignore[misc]
@@ -39,6 +78,7 @@ class ApprovalHandler(ToggleAuthorizationHandler):  # type: ignore[misc]
     @needs_scope("admin:users")  # type: ignore[untyped-decorator]
     async def get(self, slug: str) -> None:
         """Provision ``slug`` if this request approves them, then toggle their approval."""
+        refuse_cross_site(self)
         record = self.authenticator.get_user(slug)
         if record is None or record.username != slug:
             raise web.HTTPError(404, reason="nobody signed up with that name")
@@ -96,8 +136,5 @@ class QuantdeskAuthenticator(NativeAuthenticator):  # type: ignore[misc]
         list
             ``(route, handler)`` pairs.
         """
-        handlers = [
-            (route, ApprovalHandler if route == _APPROVAL_ROUTE else handler)
-            for route, handler in super().get_handlers(app)
-        ]
-        return handlers
+        ours = {_APPROVAL_ROUTE: ApprovalHandler, _DISCARD_ROUTE: DiscardOnlyFromTheHubHandler}
+        return [(route, ours.get(route, handler)) for route, handler in super().get_handlers(app)]
