@@ -89,8 +89,15 @@ c.SimpleLocalProcessSpawner.home_dir_template = str(files.directory / "people" /
 # This environment's single-user server, by absolute path: not whatever is on PATH.
 c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
-# New notebooks get the "Python 3 (quantdesk)" kernel (kernels/quantdesk).
-c.Spawner.args = ["--MappingKernelManager.default_kernel_name=quantdesk"]
+# New notebooks get the "Python 3 (quantdesk)" kernel (kernels/quantdesk). Two
+# server extensions are off: Panel's (it imports Panel and Bokeh, about half of a
+# server's start-up; dashboards are served by the platform, not inside each
+# server) and the language-server bridge (no language server is installed).
+c.Spawner.args = [
+    "--MappingKernelManager.default_kernel_name=quantdesk",
+    '--ServerApp.jpserver_extensions={"panel.io.jupyter_server_extension": False, '
+    '"jupyter_lsp": False}',
+]
 # A person's own ~/.jupyter config must not change how their server talks to the hub.
 c.Spawner.disable_user_config = True
 # The hub's environment carries quantdesk's settings, the manager's credential
