@@ -20,7 +20,7 @@ from quantdesk.hub.files import KERNEL_NAME, KERNELS_DIRECTORY
 
 
 def install_kernel(prefix: str | None = None) -> Path:
-    """Install (or refresh) the quantdesk kernel spec under ``prefix``.
+    """Install (or refresh) the quantdesk kernel spec under ``prefix``; a no-op when current.
 
     Parameters
     ----------
@@ -35,7 +35,8 @@ def install_kernel(prefix: str | None = None) -> Path:
     Raises
     ------
     HubError
-        If the repository's ``kernels/quantdesk`` is missing.
+        If the repository's ``kernels/quantdesk`` is missing, or the kernel is
+        not installed yet and this account cannot write there.
     """
     source = KERNELS_DIRECTORY / KERNEL_NAME
     if not (source / "kernel.json").is_file():
@@ -43,7 +44,26 @@ def install_kernel(prefix: str | None = None) -> Path:
             f"the kernel spec {source / 'kernel.json'} is missing: run the hub from a clone of "
             "the quantdesk repository"
         )
-    installed = KernelSpecManager().install_kernel_spec(
-        str(source), KERNEL_NAME, prefix=prefix or sys.prefix
-    )
+    target = Path(prefix or sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+    if _same_files(source, target):
+        return target
+    try:
+        installed = KernelSpecManager().install_kernel_spec(
+            str(source), KERNEL_NAME, prefix=prefix or sys.prefix
+        )
+    except PermissionError:
+        raise HubError(
+            f"cannot install the quantdesk kernel into {target}: start the hub once as the "
+            "account that owns this environment (it installs the kernel for everyone)"
+        ) from None
     return Path(installed)
+
+
+def _same_files(source: Path, target: Path) -> bool:
+    """Whether ``target`` holds exactly the files of ``source``, with the same contents."""
+    if not target.is_dir():
+        return False
+    names = sorted(path.name for path in source.iterdir() if path.is_file())
+    if sorted(path.name for path in target.iterdir() if path.is_file()) != names:
+        return False
+    return all((source / name).read_bytes() == (target / name).read_bytes() for name in names)
