@@ -9,6 +9,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.command_line import run_quantdesk
@@ -58,8 +59,16 @@ def test_hub_up_is_idempotent_prints_the_admin_once_and_down_stops_it(
         assert admin["password"] not in again.stdout
         assert f"password in {credentials}" in again.stdout
         assert f"pid {report['hub']['pid']}" in again.stdout
+        hub_process = psutil.Process(report["hub"]["pid"])
+        started = [hub_process, *hub_process.children(recursive=True)]
+        commands = " ".join(" ".join(process.cmdline()) for process in started)
+        assert "configurable-http-proxy" in commands
+        assert "jupyterhub_idle_culler" in commands
+        assert "dask_gateway_server" in commands
     finally:
         down = quantdesk("hub", "down")
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert alive == []
     assert down.returncode == 0, down.stderr
     assert "hub stopped" in down.stdout
     after = quantdesk("hub", "status")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from quantdesk.config import Settings
 from quantdesk.errors import InvalidInputError
 from quantdesk.hub.accounts import validate_person_name
+from quantdesk.hub.kernelspec import install_kernel
 from quantdesk.hub.provisioning import (
     DATA_DIR_VARIABLE,
     DATABASE_URL_VARIABLE,
@@ -102,3 +104,17 @@ def test_names_follow_the_database_rules_and_the_os_account_limit() -> None:
 def test_the_spawner_isolates_only_as_root() -> None:
     assert spawner_class(isolated=True) == ISOLATING_SPAWNER
     assert spawner_class(isolated=False) == SHARED_SPAWNER
+
+
+def test_the_kernel_spec_installs_once_and_matches_the_repository(tmp_path: Path) -> None:
+    installed = install_kernel(prefix=str(tmp_path))
+    spec = json.loads((installed / "kernel.json").read_text())
+    first_written = (installed / "kernel.json").stat().st_mtime_ns
+
+    again = install_kernel(prefix=str(tmp_path))
+
+    assert installed == tmp_path / "share" / "jupyter" / "kernels" / "quantdesk"
+    assert again == installed
+    assert (installed / "kernel.json").stat().st_mtime_ns == first_written
+    assert spec["display_name"] == "Python 3 (quantdesk)"
+    assert spec["argv"][:3] == ["python", "-m", "ipykernel_launcher"]
