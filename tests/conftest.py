@@ -13,6 +13,15 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from quantdesk.config import Settings
+from tests.hub import (
+    Person,
+    RunningHub,
+    approved_person,
+    directories_open_to_all,
+    start_server,
+    started_hub,
+    stop_started_hub,
+)
 from tests.postgres import DatabaseUser, SuiteServer, started_server, stop_server, user_factory
 
 settings.register_profile(
@@ -128,3 +137,24 @@ def database_user(
 ) -> Iterator[Callable[..., DatabaseUser]]:
     """``database_user(prefix, admin=False)`` creates a fresh login role; all are purged after."""
     yield from user_factory(postgres_server, tmp_path / "users")
+
+
+@pytest.fixture(scope="session")
+def running_hub(postgres_server: SuiteServer) -> Iterator[RunningHub]:
+    """One real JupyterHub for the session, started as ``quantdesk up`` does, and its admin."""
+    with directories_open_to_all():
+        hub, base = started_hub(postgres_server)
+        try:
+            yield hub
+        finally:
+            stop_started_hub(hub, base)
+
+
+@pytest.fixture(scope="session")
+def hub_people(running_hub: RunningHub) -> tuple[Person, Person]:
+    """alice and bob: signed up, approved, logged in, each with a server and a quantdesk kernel."""
+    alice = approved_person(running_hub, "alice")
+    bob = approved_person(running_hub, "bob")
+    for person in (alice, bob):
+        start_server(running_hub, person)
+    return alice, bob

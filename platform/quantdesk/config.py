@@ -47,6 +47,10 @@ TimeoutSeconds = Annotated[float, Field(ge=0.001, le=MAXIMUM_TIMEOUT_SECONDS)]
 DEFAULT_WATCHDOG_BLOCKING_SECONDS = 30.0
 DEFAULT_WATCHDOG_IDLE_IN_TRANSACTION_SECONDS = 600.0
 DEFAULT_WATCHDOG_INTERVAL_SECONDS = 5.0
+DEFAULT_HUB_PORT = 8080
+DEFAULT_HUB_ADMIN = "admin"
+DEFAULT_HUB_IDLE_TIMEOUT_SECONDS = 3600.0
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 def default_data_dir() -> Path:
@@ -108,6 +112,14 @@ class Settings(BaseSettings):
       core when unset.
     - ``cluster_memory_reserve_bytes``: RAM the local cluster leaves to the rest
       of the machine; ``max(1 GiB, 10 % of RAM)`` when unset.
+    - ``hub_port``: where JupyterHub's proxy listens on 127.0.0.1, the address
+      people open (``QUANTDESK_HUB_PORT``).
+    - ``hub_api_port``, ``hub_proxy_api_port``: the hub's own API and the
+      proxy's control API, both on 127.0.0.1; ``hub_port + 1`` and ``+ 2`` when unset.
+    - ``hub_gateway_port``: where the hub's Dask gateway service listens on
+      127.0.0.1; ``hub_port + 3`` when unset.
+    - ``hub_admin``: the name of the hub admin the first ``quantdesk up`` creates.
+    - ``hub_idle_timeout_seconds``: the idle culler stops a server nobody used this long.
 
     URLs and the gateway password are secrets: their repr shows ``**********``.
     """
@@ -150,6 +162,14 @@ class Settings(BaseSettings):
     scheduler_credentials_file: Path | None = None
     cluster_workers: int | None = Field(default=None, ge=1, le=4096)
     cluster_memory_reserve_bytes: int | None = Field(default=None, ge=0)
+    hub_port: Port = DEFAULT_HUB_PORT
+    hub_api_port: Port | None = None
+    hub_proxy_api_port: Port | None = None
+    hub_gateway_port: Port | None = None
+    hub_admin: str = DEFAULT_HUB_ADMIN
+    hub_idle_timeout_seconds: float = Field(
+        default=DEFAULT_HUB_IDLE_TIMEOUT_SECONDS, gt=0, allow_inf_nan=False
+    )
 
     @field_validator(
         "data_dir", "cache_dir", "database_dir", "postgres_bin_dir", "scheduler_credentials_file"
@@ -215,6 +235,53 @@ class Settings(BaseSettings):
     def compute_dir(self) -> Path:
         """Where ``cluster up`` keeps its state and its workers spill: ``data_dir/compute``."""
         return self.data_dir / "compute"
+
+    @property
+    def hub_dir(self) -> Path:
+        """Where the hub keeps its database, cookie secret, log and state: ``data_dir/hub``."""
+        return self.data_dir / "hub"
+
+    @property
+    def resolved_hub_api_port(self) -> int:
+        """The hub's API port: ``hub_api_port`` if set, else ``hub_port + 1``."""
+        return self.hub_api_port if self.hub_api_port is not None else self.hub_port + 1
+
+    @property
+    def resolved_hub_proxy_api_port(self) -> int:
+        """The proxy's API port: ``hub_proxy_api_port`` if set, else ``hub_port + 2``."""
+        if self.hub_proxy_api_port is not None:
+            return self.hub_proxy_api_port
+        return self.hub_port + 2
+
+    @property
+    def resolved_hub_gateway_port(self) -> int:
+        """The hub's Dask gateway port: ``hub_gateway_port`` if set, else ``hub_port + 3``."""
+        if self.hub_gateway_port is not None:
+            return self.hub_gateway_port
+        return self.hub_port + 3
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the ``QUANTDESK_*`` variables that recreate them in a child process.
+
+        Only the settings given explicitly (and ``data_dir``) are written;
+        secrets are written in plain text, so the result belongs in a child's
+        environment, never in a log or on a command line.
+
+        Returns
+        -------
+        dict
+            Variable names and values.
+        """
+        chosen = set(self.model_fields_set) | {"data_dir"}
+        variables: dict[str, str] = {}
+        for name in sorted(chosen):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            variables[f"{ENVIRONMENT_PREFIX}{name.upper()}"] = str(value)
+        return variables
 
     @property
     def local_credentials_file(self) -> Path:

@@ -103,6 +103,10 @@ class SchedulerUnavailableError(ComputeError):
     """The Dask scheduler could not be reached; the same call may succeed later."""
 
 
+class HubError(QuantdeskError):
+    """The hub cannot start, stop or serve a person as asked; the message names the fix."""
+
+
 class QuantdeskWarning(UserWarning):
     """Base class of the warnings quantdesk emits."""
 

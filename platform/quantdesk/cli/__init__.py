@@ -18,6 +18,7 @@ from quantdesk.cli.data_commands import data
 from quantdesk.cli.db_commands import db
 from quantdesk.cli.demo import up
 from quantdesk.cli.gateway_commands import gateway
+from quantdesk.cli.hub_commands import hub
 from quantdesk.cli.info_commands import config_command, version_command
 from quantdesk.cli.job_commands import jobs
 from quantdesk.cli.key_commands import keys
@@ -52,6 +53,7 @@ cli.add_command(keys)
 cli.add_command(runs)
 cli.add_command(cluster)
 cli.add_command(gateway)
+cli.add_command(hub)
 cli.add_command(jobs)
 cli.add_command(sweep_command)
 cli.add_command(models)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_SECONDS = 10.0
 START_TIMEOUT_SECONDS = 120.0
 _POLL_SECONDS = 0.2
+HUB_TOKEN_VARIABLE = "JUPYTERHUB_API_TOKEN"
+"""Inside a hub server: its token, which the hub's gateway accepts (see :mod:`quantdesk.hub`)."""
 WORKER_REQUEST = 4096
 """More workers than any limit: the gateway scales the cluster to the user's limit."""
 
@@ -59,8 +62,9 @@ def gateway_client(settings: Settings) -> Client:
     address = str(settings.gateway)
     user = settings.gateway_user or getpass.getuser()
     password = settings.gateway_password.get_secret_value() if settings.gateway_password else ""
+    hub_token = None if password else os.environ.get(HUB_TOKEN_VARIABLE)
     try:
-        with open_gateway(address, user, password) as gateway:
+        with open_gateway(address, user, password, hub_token=hub_token) as gateway:
             report = _users_cluster(gateway)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Scale request", GatewayWarning)
@@ -89,7 +93,9 @@ def gateway_client(settings: Settings) -> Client:
 
 
 @contextlib.contextmanager
-def open_gateway(address: str, user: str, password: str) -> Iterator[Gateway]:
+def open_gateway(
+    address: str, user: str, password: str, *, hub_token: str | None = None
+) -> Iterator[Gateway]:
     """A ``dask_gateway.Gateway`` for ``user`` at ``address``, closed when the block ends.
 
     Parameters
@@ -97,7 +103,10 @@ def open_gateway(address: str, user: str, password: str) -> Iterator[Gateway]:
     address
         The gateway's address.
     user, password
-        Credentials for its simple (basic) authenticator.
+        Credentials for its password authenticator.
+    hub_token
+        A JupyterHub token to present instead, to a gateway that asks the hub
+        (the hub's own gateway service); ``user`` and ``password`` are then unused.
 
     Yields
     ------
@@ -113,9 +122,10 @@ def open_gateway(address: str, user: str, password: str) -> Iterator[Gateway]:
     would also close it a second time, on a stopped loop (dask-gateway 2026.3), so
     the loop runner it checks for is removed once closed.
     """
-    from dask_gateway import BasicAuth, Gateway
+    from dask_gateway import BasicAuth, Gateway, JupyterHubAuth
 
-    gateway = Gateway(address, auth=BasicAuth(user, password))
+    auth = JupyterHubAuth(hub_token) if hub_token else BasicAuth(user, password)
+    gateway = Gateway(address, auth=auth)
     try:
         yield gateway
     finally:

@@ -41,8 +41,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +50,7 @@ from quantdesk.compute.cluster import stop_process
 from quantdesk.compute.environment import worker_environment
 from quantdesk.compute.host import LISTEN_HOST
 from quantdesk.compute.processes import runs_module
+from quantdesk.compute.readiness import answers_http, wait_until_ready
 from quantdesk.compute.sizing import GIB, ClusterSize
 from quantdesk.config import Settings
 from quantdesk.errors import ComputeError
@@ -68,7 +67,6 @@ DEFAULT_IDLE_TIMEOUT_SECONDS = 3600.0
 START_TIMEOUT_SECONDS = 60.0
 _PER_ACCOUNT_NAMES = frozenset({"HOME", "USER", "LOGNAME", "SHELL"})
 """Set for the gateway's own account; the backend sets ``USER`` for each cluster's."""
-_POLL_SECONDS = 0.05
 
 
 def local_backend() -> str:
@@ -359,17 +357,15 @@ def start_gateway(
             start_new_session=detached,
         )
     where = f"; see {log_path}" if log_path is not None else ""
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
     address = f"http://{host or LISTEN_HOST}:{port}"
-    while not _healthy(address):
-        if process.poll() is not None:
-            raise ComputeError(f"the Dask gateway exited while starting{where}")
-        if time.monotonic() > deadline:
-            stop_process(process.pid)
-            raise ComputeError(
-                f"the Dask gateway did not start within {START_TIMEOUT_SECONDS:g} s{where}"
-            )
-        time.sleep(_POLL_SECONDS)
+    wait_until_ready(
+        process,
+        lambda: _healthy(address),
+        timeout_seconds=START_TIMEOUT_SECONDS,
+        service="the Dask gateway",
+        where=where,
+        error=ComputeError,
+    )
     backend = config["DaskGateway"]["backend_class"]
     return GatewayProcess(process, address, backend)
 
@@ -394,11 +390,7 @@ def free_address(host: str = LISTEN_HOST) -> str:
 
 def _healthy(address: str) -> bool:
     """Whether the gateway at ``address`` answers its health check (its proxy has its routes)."""
-    try:
-        with urllib.request.urlopen(f"{address}/api/health", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return answers_http(f"{address}/api/health")
 
 
 def gateway_directory(settings: Settings) -> Path:

@@ -22,6 +22,11 @@ VAULT_ROLE = "quantdesk_vault"
 MANAGER_ROLE = "quantdesk_manager"
 """LOGIN, CREATEROLE, not a superuser: runs migrations and creates user roles (the admin URL)."""
 
+PEER_ROLE = "quantdesk_peer_login"
+"""NOLOGIN, no privileges. Its members log in over the Unix socket by ``peer`` authentication:
+the OS account of the same name, and only it, connects as the role without a password. The hub
+adds the people whose OS account it created (see :mod:`quantdesk.hub.provisioning`)."""
+
 GROUP_ROLES = (OWNER_ROLE, USERS_ROLE, ADMINS_ROLE, VAULT_ROLE)
 """The NOLOGIN roles, in the order they are created."""
 

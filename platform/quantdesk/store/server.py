@@ -3,7 +3,8 @@
 ``quantdesk db up`` creates it on first use (initdb, roles, database,
 pgcrypto, the vault's master-key file), starts it, and is a no-op when it
 already runs. The server listens on a Unix socket in its directory and on
-127.0.0.1 only, and every login needs a scram-sha-256 password.
+127.0.0.1 only. Every login needs a scram-sha-256 password, except the vault agent's and
+the hub's people's over the socket, which `peer` authentication ties to their OS account.
 
 Files in :attr:`EmbeddedPostgres.directory`::
 
@@ -53,6 +54,7 @@ from quantdesk.store.roles import (
     GROUP_ROLES,
     MANAGER_ROLE,
     OWNER_ROLE,
+    PEER_ROLE,
     READ_FILE_FUNCTION,
     USERS_ROLE,
     VAULT_ROLE,
@@ -106,10 +108,14 @@ def authentication_files(server_account: str) -> tuple[str, str]:
     """
     host_based = (
         "# quantdesk: the vault agent logs in only from the server's own OS account (its\n"
-        "# backends, over dblink); every other login needs a scram-sha-256 password.\n"
+        "# backends, over dblink); the hub's people (members of the peer role) log in over\n"
+        "# the socket from their own OS account of the same name, with no password; every\n"
+        "# other login needs a scram-sha-256 password.\n"
         f"local   {DATABASE}   {AGENT_ROLE}   peer map={AGENT_IDENTITY_MAP}\n"
         f"host    all   {AGENT_ROLE}   0.0.0.0/0   reject\n"
         f"host    all   {AGENT_ROLE}   ::/0        reject\n"
+        f"local   {DATABASE}   {MANAGER_ROLE}   scram-sha-256\n"
+        f"local   {DATABASE}   +{PEER_ROLE}   peer\n"
         "local   all   all                  scram-sha-256\n"
         f"host    all   all   {LISTEN_ADDRESS}/32   scram-sha-256\n"
     )
@@ -584,6 +590,16 @@ def upkeep_statements() -> tuple[list[sql.SQL | sql.Composed], list[sql.SQL | sq
             "NOCREATEDB NOREPLICATION PASSWORD NULL CONNECTION LIMIT -1"
         ),
         sql.SQL(f"GRANT {VAULT_ROLE} TO {AGENT_ROLE}"),
+        sql.SQL(
+            "DO $peer$ BEGIN "
+            f"IF to_regrole('{PEER_ROLE}') IS NULL THEN "
+            f'CREATE ROLE "{PEER_ROLE}" NOLOGIN; '
+            "END IF; END $peer$"
+        ),
+        sql.SQL(
+            f"ALTER ROLE {PEER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB "
+            "NOREPLICATION"
+        ),
         *(
             sql.SQL(f"ALTER ROLE {AGENT_ROLE} SET {name} = {value}")
             for name, value in AGENT_SETTINGS.items()

@@ -37,7 +37,14 @@ from quantdesk.store.connection import (
     single_use_connection,
     translated_errors,
 )
-from quantdesk.store.roles import ADMINS_ROLE, GROUP_ROLES, MANAGER_ROLE, SCHEMA, USERS_ROLE
+from quantdesk.store.roles import (
+    ADMINS_ROLE,
+    GROUP_ROLES,
+    MANAGER_ROLE,
+    PEER_ROLE,
+    SCHEMA,
+    USERS_ROLE,
+)
 from quantdesk.store.session_limits import SessionLimits
 
 MAX_NAME_LENGTH = 48
@@ -296,6 +303,40 @@ def rotate_password(
         connection.commit()
         _end_sessions(connection, name)
     return UserCredentials(name, _user_url(admin_url, name, password), user.admin)
+
+
+def allow_peer_login(admin_url: URL, name: str) -> None:
+    """Let the OS account called ``name`` log in as the user of that name without a password.
+
+    The user joins :data:`~quantdesk.store.roles.PEER_ROLE`, whose members the
+    embedded server's ``pg_hba.conf`` admits by ``peer`` authentication over its
+    Unix socket: the kernel's OS account is checked by the operating system, so no
+    password sits in the server's environment. Only for accounts the platform made
+    for that person (see :mod:`quantdesk.hub.accounts`). Idempotent.
+
+    Parameters
+    ----------
+    admin_url
+        The manager role's URL.
+    name
+        An existing user.
+
+    Raises
+    ------
+    UnknownUserError
+        If ``name`` is not a quantdesk user.
+    """
+    validate_user_name(name)
+    with (
+        translated_errors(f"letting {name!r} log in by peer authentication"),
+        _admin_connection(admin_url) as connection,
+    ):
+        _existing_user(connection, name)
+        _execute(
+            connection,
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(PEER_ROLE), sql.Identifier(name)),
+        )
+        connection.commit()
 
 
 def list_users(admin_url: URL) -> list[UserInfo]:
