@@ -144,17 +144,17 @@ def test_config_shows_the_settings_in_effect(tmp_path: Path) -> None:
 
 @pytest.fixture
 def local_database(postgres_server: Any) -> Iterator[dict[str, str]]:
-    """The suite's server as ``quantdesk up``'s external database; its user is removed after."""
+    """The suite's server as ``quantdesk demo``'s external database; its user is removed after."""
     url = postgres_server.admin_url.set(drivername="postgresql")
     yield {"QUANTDESK_ADMIN_DATABASE_URL": url.render_as_string(hide_password=False)}
     if local_user_name() in {user.name for user in list_users(postgres_server.admin_url)}:
         remove_user(postgres_server.admin_url, local_user_name(), purge=True)
 
 
-def test_up_starts_the_database_and_runs_the_demo_on_sample_data(
+def test_demo_starts_the_database_and_tours_the_sample_data(
     tmp_path: Path, local_database: dict[str, str]
 ) -> None:
-    result = run_quantdesk("up", "--json", data_dir=tmp_path, extra_environment=local_database)
+    result = run_quantdesk("demo", "--json", data_dir=tmp_path, extra_environment=local_database)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     database = report["database"]
@@ -189,7 +189,7 @@ def test_up_starts_the_database_and_runs_the_demo_on_sample_data(
     assert listed.returncode == 0, listed.stderr
     listed_ids = {run["id"] for run in json.loads(listed.stdout)}
     assert set(report["saved_runs"].values()) <= listed_ids
-    text = run_quantdesk("up", data_dir=tmp_path, extra_environment=local_database)
+    text = run_quantdesk("demo", data_dir=tmp_path, extra_environment=local_database)
     assert text.returncode == 0, text.stderr
     assert f"database user: {local_user_name()}\n" in text.stdout
     assert "second load: cache hit" in text.stdout
@@ -198,7 +198,7 @@ def test_up_starts_the_database_and_runs_the_demo_on_sample_data(
         "runs", "list", "--json", data_dir=tmp_path, extra_environment=local_database
     )
     names = sorted(run["name"] for run in json.loads(again.stdout))
-    assert names == sorted(f"quantdesk up demo: {name}" for name in backtests)
+    assert names == sorted(f"quantdesk demo: {name}" for name in backtests)
 
 
 def test_info_logging_reports_each_fetched_range(tmp_path: Path) -> None:

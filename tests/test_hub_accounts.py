@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from quantdesk.hub.accounts import PEOPLE_GROUP
-from tests.hub import AS_ROOT, NOT_ROOT, Person, RunningHub, strong_password, unique_name
+from quantdesk.store.users import list_users
+from tests.command_line import run_quantdesk
+from tests.hub import AS_ROOT, NOT_ROOT, Person, RunningHub, api, strong_password, unique_name
 
 
 def test_a_sign_up_logs_in_only_after_an_admin_approves_it(running_hub: RunningHub) -> None:
@@ -145,3 +149,69 @@ def test_another_sites_page_cannot_make_the_admins_browser_approve(
     )
     assert clicked.status_code == 302
     assert running_hub.browser().log_in(name, password).status_code == 302
+
+
+def test_users_add_admin_makes_an_approved_hub_admin_too(running_hub: RunningHub) -> None:
+    name = running_hub.remember(unique_name("boss"))
+    environment = running_hub.settings.environment()
+    result = run_quantdesk(
+        "users",
+        "add",
+        name,
+        "--admin",
+        "--json",
+        data_dir=running_hub.settings.data_dir,
+        extra_environment=environment,
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["admin"] is True
+    password = payload["hub"]["password"]
+    assert running_hub.browser().log_in(name, password).status_code == 302
+    described = api(running_hub.url, "GET", f"/hub/api/users/{name}", running_hub.admin_token)
+    assert described.status_code == 200
+    assert described.json()["admin"] is True
+    text = run_quantdesk(
+        "users", "list", data_dir=running_hub.settings.data_dir, extra_environment=environment
+    )
+    assert name in text.stdout
+
+
+def test_users_add_admin_without_a_running_hub_stores_nothing(
+    running_hub: RunningHub, tmp_path: Path
+) -> None:
+    name = unique_name("early")
+    environment = {
+        **running_hub.settings.environment(),
+        "QUANTDESK_DATA_DIR": str(tmp_path),  # a data dir whose hub is not running
+    }
+    result = run_quantdesk(
+        "users", "add", name, "--admin", data_dir=tmp_path, extra_environment=environment
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "no hub is running" in result.stderr
+    assert "quantdesk up" in result.stderr
+    assert name not in {user.name for user in list_users(running_hub.database.admin_url)}
+
+
+def test_users_add_admin_never_approves_someone_elses_sign_up_of_the_name(
+    running_hub: RunningHub,
+) -> None:
+    # eve signs up first under the name the admin is about to give a colleague.
+    name = running_hub.remember(unique_name("chief"))
+    eve_password = strong_password()
+    running_hub.browser().sign_up(name, eve_password)
+    result = run_quantdesk(
+        "users",
+        "add",
+        name,
+        "--admin",
+        data_dir=running_hub.settings.data_dir,
+        extra_environment=running_hub.settings.environment(),
+    )
+    assert result.returncode == 1
+    assert "has signed up on the hub already" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert running_hub.browser().log_in(name, eve_password).status_code != 302  # still unapproved
+    assert name not in {user.name for user in list_users(running_hub.database.admin_url)}

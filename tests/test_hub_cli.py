@@ -7,6 +7,8 @@ import os
 import socket
 import stat
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -86,3 +88,56 @@ def test_hub_up_on_a_port_in_use_is_one_line(
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "QUANTDESK_HUB_API_PORT" in result.stderr
+
+
+def test_up_status_down_and_up_again_bring_the_whole_platform_back(
+    tmp_path: Path, hub_environment: dict[str, str]
+) -> None:
+    def quantdesk(*words: str) -> subprocess.CompletedProcess[str]:
+        return run_quantdesk(*words, data_dir=tmp_path, extra_environment=hub_environment)
+
+    def parts() -> dict[str, dict[str, object]]:
+        reported = quantdesk("status", "--json")
+        assert reported.returncode == 0, reported.stderr
+        parsed: dict[str, dict[str, object]] = json.loads(reported.stdout)
+        return parsed
+
+    def everything_answers() -> bool:
+        found = parts()
+        return all(found[name]["healthy"] for name in ("database", "hub", "gateway"))
+
+    try:
+        first = quantdesk("up", "--json")
+        assert first.returncode == 0, first.stderr
+        assert json.loads(first.stdout)["admin"]["created"] is True
+        wait_until(everything_answers)
+        found = parts()
+        assert found["hub"]["address"] == json.loads(first.stdout)["hub"]["url"]
+        gateway_port = hub_environment["QUANTDESK_HUB_GATEWAY_PORT"]
+        assert found["gateway"]["address"] == f"http://127.0.0.1:{gateway_port}"
+        assert found["database"]["external"] is True
+        assert found["cluster"]["state"] == "stopped"
+        text = quantdesk("status").stdout
+        assert "hub: healthy at http://127.0.0.1:" in text
+
+        down = quantdesk("down")
+        assert down.returncode == 0, down.stderr
+        assert "hub stopped" in down.stdout
+        after = parts()
+        assert after["hub"]["state"] == after["gateway"]["state"] == "stopped"
+        assert after["database"]["healthy"] is True  # an external server is left running
+
+        again = quantdesk("up", "--json")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["admin"]["created"] is False
+        wait_until(everything_answers)
+    finally:
+        quantdesk("down")
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the platform did not answer in time")
+        time.sleep(0.5)

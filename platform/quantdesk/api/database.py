@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import text
+
 from quantdesk.config import Settings
+from quantdesk.errors import QuantdeskError
 from quantdesk.store.catalog_lint import CatalogProblem, check_catalog
-from quantdesk.store.connection import admin_url
+from quantdesk.store.connection import admin_url, single_use_connection
 from quantdesk.store.migrate import MigrationOutcome, migrate
 from quantdesk.store.server import EmbeddedPostgres, ServerStatus, bootstrap_script
 from quantdesk.store.session_limits import SessionLimits
@@ -91,6 +94,27 @@ def database_status(settings: Settings) -> DatabaseStatus:
         server=EmbeddedPostgres(settings).status(),
         watchdog_pid=BackgroundWatchdog(settings).pid(),
     )
+
+
+def manager_connects(settings: Settings) -> bool:
+    """Whether the manager role can connect to the database now, embedded or external.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings.
+
+    Returns
+    -------
+    bool
+        True when a connection opens and answers a query.
+    """
+    try:
+        with single_use_connection(admin_url(settings)) as connection:
+            connection.execute(text("SELECT 1"))
+    except QuantdeskError:
+        return False
+    return True
 
 
 def admin_database_url(settings: Settings) -> str:

@@ -16,7 +16,7 @@ from quantdesk.cli.backtest_commands import backtest_command, strategies_command
 from quantdesk.cli.cluster_commands import cluster
 from quantdesk.cli.data_commands import data
 from quantdesk.cli.db_commands import db
-from quantdesk.cli.demo import up
+from quantdesk.cli.demo import demo
 from quantdesk.cli.gateway_commands import gateway
 from quantdesk.cli.hub_commands import hub
 from quantdesk.cli.info_commands import config_command, version_command
@@ -24,6 +24,7 @@ from quantdesk.cli.job_commands import jobs
 from quantdesk.cli.key_commands import keys
 from quantdesk.cli.model_commands import models, predict_command
 from quantdesk.cli.output import report_error, show_warnings_as_lines
+from quantdesk.cli.platform_commands import down, status, up
 from quantdesk.cli.run_commands import runs
 from quantdesk.cli.sweep_commands import sweep_command
 from quantdesk.cli.user_commands import users
@@ -42,6 +43,9 @@ def cli() -> None:
 
 
 cli.add_command(up)
+cli.add_command(down)
+cli.add_command(status)
+cli.add_command(demo)
 cli.add_command(data)
 cli.add_command(backtest_command)
 cli.add_command(strategies_command)

@@ -1,11 +1,11 @@
-"""``quantdesk up``: start the platform on its embedded defaults.
+"""``quantdesk demo``: a tour of the library in one command, on the embedded database.
 
 It starts the embedded PostgreSQL server (or uses the external one), brings
 the schema up to date and makes sure the person running it has a database
-user. Until the hub arrives, it then runs the most complete demo there is:
-built-in sample data loaded through the cache (twice, to show the hit),
-resampled, checked for gaps, with indicators and patterns printed, and every
-built-in strategy backtested on it. Each later layer extends it.
+user, then runs the most complete demo there is: built-in sample data loaded
+through the cache (twice, to show the hit), resampled, checked for gaps,
+with indicators and patterns printed, and every built-in strategy
+backtested on it and saved.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ DEMO_START = "2024-01-01"
 DEMO_END = "2024-07-01"
 
 
-@click.command("up")
+@click.command("demo")
 @click.option("--symbol", default="BTC/USDT", show_default=True, help="A sample symbol to study.")
 @click.option("--timeframe", "-t", default="1h", show_default=True, help="Bar length, 1m to 1d.")
 @json_option
-def up(symbol: str, timeframe: str, as_json: bool) -> None:
-    """Start quantdesk on its embedded defaults: the database, your user, and the demo."""
+def demo(symbol: str, timeframe: str, as_json: bool) -> None:
+    """Tour the library: the database, your user, sample data, indicators, patterns, backtests."""
     from quantdesk.config import Settings
 
     settings = Settings.load()
@@ -166,7 +166,7 @@ def run_demo(settings: Any, *, symbol: str, timeframe: str, save: bool = False) 
     }
 
 
-DEMO_RUN_PREFIX = "quantdesk up demo: "
+DEMO_RUN_PREFIX = "quantdesk demo: "
 
 
 def _replace_demo_runs(results: dict[str, Any], settings: Any) -> dict[str, str]:

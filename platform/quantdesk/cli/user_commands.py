@@ -30,25 +30,48 @@ def users() -> None:
 )
 @json_option
 def add_command(name: str, admin: bool, connection_limit: int | None, as_json: bool) -> None:
-    """Create user NAME and print their database URL (shown only this once)."""
-    from quantdesk.api.users import add_user
-    from quantdesk.config import Settings
+    """Create user NAME and print their database URL (shown only this once).
 
-    credentials = add_user(
-        name, admin=admin, connection_limit=connection_limit, settings=Settings.load()
-    )
+    With ``--admin`` the running hub gets an approved admin account of the
+    same name too, whose password is printed once.
+    """
+    from quantdesk.api.users import add_user, remove_user
+    from quantdesk.config import Settings
+    from quantdesk.errors import HubError
+    from quantdesk.hub import add_hub_admin, running_hub
+
+    settings = Settings.load()
+    hub = running_hub(settings) if admin else None
+    if admin and hub is None:
+        raise HubError(
+            "an admin gets a hub account with their database user, and no hub is running; "
+            "start it with 'quantdesk up' and run this again"
+        )
+    credentials = add_user(name, admin=admin, connection_limit=connection_limit, settings=settings)
+    hub_account = None
+    if hub is not None:
+        try:
+            hub_account = add_hub_admin(settings, hub, name)
+        except HubError:
+            remove_user(name, settings=settings)
+            raise
     url = credentials.revealed_url()
     role = "admin user" if admin else "user"
-    text = "\n".join(
-        [
-            f"created {role} {name}",
-            f"database URL (shown only now; give it to {name} and keep no copy):",
-            url,
-            f"{name} sets QUANTDESK_DATABASE_URL to it; 'quantdesk users rotate {name}' "
-            "makes a new one",
-        ]
-    )
-    emit({"user": name, "admin": admin, "database_url": url}, as_json=as_json, text=text)
+    lines = [
+        f"created {role} {name}",
+        f"database URL (shown only now; give it to {name} and keep no copy):",
+        url,
+        f"{name} sets QUANTDESK_DATABASE_URL to it; 'quantdesk users rotate {name}' "
+        "makes a new one",
+    ]
+    payload: dict[str, object] = {"user": name, "admin": admin, "database_url": url}
+    if hub_account is not None and hub is not None:
+        lines.append(
+            f"hub admin account at {hub.url}/hub/login: {name}, password "
+            f"{hub_account.password} (shown only now)"
+        )
+        payload["hub"] = {"url": hub.url, "password": hub_account.password}
+    emit(payload, as_json=as_json, text="\n".join(lines))
 
 
 @users.command("rotate")

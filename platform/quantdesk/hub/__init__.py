@@ -10,21 +10,31 @@ configuration; the modules here hold its logic:
 - :mod:`~quantdesk.hub.provisioning`: each person's database role and connection;
 - :mod:`~quantdesk.hub.spawning`: the spawner by mode and the pre-spawn hook;
 - :mod:`~quantdesk.hub.services`: the hub-managed services and their scopes;
+- :mod:`~quantdesk.hub.platform_parts`: every part of the platform, its state, stopping all;
 - :mod:`~quantdesk.hub.kernelspec`: the "Python 3 (quantdesk)" kernel;
 - :mod:`~quantdesk.hub.launcher` and :mod:`~quantdesk.hub.admin`: the API below.
 """
 
 from __future__ import annotations
 
-from quantdesk.hub.admin import AdminCredentials, ensure_hub_admin
-from quantdesk.hub.launcher import HubState, HubStatus, hub_status, start_hub, stop_hub
+from quantdesk.hub.admin import AdminCredentials, add_hub_admin, ensure_hub_admin
+from quantdesk.hub.launcher import (
+    HubState,
+    HubStatus,
+    hub_status,
+    running_hub,
+    start_hub,
+    stop_hub,
+)
 
 __all__ = [
     "AdminCredentials",
     "HubState",
     "HubStatus",
+    "add_hub_admin",
     "ensure_hub_admin",
     "hub_status",
+    "running_hub",
     "start_hub",
     "stop_hub",
 ]

@@ -1,4 +1,4 @@
-"""The hub's first admin: signed up once, their password shown once and kept in a 0600 file.
+"""The hub's admins: the first signed up once (password kept in a 0600 file), others added.
 
 The admin's name is ``settings.hub_admin``, listed in the hub's
 ``admin_users``, which NativeAuthenticator approves on sign-up. The password
@@ -78,4 +78,57 @@ def ensure_hub_admin(settings: Settings, hub: HubState) -> AdminCredentials:
     write_private_text(
         files.admin_credentials, json.dumps({"name": name, "password": password}) + "\n"
     )
+    return AdminCredentials(name, password, created=True)
+
+
+def add_hub_admin(settings: Settings, hub: HubState, name: str) -> AdminCredentials:
+    """Give ``name`` an approved admin account on a running hub, with a new random password.
+
+    ``name`` signs up through the hub's own form, the first admin approves
+    them (which, as root, makes their OS account), they log in once, and the
+    first admin makes them an admin.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings; the first admin's credentials are under ``hub_dir``.
+    hub
+        The running hub.
+    name
+        The new admin, who already has a database user of that name.
+
+    Returns
+    -------
+    AdminCredentials
+        Their name and password, to hand over once.
+
+    Raises
+    ------
+    HubError
+        If the name is taken on the hub or the hub refuses a step.
+    """
+    first = ensure_hub_admin(settings, hub)
+    approver = HubForms(hub.url)
+    if not approver.log_in(first.name, first.password):
+        raise HubError(
+            f"the hub's first admin {first.name!r} could not log in; check "
+            f"{HubFiles.of(settings).admin_credentials}"
+        )
+    # Approving blindly would approve whoever signed up under the name first.
+    if approver.signed_up(name):
+        raise HubError(
+            f"{name!r} has signed up on the hub already; approve or discard that sign-up at "
+            f"{hub.url}/hub/authorize, or choose another name"
+        )
+    password = secrets.token_urlsafe(PASSWORD_BYTES)
+    person = HubForms(hub.url)
+    person.sign_up(name, password)
+    approver.approve(name)
+    # The hub keeps a person only from their first log-in on, so log in before promoting.
+    if not person.log_in(name, password):
+        raise HubError(
+            f"the hub did not take the sign-up of {name!r} (is the name taken on the hub?); "
+            "choose another name"
+        )
+    approver.make_admin(name)
     return AdminCredentials(name, password, created=True)

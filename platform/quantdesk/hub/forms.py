@@ -7,6 +7,8 @@ hub stores their password hash exactly as it stores anyone's.
 from __future__ import annotations
 
 import http.cookiejar
+import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -79,16 +81,54 @@ class HubForms:
         status, _ = self._post("/hub/login", {"username": name, "password": password})
         return status in (301, 302, 303)
 
-    def _post(self, path: str, fields: dict[str, str]) -> tuple[int, str]:
+    def signed_up(self, name: str) -> bool:
+        """As a logged-in admin, whether ``name`` is among the sign-ups at ``/hub/authorize``."""
+        _, page = self._request("/hub/authorize")
+        return re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", page) is not None
+
+    def approve(self, name: str) -> None:
+        """As a logged-in admin, approve ``name``'s sign-up at ``/hub/authorize/NAME``.
+
+        Raises
+        ------
+        HubError
+            If the hub refuses (not an admin, or the account could not be made).
+        """
+        self._request(f"/hub/authorize/{urllib.parse.quote(name)}")
+
+    def make_admin(self, name: str) -> None:
+        """As a logged-in admin, make ``name`` an admin of the hub through its REST API.
+
+        Raises
+        ------
+        HubError
+            If the hub refuses.
+        """
+        token = self._xsrf_token("/hub/home")
+        request = urllib.request.Request(
+            f"{self.url}/hub/api/users/{urllib.parse.quote(name)}",
+            data=json.dumps({"admin": True}).encode(),
+            method="PATCH",
+            headers={"X-XSRFToken": token, "Content-Type": "application/json"},
+        )
+        self._open(request, f"/hub/api/users/{name}")
+
+    def _xsrf_token(self, path: str) -> str:
         self._request(path)
         token = next((c.value for c in self._cookies if c.name == _XSRF_COOKIE), None)
         if token is None:
             raise HubError(f"the hub at {self.url} set no {_XSRF_COOKIE} cookie on {path}")
+        return token
+
+    def _post(self, path: str, fields: dict[str, str]) -> tuple[int, str]:
+        token = self._xsrf_token(path)
         body = urllib.parse.urlencode({**fields, _XSRF_COOKIE: token}).encode()
         return self._request(path, body)
 
     def _request(self, path: str, body: bytes | None = None) -> tuple[int, str]:
-        request = urllib.request.Request(f"{self.url}{path}", data=body)
+        return self._open(urllib.request.Request(f"{self.url}{path}", data=body), path)
+
+    def _open(self, request: urllib.request.Request, path: str) -> tuple[int, str]:
         try:
             with self._opener.open(request, timeout=_TIMEOUT_SECONDS) as response:
                 return int(response.status), response.read().decode(errors="replace")
