@@ -12,6 +12,7 @@ import json
 import pytest
 import requests
 
+from quantdesk.hub.notebooks import NOTEBOOKS_DIRECTORY
 from quantdesk.store.server import EmbeddedPostgres
 from tests.hub import AS_ROOT, NOT_ROOT, Person, RunningHub
 
@@ -19,7 +20,7 @@ BACKTEST = """
 import quantdesk
 result = quantdesk.backtest(
     "sma_cross", "sample:BTC/USDT", timeframe="4h", start="2024-01-01", end="2024-03-01",
-    fast=5, slow=20,
+    fast=5, slow=20, lot_size=1e-8,
 )
 quantdesk.save_run(result, name={label!r})
 print(*(run.name for run in quantdesk.list_runs(limit=None)))
@@ -176,3 +177,19 @@ def test_the_gateway_refuses_a_token_without_its_scope(
     )
     assert refused.status_code in (401, 403)
     assert allowed.status_code == 200
+
+
+def test_each_server_starts_with_its_own_copy_of_the_research_notebooks(
+    hub_people: tuple[Person, Person],
+) -> None:
+    alice, _ = hub_people
+    shown = alice.execute(
+        "import os, pathlib\n"
+        "folder = pathlib.Path.home() / 'quantdesk-notebooks'\n"
+        "print(sorted(path.name for path in folder.glob('*.ipynb')))\n"
+        "print(all(path.stat().st_uid == os.getuid() for path in folder.iterdir()))\n"
+        "print(os.access(folder / '01-quickstart.ipynb', os.W_OK))\n"
+    )
+    expected = sorted(path.name for path in NOTEBOOKS_DIRECTORY.glob("*.ipynb"))
+    assert len(expected) == 6
+    assert shown.splitlines() == [str(expected), "True", "True"]

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from quantdesk.config import Settings
-from quantdesk.hub.provisioning import provision_person
+from quantdesk.hub.notebooks import hand_out_notebooks
+from quantdesk.hub.provisioning import person_data_dir, provision_person
 
 ISOLATING_SPAWNER = "jupyterhub.spawner.LocalProcessSpawner"
 SHARED_SPAWNER = "jupyterhub.spawner.SimpleLocalProcessSpawner"
@@ -54,7 +57,8 @@ def pre_spawn_hook(settings: Settings, *, isolated: bool) -> Callable[[Any], Awa
     It provisions the person (:func:`quantdesk.hub.provisioning.provision_person`:
     OS account, database role, connection) off the hub's event loop and puts
     their database URL into the server's environment, and nothing else of the
-    hub's.
+    hub's; the first time, it copies the research notebooks into their home
+    (:func:`quantdesk.hub.notebooks.hand_out_notebooks`).
 
     Parameters
     ----------
@@ -75,5 +79,11 @@ def pre_spawn_hook(settings: Settings, *, isolated: bool) -> Callable[[Any], Awa
             provision_person, settings, user.name, isolated=isolated, admin=bool(user.admin)
         )
         spawner.environment = {**spawner.environment, **environment.variables}
+        home = (
+            Path(pwd.getpwnam(user.name).pw_dir)
+            if isolated
+            else person_data_dir(settings, user.name)
+        )
+        await asyncio.to_thread(hand_out_notebooks, home, user.name if isolated else None)
 
     return hook
