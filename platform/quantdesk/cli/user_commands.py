@@ -32,8 +32,9 @@ def users() -> None:
 def add_command(name: str, admin: bool, connection_limit: int | None, as_json: bool) -> None:
     """Create user NAME and print their database URL (shown only this once).
 
-    With ``--admin`` the running hub gets an approved admin account of the
-    same name too, whose password is printed once.
+    With ``--admin`` a running hub gets an approved admin account of the
+    same name too, whose password is printed once; with no hub running, only
+    the database user is made, and the output says so.
     """
     from quantdesk.api.users import add_user, remove_user
     from quantdesk.config import Settings
@@ -42,11 +43,6 @@ def add_command(name: str, admin: bool, connection_limit: int | None, as_json: b
 
     settings = Settings.load()
     hub = running_hub(settings) if admin else None
-    if admin and hub is None:
-        raise HubError(
-            "an admin gets a hub account with their database user, and no hub is running; "
-            "start it with 'quantdesk up' and run this again"
-        )
     credentials = add_user(name, admin=admin, connection_limit=connection_limit, settings=settings)
     hub_account = None
     if hub is not None:
@@ -71,6 +67,12 @@ def add_command(name: str, admin: bool, connection_limit: int | None, as_json: b
             f"{hub_account.password} (shown only now)"
         )
         payload["hub"] = {"url": hub.url, "password": hub_account.password}
+    elif admin:
+        lines.append(
+            f"no hub is running, so {name} has no hub account yet: with the hub up "
+            "('quantdesk up'), they sign up and an admin approves them"
+        )
+        payload["hub"] = None
     emit(payload, as_json=as_json, text="\n".join(lines))
 
 
