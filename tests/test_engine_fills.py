@@ -10,6 +10,7 @@ import pytest
 
 from quantdesk.core.frame import validate_ohlcv
 from quantdesk.engine import BacktestConfig, run_backtest
+from quantdesk.errors import NoTradesWarning
 from quantdesk.strategies.signals import Signals
 
 EPSILON = np.finfo(float).eps
@@ -160,7 +161,8 @@ def test_an_order_that_cannot_be_afforded_is_skipped() -> None:
     too_much = BacktestConfig(sizing="cash", size=10_001)
     assert run_backtest(frame, signals(6, long_entries=[0]), too_much).open_position is None
     expensive = ohlc(flat(20_000.0, 6))
-    all_in = run_backtest(expensive, signals(6, long_entries=[0]))
+    with pytest.warns(NoTradesWarning, match="one lot of 1 at 20,000.00 costs more"):
+        all_in = run_backtest(expensive, signals(6, long_entries=[0]))
     assert all_in.open_position is None
     assert all_in.trades.empty
 
