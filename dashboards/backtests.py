@@ -1,4 +1,4 @@
-"""The backtests dashboard: ``panel serve dashboards/backtests.py`` (see dashboards/README.md)."""
+"""The backtests dashboard, served with ``panel serve`` (see dashboards/README.md)."""
 
 from quantdesk.ui import backtests_page
 

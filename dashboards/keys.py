@@ -1,4 +1,4 @@
-"""The keys dashboard: ``panel serve dashboards/keys.py`` (see dashboards/README.md)."""
+"""The keys dashboard, served with ``panel serve`` (see dashboards/README.md)."""
 
 from quantdesk.ui import keys_page
 

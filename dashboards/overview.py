@@ -1,4 +1,4 @@
-"""The overview dashboard: ``panel serve dashboards/overview.py`` (see dashboards/README.md)."""
+"""The overview dashboard, served with ``panel serve`` (see dashboards/README.md)."""
 
 from quantdesk.ui import overview_page
 

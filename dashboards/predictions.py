@@ -1,4 +1,4 @@
-"""The predictions dashboard: ``panel serve dashboards/predictions.py`` (see dashboards/README.md)."""
+"""The predictions dashboard, served with ``panel serve`` (see dashboards/README.md)."""
 
 from quantdesk.ui import predictions_page
 

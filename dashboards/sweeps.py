@@ -1,4 +1,4 @@
-"""The sweeps dashboard: ``panel serve dashboards/sweeps.py`` (see dashboards/README.md)."""
+"""The sweeps dashboard, served with ``panel serve`` (see dashboards/README.md)."""
 
 from quantdesk.ui import sweeps_page
 

@@ -1,4 +1,4 @@
-"""The system dashboard: ``panel serve dashboards/system.py`` (see dashboards/README.md)."""
+"""The system dashboard, served with ``panel serve`` (see dashboards/README.md)."""
 
 from quantdesk.ui import system_page
 

@@ -30,7 +30,14 @@ _PAGES: dict[str, str] = {
     "system_page": "quantdesk.ui.system",
 }
 
-__all__ = sorted(_PAGES)
+__all__ = [
+    "backtests_page",
+    "keys_page",
+    "overview_page",
+    "predictions_page",
+    "sweeps_page",
+    "system_page",
+]
 
 if TYPE_CHECKING:
     from quantdesk.ui.backtests import backtests_page

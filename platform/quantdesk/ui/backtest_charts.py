@@ -164,7 +164,7 @@ def _candlesticks(groups: pd.DataFrame) -> Any:
     middle = groups["start"] + (groups["end"] - groups["start"]) / 2
     wicks = hv.Segments(
         (middle, groups["low"], middle, groups["high"]), ["time", "price", "time_end", "price_end"]
-    ).opts(color="#555555", line_width=1)
+    ).opts(color="#555555", line_width=1, show_legend=False)
     inset = (groups["end"] - groups["start"]) * 0.15
     bodies = hv.Rectangles(
         pd.DataFrame(
@@ -182,6 +182,7 @@ def _candlesticks(groups: pd.DataFrame) -> Any:
         color="rising",
         cmap={"rising": _UP_COLOR, "falling": _DOWN_COLOR},
         line_width=0,
+        show_legend=False,
         framewise=True,
     )
     return (wicks * bodies).relabel("candles")

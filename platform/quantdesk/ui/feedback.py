@@ -19,7 +19,7 @@ import panel as pn
 
 from quantdesk.errors import QuantdeskError
 
-__all__ = ["Notice", "error_sentence", "run_blocking"]
+__all__ = ["Notice", "disabled_while", "error_sentence", "run_blocking"]
 
 T = TypeVar("T")
 
@@ -47,8 +47,7 @@ def error_sentence(error: BaseException) -> str:
         sentence = first if len(first) <= _MESSAGE_LIMIT else first[: _MESSAGE_LIMIT - 1] + "…"
         return sentence[0].upper() + sentence[1:] if sentence else sentence
     return (
-        f"Something unexpected went wrong ({type(error).__name__}); "
-        "the server log has the details."
+        f"Something unexpected went wrong ({type(error).__name__}); the server log has the details."
     )
 
 
@@ -91,14 +90,27 @@ class Notice:
         self.pane.visible = True
 
 
+@contextmanager
+def disabled_while(button: pn.widgets.Button) -> Iterator[None]:
+    """Disable ``button`` for the block, so a long action is not started twice."""
+    button.disabled = True
+    try:
+        yield
+    finally:
+        button.disabled = False
+
+
 async def run_blocking(
-    work: Callable[..., T], *arguments: Any, busy: pn.viewable.Viewable | None = None
+    work: Callable[..., T],
+    *arguments: Any,
+    busy: pn.viewable.Viewable | None = None,
+    **keywords: Any,
 ) -> T:
-    """Run ``work(*arguments)`` in a worker thread, with ``busy`` showing the loading indicator.
+    """Run ``work(*arguments, **keywords)`` in a worker thread, ``busy`` showing it is loading.
 
     Parameters
     ----------
-    work, arguments
+    work, arguments, keywords
         The blocking call.
     busy
         The part of the page to mark as loading meanwhile.
@@ -111,7 +123,7 @@ async def run_blocking(
     if busy is not None:
         busy.loading = True
     try:
-        return await asyncio.to_thread(work, *arguments)
+        return await asyncio.to_thread(work, *arguments, **keywords)
     finally:
         if busy is not None:
             busy.loading = False

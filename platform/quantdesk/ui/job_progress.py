@@ -35,7 +35,7 @@ class JobProgress:
     def show(self, job: Job) -> None:
         """Draw ``job``'s state as it is now."""
         self.layout.visible = True
-        percent = int(round(job.progress * 100))
+        percent = round(job.progress * 100)
         self.bar.value = percent
         self.bar.bar_color = {"failed": "danger", "cancelled": "warning"}.get(job.status, "primary")
         waiting = f", {job.message}" if job.message and job.status == "queued" else ""

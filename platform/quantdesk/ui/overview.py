@@ -19,7 +19,7 @@ from quantdesk.config import Settings
 from quantdesk.errors import QuantdeskError
 from quantdesk.ui.feedback import Notice
 from quantdesk.ui.job_progress import REFRESH_SECONDS
-from quantdesk.ui.page import load_extensions, page_frame
+from quantdesk.ui.page import build_page
 from quantdesk.ui.tables import PROGRESS_FORMATTER, jobs_frame, read_only_table, runs_frame
 
 __all__ = ["overview_page"]
@@ -40,9 +40,15 @@ def overview_page(settings: Settings | None = None) -> pn.layout.Column:
     panel.layout.Column
         The page; its job table follows your jobs live while it is shown.
     """
-    load_extensions()
-    settings = settings if settings is not None else Settings.load()
-    notice = Notice()
+
+    def build(notice: Notice) -> list[pn.viewable.Viewable]:
+        chosen = settings if settings is not None else Settings.load()
+        return _overview(notice, chosen)
+
+    return build_page("overview", build)
+
+
+def _overview(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
     summary = pn.pane.HTML("", margin=(5, 10))
     runs_table = read_only_table(runs_frame([]), page_size=RECENT)
     jobs_table = read_only_table(jobs_frame([]), formatters=PROGRESS_FORMATTER)
@@ -64,17 +70,13 @@ def overview_page(settings: Settings | None = None) -> pn.layout.Column:
         runs_table.value = runs_frame(list_runs(limit=RECENT, settings=settings))
     _follow_jobs(changed, notice, settings)
     pn.state.add_periodic_callback(refresh_when_changed, period=int(REFRESH_SECONDS * 1000))
-    return page_frame(
-        "overview",
-        notice,
-        [
-            summary,
-            pn.pane.Markdown("### Your jobs", margin=(5, 10)),
-            jobs_table,
-            pn.pane.Markdown("### Your recent runs", margin=(5, 10)),
-            runs_table,
-        ],
-    )
+    return [
+        summary,
+        pn.pane.Markdown("### Your jobs", margin=(5, 10)),
+        jobs_table,
+        pn.pane.Markdown("### Your recent runs", margin=(5, 10)),
+        runs_table,
+    ]
 
 
 def _follow_jobs(changed: threading.Event, notice: Notice, settings: Settings) -> None:

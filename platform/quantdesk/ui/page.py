@@ -7,13 +7,13 @@ at ``/user/NAME/panel/backtests``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import panel as pn
 
 from quantdesk.ui.feedback import Notice
 
-__all__ = ["PAGE_TITLES", "PAGE_WIDTH", "load_extensions", "page_frame"]
+__all__ = ["PAGE_TITLES", "PAGE_WIDTH", "build_page", "load_extensions", "page_frame"]
 
 PAGE_WIDTH = 1240
 """Content width in pixels: fits a 1280x800 window with its scroll bar."""
@@ -80,3 +80,28 @@ def page_frame(
         max_width=PAGE_WIDTH,
         sizing_mode="stretch_width",
     )
+
+
+def build_page(
+    app: str, build: Callable[[Notice], Iterable[pn.viewable.Viewable]]
+) -> pn.layout.Column:
+    """A dashboard whose content ``build`` makes; if building fails, the page says why.
+
+    Parameters
+    ----------
+    app
+        This page's name, a key of :data:`PAGE_TITLES`.
+    build
+        Makes the content, given the page's notice line for its later messages.
+
+    Returns
+    -------
+    panel.layout.Column
+        The page, or its frame with the error as one sentence (never a blank page).
+    """
+    load_extensions()
+    notice = Notice()
+    content: list[pn.viewable.Viewable] = []
+    with notice.guard():
+        content = list(build(notice))
+    return page_frame(app, notice, content)

@@ -26,7 +26,9 @@ TIMEFRAMES = ("15m", "1h", "4h", "1d")
 DEFAULT_ADDRESS = "sample:BTC/USDT"
 
 
-def strategy_chooser(value: str = "sma_cross", *, exclude: tuple[str, ...] = ()) -> pn.widgets.Select:
+def strategy_chooser(
+    value: str = "sma_cross", *, exclude: tuple[str, ...] = ()
+) -> pn.widgets.Select:
     """A select of the registered strategies by name."""
     names = [name for name in sorted(available_strategies()) if name not in exclude]
     return pn.widgets.Select(name="Strategy", options=names, value=value, width=200)
@@ -76,9 +78,7 @@ def parameter_widget(definition: Parameter[Any]) -> pn.widgets.Widget:
     label = definition.name.replace("_", " ")
     description = definition.description or None
     if definition.kind == "bool":
-        return pn.widgets.Checkbox(
-            name=label, value=bool(definition.default), description=description, width=160
-        )
+        return pn.widgets.Checkbox(name=label, value=bool(definition.default), width=160)
     widget_class = pn.widgets.IntInput if definition.kind == "int" else pn.widgets.FloatInput
     step = 1 if definition.kind == "int" else _float_step(float(definition.default))
     return widget_class(
@@ -116,7 +116,7 @@ def default_sweep_range(definition: Parameter[Any]) -> str:
         high = min(high, float(definition.maximum))
     if definition.kind == "int":
         step = max(1, round((high - low) / 4))
-        start = int(round(low))
+        start = round(low)
         return f"{start}:{start + 4 * step}:{step}"
     step = (high - low) / 4
     return f"{low:g}:{low + 4 * step:g}:{step:g}"

@@ -1,0 +1,232 @@
+"""The backtests page: run a strategy as a job, see its charts, trades and stats; compare runs.
+
+The form is generated from the chosen strategy's typed parameters. The run
+goes to the cluster with :func:`quantdesk.submit` and is saved, so it can be
+compared later with any of your saved runs side by side.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import panel as pn
+
+from quantdesk.api.data import load
+from quantdesk.api.research import submit
+from quantdesk.api.runs import list_runs, load_run
+from quantdesk.config import Settings
+from quantdesk.engine import BacktestResult
+from quantdesk.errors import InvalidInputError
+from quantdesk.ui.backtest_charts import backtest_charts, equity_comparison
+from quantdesk.ui.feedback import Notice, disabled_while, run_blocking
+from quantdesk.ui.job_progress import JobProgress
+from quantdesk.ui.page import PAGE_WIDTH, build_page
+from quantdesk.ui.parameter_widgets import MarketForm, ParameterForm, strategy_chooser
+from quantdesk.ui.stats_view import headline_html, stats_frame
+from quantdesk.ui.tables import read_only_table
+
+__all__ = ["backtests_page"]
+
+CHART_WIDTH = PAGE_WIDTH - 60
+TRADE_COLUMNS_SHOWN = (
+    "entry_time",
+    "exit_time",
+    "size",
+    "entry_price",
+    "exit_price",
+    "pnl",
+    "return_pct",
+    "exit_reason",
+)
+RUNS_OFFERED = 50
+
+
+def backtests_page(settings: Settings | None = None) -> pn.layout.Column:
+    """The backtests dashboard, as the viewer's database role.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings; read from the environment when None.
+
+    Returns
+    -------
+    panel.layout.Column
+        The page: the form, the run's results, and the comparison of saved runs.
+    """
+
+    def build(notice: Notice) -> list[pn.viewable.Viewable]:
+        chosen = settings if settings is not None else Settings.load()
+        return [
+            pn.Tabs(
+                ("Run", _run_tab(notice, chosen)),
+                ("Compare saved runs", _compare_tab(notice, chosen)),
+                dynamic=False,
+                sizing_mode="stretch_width",
+            )
+        ]
+
+    return build_page("backtests", build)
+
+
+def _run_tab(notice: Notice, settings: Settings) -> pn.layout.Column:
+    chooser = strategy_chooser()
+    parameters = ParameterForm(chooser.value)
+    market = MarketForm()
+    cash = pn.widgets.FloatInput(name="Cash", value=10_000.0, start=1.0, width=110)
+    commission = pn.widgets.FloatInput(
+        name="Commission", value=0.001, start=0.0, end=0.1, step=0.0005, width=110
+    )
+    lot_size = pn.widgets.FloatInput(
+        name="Lot size", value=1e-8, start=1e-12, step=1e-8, width=110, format="0.[00000000]"
+    )
+    run_name = pn.widgets.TextInput(name="Run name (optional)", width=200)
+    run = pn.widgets.Button(name="Run backtest", button_type="primary", width=150, margin=(25, 10))
+    progress = JobProgress()
+    results = pn.Column(sizing_mode="stretch_width", min_height=50)
+    chooser.param.watch(lambda event: parameters.show(event.new), "value")
+
+    async def start(_: object) -> None:
+        notice.clear()
+        with notice.guard(), disabled_while(run):
+            request = market.request()
+            job = await run_blocking(
+                _submit,
+                chooser.value,
+                request,
+                parameters.values(),
+                {"cash": cash.value, "commission": commission.value, "lot_size": lot_size.value},
+                run_name.value.strip() or None,
+                settings,
+                busy=results,
+            )
+            result: BacktestResult = await progress.follow(job)
+            bars = await run_blocking(_bars_of, result, settings, busy=results)
+            results.objects = _result_views(result, bars)
+            notice.success(f"Backtest finished and saved: {result.stats['n_trades']} trades.")
+
+    run.on_click(start)
+    return pn.Column(
+        pn.Row(chooser, market.layout),
+        pn.pane.Markdown("**Parameters**", margin=(0, 10)),
+        parameters.layout,
+        pn.Row(cash, commission, lot_size, run_name, run),
+        progress.layout,
+        results,
+        sizing_mode="stretch_width",
+    )
+
+
+def _submit(
+    strategy: str,
+    request: dict[str, Any],
+    parameters: dict[str, object],
+    engine: dict[str, object],
+    name: str | None,
+    settings: Settings,
+) -> Any:
+    if not request["data"]:
+        raise InvalidInputError("enter a symbol as SOURCE:SYMBOL, e.g. sample:BTC/USDT")
+    return submit(
+        strategy,
+        request["data"],
+        params=parameters,
+        timeframe=request["timeframe"],
+        start=request["start"],
+        end=request["end"],
+        save=True,
+        name=name,
+        settings=settings,
+        **engine,
+    )
+
+
+def _bars_of(result: BacktestResult, settings: Settings) -> pd.DataFrame | None:
+    """The run's OHLC bars from the cache when it read them by address, else None."""
+    if result.data_address is None or result.timeframe is None or len(result.equity) == 0:
+        return None
+    index = result.equity.index
+    last = index[-1] + (index[-1] - index[-2] if len(index) > 1 else pd.Timedelta(0))
+    frame = load(
+        result.data_address,
+        timeframe=result.timeframe,
+        start=index[0],
+        end=last,
+        settings=settings,
+    )
+    return frame.loc[index[0] : index[-1]]
+
+
+def _result_views(result: BacktestResult, bars: pd.DataFrame | None) -> list[Any]:
+    stats = dict(result.stats)
+    trades = result.trades.loc[:, list(TRADE_COLUMNS_SHOWN)].copy()
+    for column in ("entry_time", "exit_time"):
+        trades[column] = trades[column].dt.strftime("%Y-%m-%d %H:%M")
+    trades["exit_reason"] = trades["exit_reason"].astype(str)
+    return [
+        pn.pane.HTML(headline_html(stats), margin=(5, 10), css_classes=["quantdesk-stats"]),
+        pn.pane.HoloViews(
+            backtest_charts(result, bars, width=CHART_WIDTH),
+            css_classes=["quantdesk-chart"],
+            linked_axes=True,
+        ),
+        pn.Row(
+            pn.Column(
+                pn.pane.Markdown(f"**Trades** ({len(trades)})"),
+                read_only_table(trades.round(4), page_size=10),
+                sizing_mode="stretch_width",
+            ),
+            pn.Column(
+                pn.pane.Markdown("**All statistics**"),
+                read_only_table(stats_frame({"value": stats}), page_size=13),
+                width=340,
+            ),
+            sizing_mode="stretch_width",
+        ),
+    ]
+
+
+def _compare_tab(notice: Notice, settings: Settings) -> pn.layout.Column:
+    choice = pn.widgets.MultiChoice(
+        name="Saved runs to compare", options={}, width=700, max_items=6
+    )
+    refresh = pn.widgets.Button(name="Reload list", width=110, margin=(25, 10))
+    compare = pn.widgets.Button(name="Compare", button_type="primary", width=110, margin=(25, 10))
+    shown = pn.Column(sizing_mode="stretch_width", min_height=50)
+
+    async def reload(_: object = None) -> None:
+        with notice.guard():
+            runs = await run_blocking(list_runs, busy=choice, limit=RUNS_OFFERED, settings=settings)
+            choice.options = {_run_label(run): str(run.id) for run in runs}
+
+    async def show(_: object) -> None:
+        notice.clear()
+        with notice.guard():
+            if not choice.value:
+                raise InvalidInputError("choose one or more saved runs to compare")
+            labels = {run_id: label for label, run_id in choice.options.items()}
+            loaded = {}
+            for run_id in choice.value:
+                loaded[labels[run_id]] = await run_blocking(
+                    load_run, run_id, busy=shown, settings=settings
+                )
+            shown.objects = [
+                pn.pane.HoloViews(equity_comparison(loaded, width=CHART_WIDTH)),
+                read_only_table(
+                    stats_frame({label: dict(run.stats) for label, run in loaded.items()}),
+                    page_size=26,
+                ),
+            ]
+
+    refresh.on_click(reload)
+    compare.on_click(show)
+    pn.state.onload(reload)
+    return pn.Column(pn.Row(choice, refresh, compare), shown, sizing_mode="stretch_width")
+
+
+def _run_label(run: Any) -> str:
+    created = run.created_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    title = run.name or f"{run.strategy} {run.symbol} {run.timeframe}"
+    return f"{title} · {created} · {str(run.id)[:8]}"
