@@ -78,7 +78,7 @@ def trade_markers(result: BacktestResult) -> Any:
     holoviews.Overlay
         Three ``Scatter`` layers over ``time`` (timezone-naive) and ``price``.
     """
-    import holoviews as hv  # type: ignore[import-untyped]
+    import holoviews as hv
 
     times = pd.DatetimeIndex(result.equity.index).tz_localize(None)
     trades = result.trades

@@ -9,6 +9,7 @@ and drawdown curves are downsampled with LTTB for the plot's width. A
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import holoviews as hv  # type: ignore[import-untyped]
@@ -128,7 +129,7 @@ def backtest_charts(result: BacktestResult, bars: pd.DataFrame | None, *, width:
     return hv.Layout([price_panel, equity_panel, drawdown_panel]).cols(1)
 
 
-def equity_comparison(results: dict[str, BacktestResult], *, width: int) -> Any:
+def equity_comparison(results: Mapping[str, BacktestResult], *, width: int) -> Any:
     """The equity of several runs on one chart, one line each, downsampled.
 
     Parameters

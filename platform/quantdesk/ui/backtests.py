@@ -98,7 +98,7 @@ def _run_tab(notice: Notice, settings: Settings) -> pn.layout.Column:
                 request,
                 parameters.values(),
                 {"cash": cash.value, "commission": commission.value, "lot_size": lot_size.value},
-                run_name.value.strip() or None,
+                (run_name.value or "").strip() or None,
                 settings,
                 busy=results,
             )
@@ -123,7 +123,7 @@ def _submit(
     strategy: str,
     request: dict[str, Any],
     parameters: dict[str, object],
-    engine: dict[str, object],
+    engine: dict[str, float],
     name: str | None,
     settings: Settings,
 ) -> Any:
@@ -139,7 +139,9 @@ def _submit(
         save=True,
         name=name,
         settings=settings,
-        **engine,
+        cash=engine["cash"],
+        commission=engine["commission"],
+        lot_size=engine["lot_size"],
     )
 
 
@@ -166,7 +168,7 @@ def _result_views(result: BacktestResult, bars: pd.DataFrame | None) -> list[Any
         trades[column] = trades[column].dt.strftime("%Y-%m-%d %H:%M")
     trades["exit_reason"] = trades["exit_reason"].astype(str)
     return [
-        pn.pane.HTML(headline_html(stats), margin=(5, 10), css_classes=["quantdesk-stats"]),
+        pn.pane.HTML(headline_html(stats), margin=(5, 10)),
         pn.pane.HoloViews(
             backtest_charts(result, bars, width=CHART_WIDTH),
             css_classes=["quantdesk-chart"],

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import panel as pn
 
@@ -22,6 +22,7 @@ from quantdesk.errors import QuantdeskError
 __all__ = ["Notice", "disabled_while", "error_sentence", "run_blocking"]
 
 T = TypeVar("T")
+NoticeKind = Literal["danger", "success", "info"]
 
 _LOGGER = logging.getLogger("quantdesk.ui")
 _MESSAGE_LIMIT = 300
@@ -84,7 +85,7 @@ class Notice:
         self.pane.visible = False
         self.pane.object = ""
 
-    def _show(self, text: str, kind: str) -> None:
+    def _show(self, text: str, kind: NoticeKind) -> None:
         self.pane.alert_type = kind
         self.pane.object = text
         self.pane.visible = True

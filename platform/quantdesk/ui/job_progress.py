@@ -37,7 +37,13 @@ class JobProgress:
         self.layout.visible = True
         percent = round(job.progress * 100)
         self.bar.value = percent
-        self.bar.bar_color = {"failed": "danger", "cancelled": "warning"}.get(job.status, "primary")
+        self.bar.bar_color = (
+            "danger"
+            if job.status == "failed"
+            else "warning"
+            if job.status == "cancelled"
+            else "primary"
+        )
         waiting = f", {job.message}" if job.message and job.status == "queued" else ""
         self.status.object = f"{job.kind} job {str(job.id)[:8]}: {job.status}, {percent}%{waiting}"
 

@@ -7,7 +7,6 @@ most once a second however many changes arrive.
 
 from __future__ import annotations
 
-import html
 import threading
 
 import panel as pn
@@ -21,6 +20,7 @@ from quantdesk.ui.feedback import Notice
 from quantdesk.ui.job_progress import REFRESH_SECONDS
 from quantdesk.ui.page import build_page
 from quantdesk.ui.tables import PROGRESS_FORMATTER, jobs_frame, read_only_table, runs_frame
+from quantdesk.ui.tiles import tiles_html
 
 __all__ = ["overview_page"]
 
@@ -97,17 +97,13 @@ def _follow_jobs(changed: threading.Event, notice: Notice, settings: Settings) -
 
 def _summary_html(viewer: Account) -> str:
     role = "admin" if viewer.admin else "user"
-    cells = [
-        ("Signed in as", f"{viewer.name} ({role})"),
-        ("Saved runs", str(viewer.runs)),
-        ("Jobs", f"{viewer.jobs} ({viewer.unfinished_jobs} unfinished)"),
-        ("API keys", str(viewer.api_keys)),
-        ("Models", str(viewer.models)),
-    ]
-    boxes = "".join(
-        f'<div style="padding: 8px 16px; border: 1px solid #ddd; border-radius: 6px">'
-        f'<div style="color: #666; font-size: 0.85em">{label}</div>'
-        f'<div style="font-size: 1.2em">{html.escape(value)}</div></div>'
-        for label, value in cells
+    return tiles_html(
+        [
+            ("Signed in as", f"{viewer.name} ({role})"),
+            ("Saved runs", str(viewer.runs)),
+            ("Jobs", f"{viewer.jobs} ({viewer.unfinished_jobs} unfinished)"),
+            ("API keys", str(viewer.api_keys)),
+            ("Models", str(viewer.models)),
+        ],
+        css_class="quantdesk-account",
     )
-    return f'<div class="quantdesk-account" style="display: flex; gap: 12px">{boxes}</div>'

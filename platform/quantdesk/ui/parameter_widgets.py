@@ -115,9 +115,9 @@ def default_sweep_range(definition: Parameter[Any]) -> str:
     if definition.maximum is not None:
         high = min(high, float(definition.maximum))
     if definition.kind == "int":
-        step = max(1, round((high - low) / 4))
+        whole_step = max(1, round((high - low) / 4))
         start = round(low)
-        return f"{start}:{start + 4 * step}:{step}"
+        return f"{start}:{start + 4 * whole_step}:{whole_step}"
     step = (high - low) / 4
     return f"{low:g}:{low + 4 * step:g}:{step:g}"
 
@@ -143,7 +143,7 @@ class MarketForm:
     def request(self) -> dict[str, Any]:
         """The loading keywords: ``data``, ``timeframe``, ``start`` and ``end``."""
         return {
-            "data": self.address.value.strip(),
+            "data": (self.address.value or "").strip(),
             "timeframe": self.timeframe.value,
             "start": None if self.start.value is None else str(self.start.value),
             "end": None if self.end.value is None else str(self.end.value),

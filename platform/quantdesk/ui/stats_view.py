@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from quantdesk.engine import STAT_KEYS
+from quantdesk.ui.tiles import tiles_html
 
 __all__ = ["HEADLINE_STATS", "format_stat", "headline_html", "stats_frame"]
 
@@ -48,14 +48,10 @@ def format_stat(value: Any) -> str:
 
 def headline_html(stats: Mapping[str, Any]) -> str:
     """The headline statistics as a row of tiles, in HTML."""
-    tiles = "".join(
-        '<div class="quantdesk-stat" style="padding: 6px 12px; border: 1px solid #ddd; '
-        'border-radius: 6px; min-width: 90px">'
-        f'<div style="color: #666; font-size: 0.8em">{html.escape(key.replace("_", " "))}</div>'
-        f'<div style="font-size: 1.15em">{html.escape(format_stat(stats.get(key)))}</div></div>'
-        for key in HEADLINE_STATS
+    return tiles_html(
+        [(key.replace("_", " "), format_stat(stats.get(key))) for key in HEADLINE_STATS],
+        css_class="quantdesk-stats",
     )
-    return f'<div style="display: flex; flex-wrap: wrap; gap: 8px">{tiles}</div>'
 
 
 def stats_frame(runs: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:

@@ -1,0 +1,133 @@
+"""The system page, for admins: the host's CPU and RAM, the cluster's workers and queue, all jobs.
+
+Who is an admin is the database's answer, asked as the viewer's own role: a
+non-admin gets a one-line refusal and no data. Even a page that forgot to
+ask could not show them more, since everyone's jobs are read under
+row-level security, which gives a non-admin their own rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+import pandas as pd
+import panel as pn
+
+from quantdesk.api.accounts import SystemStatus, system_status
+from quantdesk.config import Settings
+from quantdesk.ui.feedback import Notice, run_blocking
+from quantdesk.ui.page import build_page
+from quantdesk.ui.tables import PROGRESS_FORMATTER, jobs_frame, read_only_table
+from quantdesk.ui.tiles import tiles_html
+
+__all__ = ["system_page", "workers_frame"]
+
+REFRESH_MILLISECONDS = 5000
+"""How often the page reads the system again while it is open."""
+GIB = 1024**3
+
+
+def system_page(settings: Settings | None = None) -> pn.layout.Column:
+    """The system dashboard: admins only, as the viewer's database role.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings; read from the environment when None.
+
+    Returns
+    -------
+    panel.layout.Column
+        The page; for a non-admin, the refusal only.
+    """
+
+    def build(notice: Notice) -> list[pn.viewable.Viewable]:
+        return _system(notice, settings if settings is not None else Settings.load())
+
+    return build_page("system", build)
+
+
+WORKER_COLUMNS = (
+    "worker",
+    "threads",
+    "memory (GiB)",
+    "memory limit (GiB)",
+    "CPU %",
+    "running tasks",
+)
+
+
+def workers_frame(status: SystemStatus | None) -> pd.DataFrame:
+    """The cluster's workers, one row each: threads, memory and CPU, running tasks."""
+    return pd.DataFrame(
+        [
+            {
+                "worker": worker.address,
+                "threads": worker.threads,
+                "memory (GiB)": round(worker.memory_bytes / GIB, 2),
+                "memory limit (GiB)": round(worker.memory_limit_bytes / GIB, 2),
+                "CPU %": round(worker.cpu_percent, 1),
+                "running tasks": worker.running_tasks,
+            }
+            for worker in (status.cluster.workers if status is not None else ())
+        ],
+        columns=list(WORKER_COLUMNS),
+    )
+
+
+def _system(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
+    host = pn.pane.HTML("", margin=(5, 10))
+    workers = read_only_table(workers_frame(None), page_size=8)
+    jobs = read_only_table(jobs_frame([], owners=[]), formatters=PROGRESS_FORMATTER)
+    body = pn.Column(
+        host,
+        pn.pane.Markdown("### Cluster workers", margin=(5, 10)),
+        workers,
+        pn.pane.Markdown("### Every user's jobs", margin=(5, 10)),
+        jobs,
+        visible=False,
+        sizing_mode="stretch_width",
+    )
+    refreshing: list[object] = []
+
+    async def refresh() -> None:
+        try:
+            status = await run_blocking(system_status, busy=body, settings=settings)
+        except Exception as error:
+            body.visible = False
+            notice.error(error)
+            for callback in refreshing:
+                callback.stop()  # type: ignore[attr-defined]
+            return
+        notice.clear()
+        body.visible = True
+        host.object = _host_html(status)
+        workers.value = workers_frame(status)
+        jobs.value = jobs_frame(
+            [owned.job for owned in status.jobs], owners=[owned.owner for owned in status.jobs]
+        )
+
+    async def start() -> None:
+        await refresh()
+        if body.visible:
+            # Panel awaits a coroutine function given as the callback.
+            callback = cast(Callable[[], None], refresh)
+            refreshing.append(pn.state.add_periodic_callback(callback, period=REFRESH_MILLISECONDS))
+
+    pn.state.onload(start)
+    return [body]
+
+
+def _host_html(status: SystemStatus) -> str:
+    cluster = status.cluster
+    used = cluster.host_memory_total_bytes - cluster.host_memory_available_bytes
+    cells = [
+        ("Host CPU", f"{cluster.host_cpu_percent:.0f} %"),
+        ("Host RAM", f"{used / GIB:.1f} of {cluster.host_memory_total_bytes / GIB:.1f} GiB"),
+        ("Scheduler", cluster.address),
+        ("Workers", str(len(cluster.workers))),
+        ("Running tasks", str(cluster.running_tasks)),
+        ("Queued tasks", str(cluster.queued_tasks)),
+    ]
+    return tiles_html(cells, css_class="quantdesk-host")
