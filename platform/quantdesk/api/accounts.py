@@ -17,7 +17,15 @@ from quantdesk.errors import PermissionDeniedError
 from quantdesk.store.accounts import Account, OwnedJob, account, owned_jobs
 from quantdesk.store.roles import ADMINS_ROLE
 
-__all__ = ["Account", "OwnedJob", "SystemStatus", "account", "owned_jobs", "system_status"]
+__all__ = [
+    "Account",
+    "OwnedJob",
+    "SystemStatus",
+    "account",
+    "owned_jobs",
+    "require_admin",
+    "system_status",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,33 @@ class SystemStatus:
     viewer: Account
     cluster: ClusterStatus
     jobs: list[OwnedJob]
+
+
+def require_admin(settings: Settings | None = None) -> Account:
+    """The viewer, if the database says they are an admin; else a one-line refusal.
+
+    Parameters
+    ----------
+    settings
+        quantdesk's settings; read from the environment when None.
+
+    Returns
+    -------
+    Account
+        The admin.
+
+    Raises
+    ------
+    PermissionDeniedError
+        If the database role is not a member of ``quantdesk_admins``.
+    """
+    viewer = account(settings)
+    if not viewer.admin:
+        raise PermissionDeniedError(
+            f"the system view is for admins and {viewer.name} is not a member of "
+            f"{ADMINS_ROLE}; an admin grants it with 'quantdesk users add NAME --admin'"
+        )
+    return viewer
 
 
 def system_status(*, limit: int = 200, settings: Settings | None = None) -> SystemStatus:
@@ -60,12 +95,7 @@ def system_status(*, limit: int = 200, settings: Settings | None = None) -> Syst
         If the database role is not a member of ``quantdesk_admins``.
     """
     settings = settings if settings is not None else Settings.load()
-    viewer = account(settings)
-    if not viewer.admin:
-        raise PermissionDeniedError(
-            f"the system view is for admins and {viewer.name} is not a member of "
-            f"{ADMINS_ROLE}; an admin grants it with 'quantdesk users add NAME --admin'"
-        )
+    viewer = require_admin(settings)
     jobs = owned_jobs(everyone=True, limit=limit, settings=settings)
     with connect(settings) as client:
         cluster = status_through(client)

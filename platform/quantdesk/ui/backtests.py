@@ -17,7 +17,7 @@ from quantdesk.api.data import load
 from quantdesk.api.research import submit
 from quantdesk.api.runs import list_runs, load_run
 from quantdesk.config import Settings
-from quantdesk.engine import BacktestResult
+from quantdesk.engine import STAT_KEYS, BacktestResult
 from quantdesk.errors import InvalidInputError
 from quantdesk.ui.backtest_charts import backtest_charts, equity_comparison
 from quantdesk.ui.feedback import Notice, disabled_while, run_blocking
@@ -82,10 +82,29 @@ def _run_tab(notice: Notice, settings: Settings) -> pn.layout.Column:
     lot_size = pn.widgets.FloatInput(
         name="Lot size", value=1e-8, start=1e-12, step=1e-8, width=110, format="0.[00000000]"
     )
-    run_name = pn.widgets.TextInput(name="Run name (optional)", width=200)
+    run_name = pn.widgets.TextInput(
+        name="Run name (optional)", width=200, css_classes=["quantdesk-run-name"]
+    )
     run = pn.widgets.Button(name="Run backtest", button_type="primary", width=150, margin=(25, 10))
     progress = JobProgress()
-    results = pn.Column(sizing_mode="stretch_width", min_height=50)
+    headline = pn.pane.HTML("", margin=(5, 10))
+    chart = pn.pane.HoloViews(None, css_classes=["quantdesk-chart"], linked_axes=True)
+    trades_title = pn.pane.Markdown("**Trades**")
+    trades_table = read_only_table(pd.DataFrame(columns=list(TRADE_COLUMNS_SHOWN)))
+    stats_table = read_only_table(
+        pd.DataFrame(columns=["statistic", "value"]), page_size=len(STAT_KEYS)
+    )
+    shown = pn.Column(
+        headline,
+        chart,
+        pn.Row(
+            pn.Column(trades_title, trades_table, sizing_mode="stretch_width"),
+            pn.Column(pn.pane.Markdown("**All statistics**"), stats_table, width=340),
+            sizing_mode="stretch_width",
+        ),
+        sizing_mode="stretch_width",
+    )
+    results = pn.Column(shown, sizing_mode="stretch_width", min_height=50)
     chooser.param.watch(lambda event: parameters.show(event.new), "value")
 
     async def start(_: object) -> None:
@@ -104,7 +123,14 @@ def _run_tab(notice: Notice, settings: Settings) -> pn.layout.Column:
             )
             result: BacktestResult = await progress.follow(job)
             bars = await run_blocking(_bars_of, result, settings, busy=results)
-            results.objects = _result_views(result, bars)
+            trades = _trades_frame(result)
+            stats = dict(result.stats)
+            headline.object = headline_html(stats)
+            chart.object = backtest_charts(result, bars, width=CHART_WIDTH)
+            trades_title.object = f"**Trades** ({len(trades)})"
+            trades_table.object = trades
+            stats_table.object = stats_frame({"value": stats})
+
             notice.success(f"Backtest finished and saved: {result.stats['n_trades']} trades.")
 
     run.on_click(start)
@@ -161,33 +187,12 @@ def _bars_of(result: BacktestResult, settings: Settings) -> pd.DataFrame | None:
     return frame.loc[index[0] : index[-1]]
 
 
-def _result_views(result: BacktestResult, bars: pd.DataFrame | None) -> list[Any]:
-    stats = dict(result.stats)
+def _trades_frame(result: BacktestResult) -> pd.DataFrame:
     trades = result.trades.loc[:, list(TRADE_COLUMNS_SHOWN)].copy()
     for column in ("entry_time", "exit_time"):
         trades[column] = trades[column].dt.strftime("%Y-%m-%d %H:%M")
     trades["exit_reason"] = trades["exit_reason"].astype(str)
-    return [
-        pn.pane.HTML(headline_html(stats), margin=(5, 10)),
-        pn.pane.HoloViews(
-            backtest_charts(result, bars, width=CHART_WIDTH),
-            css_classes=["quantdesk-chart"],
-            linked_axes=True,
-        ),
-        pn.Row(
-            pn.Column(
-                pn.pane.Markdown(f"**Trades** ({len(trades)})"),
-                read_only_table(trades.round(4), page_size=10),
-                sizing_mode="stretch_width",
-            ),
-            pn.Column(
-                pn.pane.Markdown("**All statistics**"),
-                read_only_table(stats_frame({"value": stats}), page_size=13),
-                width=340,
-            ),
-            sizing_mode="stretch_width",
-        ),
-    ]
+    return trades.round(4)
 
 
 def _compare_tab(notice: Notice, settings: Settings) -> pn.layout.Column:
@@ -196,7 +201,12 @@ def _compare_tab(notice: Notice, settings: Settings) -> pn.layout.Column:
     )
     refresh = pn.widgets.Button(name="Reload list", width=110, margin=(25, 10))
     compare = pn.widgets.Button(name="Compare", button_type="primary", width=110, margin=(25, 10))
-    shown = pn.Column(sizing_mode="stretch_width", min_height=50)
+    comparison_chart = pn.pane.HoloViews(None)
+    comparison_table = read_only_table(
+        pd.DataFrame(), page_size=len(STAT_KEYS), css_classes=["quantdesk-compared"]
+    )
+    compared = pn.Column(comparison_chart, comparison_table, sizing_mode="stretch_width")
+    shown = pn.Column(compared, sizing_mode="stretch_width", min_height=50)
 
     async def reload(_: object = None) -> None:
         with notice.guard():
@@ -214,13 +224,10 @@ def _compare_tab(notice: Notice, settings: Settings) -> pn.layout.Column:
                 loaded[labels[run_id]] = await run_blocking(
                     load_run, run_id, busy=shown, settings=settings
                 )
-            shown.objects = [
-                pn.pane.HoloViews(equity_comparison(loaded, width=CHART_WIDTH)),
-                read_only_table(
-                    stats_frame({label: dict(run.stats) for label, run in loaded.items()}),
-                    page_size=26,
-                ),
-            ]
+            comparison_chart.object = equity_comparison(loaded, width=CHART_WIDTH)
+            comparison_table.object = stats_frame(
+                {label: dict(run.stats) for label, run in loaded.items()}
+            )
 
     refresh.on_click(reload)
     compare.on_click(show)

@@ -56,7 +56,9 @@ class Notice:
     """A line above a page's content for errors and confirmations; hidden when empty."""
 
     def __init__(self) -> None:
-        self.pane = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
+        self.pane = pn.pane.Alert(
+            "", alert_type="danger", visible=False, margin=(5, 10), css_classes=["quantdesk-notice"]
+        )
 
     def error(self, error: BaseException) -> None:
         """Show ``error`` as one sentence; an unexpected one is logged with its traceback."""

@@ -86,7 +86,9 @@ def audit_frame(entries: list[KeyAuditEntry]) -> pd.DataFrame:
 
 
 def _keys(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
-    provider = pn.widgets.TextInput(name="Provider", placeholder="e.g. binance", width=150)
+    provider = pn.widgets.TextInput(
+        name="Provider", placeholder="e.g. binance", width=150, css_classes=["quantdesk-provider"]
+    )
     label = pn.widgets.TextInput(name="Label", value=DEFAULT_LABEL, width=120)
     key_id = pn.widgets.TextInput(name="Key id", width=220, css_classes=["quantdesk-key-id"])
     secret = pn.widgets.PasswordInput(name="Secret", width=220, css_classes=["quantdesk-secret"])
@@ -98,12 +100,12 @@ def _keys(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
     audit_table = read_only_table(audit_frame([]), page_size=10)
 
     def show(keys: list[ApiKeyInfo], audit: list[KeyAuditEntry]) -> None:
-        keys_table.value = keys_frame(keys)
+        keys_table.object = keys_frame(keys)
         to_delete.options = {
             f"{key.provider} / {key.label} ({key.hint})": f"{key.provider}\n{key.label}"
             for key in keys
         }
-        audit_table.value = audit_frame(audit)
+        audit_table.object = audit_frame(audit)
 
     def listing() -> tuple[list[ApiKeyInfo], list[KeyAuditEntry]]:
         return list_api_keys(settings), key_audit_log(limit=AUDIT_ROWS, settings=settings)

@@ -19,7 +19,7 @@ from quantdesk.errors import QuantdeskError
 from quantdesk.ui.feedback import Notice
 from quantdesk.ui.job_progress import REFRESH_SECONDS
 from quantdesk.ui.page import build_page
-from quantdesk.ui.tables import PROGRESS_FORMATTER, jobs_frame, read_only_table, runs_frame
+from quantdesk.ui.tables import jobs_frame, read_only_table, runs_frame
 from quantdesk.ui.tiles import tiles_html
 
 __all__ = ["overview_page"]
@@ -51,14 +51,14 @@ def overview_page(settings: Settings | None = None) -> pn.layout.Column:
 def _overview(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
     summary = pn.pane.HTML("", margin=(5, 10))
     runs_table = read_only_table(runs_frame([]), page_size=RECENT)
-    jobs_table = read_only_table(jobs_frame([]), formatters=PROGRESS_FORMATTER)
+    jobs_table = read_only_table(jobs_frame([]))
     changed = threading.Event()
 
     def refresh_jobs() -> None:
         with notice.guard():
             summary.object = _summary_html(account(settings))
             jobs = owned_jobs(limit=RECENT * 2, settings=settings)
-            jobs_table.value = jobs_frame([owned.job for owned in jobs])
+            jobs_table.object = jobs_frame([owned.job for owned in jobs])
 
     def refresh_when_changed() -> None:
         if changed.is_set():
@@ -67,7 +67,7 @@ def _overview(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
 
     refresh_jobs()
     with notice.guard():
-        runs_table.value = runs_frame(list_runs(limit=RECENT, settings=settings))
+        runs_table.object = runs_frame(list_runs(limit=RECENT, settings=settings))
     _follow_jobs(changed, notice, settings)
     pn.state.add_periodic_callback(refresh_when_changed, period=int(REFRESH_SECONDS * 1000))
     return [

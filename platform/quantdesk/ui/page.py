@@ -36,7 +36,7 @@ _STYLE = """
 
 def load_extensions() -> None:
     """Load the Panel extensions the pages use (idempotent; call before building one)."""
-    pn.extension("tabulator", design="native", notifications=False)
+    pn.extension(design="native", notifications=False)
 
 
 def page_frame(

@@ -132,9 +132,15 @@ class MarketForm:
         end: dt.date = dt.date(2024, 4, 1),
         timeframe: str = "1h",
     ) -> None:
-        self.address = pn.widgets.TextInput(name="Symbol", value=DEFAULT_ADDRESS, width=180)
+        self.address = pn.widgets.TextInput(
+            name="Symbol", value=DEFAULT_ADDRESS, width=180, css_classes=["quantdesk-symbol"]
+        )
         self.timeframe = pn.widgets.Select(
-            name="Timeframe", options=list(TIMEFRAMES), value=timeframe, width=90
+            name="Timeframe",
+            options=list(TIMEFRAMES),
+            value=timeframe,
+            width=90,
+            css_classes=["quantdesk-timeframe"],
         )
         self.start = pn.widgets.DatePicker(name="From", value=start, width=130)
         self.end = pn.widgets.DatePicker(name="To", value=end, width=130)

@@ -91,7 +91,12 @@ def _predictions(notice: Notice, settings: Settings) -> list[pn.viewable.Viewabl
     market = MarketForm(start=dt.date(2023, 6, 1), end=dt.date(2024, 6, 1))
     go = pn.widgets.Button(name="Predict", button_type="primary", width=120, margin=(25, 10))
     status = pn.pane.HTML("", margin=(5, 10), css_classes=["quantdesk-auto-train"])
-    latest = pn.Column(sizing_mode="stretch_width", min_height=40)
+    probabilities = pn.pane.HoloViews(None, css_classes=["quantdesk-probabilities"])
+    latest_table = read_only_table(pd.DataFrame(columns=["time", "probability", "signal"]))
+    latest = pn.Row(
+        probabilities,
+        pn.Column(pn.pane.Markdown("**Latest predictions**"), latest_table, width=380),
+    )
     model_choice = pn.widgets.Select(name="Model", options={}, width=420)
     models_table = read_only_table(models_frame([]), page_size=8)
     importance = pn.pane.HoloViews(None, min_height=40)
@@ -100,7 +105,7 @@ def _predictions(notice: Notice, settings: Settings) -> list[pn.viewable.Viewabl
     def show_models(models: list[ModelRecord]) -> None:
         records.clear()
         records.update({str(model.id): model for model in models})
-        models_table.value = models_frame(models)
+        models_table.object = models_frame(models)
         model_choice.options = {
             f"{str(model.id)[:8]} · {model.data_address} {model.timeframe}": str(model.id)
             for model in models
@@ -129,10 +134,12 @@ def _predictions(notice: Notice, settings: Settings) -> list[pn.viewable.Viewabl
                 end=request["end"],
                 bars=LATEST_BARS,
                 settings=settings,
-                busy=latest,
+                busy=status,
             )
             status.object = _auto_train_html(report)
-            latest.objects = _latest_views(report)
+            latest_table.object = _latest_frame(report)
+            probabilities.object = _probability_chart(report)
+
             show_models(await run_blocking(list_models, busy=models_table, settings=settings))
             model_choice.value = str(report.model_id)
 
@@ -166,13 +173,17 @@ def _auto_train_html(report: PredictionReport) -> str:
     )
 
 
-def _latest_views(report: PredictionReport) -> list[Any]:
+def _latest_frame(report: PredictionReport) -> pd.DataFrame:
     frame = report.latest.reset_index()
     frame["time"] = frame["time"].dt.strftime("%Y-%m-%d %H:%M")
     frame["probability"] = frame["probability"].round(4)
     frame["signal"] = frame["signal"].map({1: "long", -1: "short", 0: "flat"})
+    return frame.iloc[::-1]
+
+
+def _probability_chart(report: PredictionReport) -> Any:
     times = pd.DatetimeIndex(report.latest.index).tz_localize(None)
-    chart = (
+    return (
         hv.Curve((times, report.latest["probability"].to_numpy()), "time", "probability")
         * hv.HLine(0.5).opts(color="#999999", line_dash="dashed")
     ).opts(
@@ -181,16 +192,6 @@ def _latest_views(report: PredictionReport) -> list[Any]:
         height=260,
         ylim=(0, 1),
     )
-    return [
-        pn.Row(
-            pn.pane.HoloViews(chart, css_classes=["quantdesk-probabilities"]),
-            pn.Column(
-                pn.pane.Markdown("**Latest predictions**"),
-                read_only_table(frame.iloc[::-1], page_size=8),
-                width=380,
-            ),
-        )
-    ]
 
 
 def _importance_chart(record: ModelRecord) -> Any:

@@ -39,6 +39,15 @@ OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return_pct", "max_drawdown_p
 CHUNKS = 8
 """About how many pieces a sweep is cut into, so its heatmap fills in visibly."""
 HEATMAP_WIDTH = 620
+FOLD_COLUMNS = (
+    "fold",
+    "in-sample bars",
+    "out-of-sample bars",
+    "chosen",
+    "in sample",
+    "out of sample",
+)
+"""The walk-forward table's columns; the last two are the objective in and out of sample."""
 
 
 def sweeps_page(settings: Settings | None = None) -> pn.layout.Column:
@@ -94,13 +103,22 @@ def _sweeps(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
     chooser = strategy_chooser(exclude=("ml_predictive",))
     x_name = pn.widgets.Select(name="Parameter across", width=150)
     y_name = pn.widgets.Select(name="Parameter down", width=150)
-    x_range = pn.widgets.TextInput(name="Values across (START:STOP:STEP)", width=220)
-    y_range = pn.widgets.TextInput(name="Values down (START:STOP:STEP)", width=220)
+    x_range = pn.widgets.TextInput(
+        name="Values across (START:STOP:STEP)", width=220, css_classes=["quantdesk-x-values"]
+    )
+    y_range = pn.widgets.TextInput(
+        name="Values down (START:STOP:STEP)", width=220, css_classes=["quantdesk-y-values"]
+    )
     objective = pn.widgets.Select(
         name="Objective", options=list(OBJECTIVES), value="sharpe", width=140
     )
     folds = pn.widgets.IntInput(
-        name="Walk-forward folds (0: none)", value=3, start=0, end=20, width=190
+        name="Walk-forward folds (0: none)",
+        value=3,
+        start=0,
+        end=20,
+        width=190,
+        css_classes=["quantdesk-folds"],
     )
     market = MarketForm()
     run = pn.widgets.Button(name="Run sweep", button_type="primary", width=130, margin=(25, 10))
@@ -110,7 +128,15 @@ def _sweeps(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
         css_classes=["quantdesk-heatmap"],
     )
     guards = pn.pane.HTML("", width=PAGE_WIDTH - HEATMAP_WIDTH - 60, margin=(10, 20))
-    walk_forward = pn.Column(sizing_mode="stretch_width")
+    evaluated = pn.pane.Str("", margin=(0, 10), css_classes=["quantdesk-evaluated"])
+    folds_table = read_only_table(pd.DataFrame(columns=list(FOLD_COLUMNS)), page_size=10)
+    walk_equity = pn.pane.HoloViews(None, css_classes=["quantdesk-walk-forward"])
+    walk_forward = pn.Column(
+        pn.pane.Markdown("### Walk-forward", margin=(5, 10)),
+        folds_table,
+        walk_equity,
+        sizing_mode="stretch_width",
+    )
 
     def strategy_changed(_: object = None) -> None:
         definitions = strategy_class(chooser.value).parameter_definitions()
@@ -140,21 +166,23 @@ def _sweeps(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
             grid = pd.DataFrame(
                 list(parse_parameter_space(chooser.value, space).grid()), columns=[x, y]
             )
-            heatmap.object = _heatmap(objective_grid(pd.DataFrame(), x, y, key, grid), x, y, key)
+
+            def draw_cells(rows: pd.DataFrame) -> None:
+                cells = objective_grid(rows, x, y, key, grid)
+                heatmap.object = _heatmap(cells, x, y, key)
+                evaluated.object = f"{len(rows)} of {len(grid)} combinations evaluated"
+
+            draw_cells(pd.DataFrame())
             guards.object = ""
-            walk_forward.objects = []
             request = market.request()
             job = await run_blocking(
                 _submit, chooser.value, request, space, key, None, len(grid), settings, busy=heatmap
             )
 
-            def draw(partial: Job) -> None:
-                heatmap.object = _heatmap(
-                    objective_grid(_finished_rows(partial, x, y, key), x, y, key, grid), x, y, key
-                )
-
-            result: SweepResult = await progress.follow(job, on_change=draw)
-            heatmap.object = _heatmap(objective_grid(result.rows, x, y, key, grid), x, y, key)
+            result: SweepResult = await progress.follow(
+                job, on_change=lambda partial: draw_cells(_finished_rows(partial, x, y, key))
+            )
+            draw_cells(result.rows)
             guards.object = _guards_html(result, key)
             if folds.value:
                 walk_job = await run_blocking(
@@ -166,7 +194,7 @@ def _sweeps(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
                     folds.value,
                     len(grid),
                     settings,
-                    busy=walk_forward,
+                    busy=walk_equity,
                 )
                 walked: WalkForwardResult = await progress.follow(walk_job)
                 bars = await run_blocking(
@@ -176,9 +204,11 @@ def _sweeps(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
                     start=request["start"],
                     end=request["end"],
                     settings=settings,
-                    busy=walk_forward,
+                    busy=walk_equity,
                 )
-                walk_forward.objects = _walk_forward_views(walked, key, bars.index)
+                folds_table.object = _folds_frame(walked, key, bars.index)
+                walk_equity.object = _walk_forward_equity(walked)
+
             notice.success(f"Sweep of {len(grid)} combinations finished.")
 
     run.on_click(start)
@@ -187,7 +217,7 @@ def _sweeps(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
         pn.Row(x_name, x_range, y_name, y_range),
         pn.Row(objective, folds, run),
         progress.layout,
-        pn.Row(heatmap, guards),
+        pn.Row(pn.Column(heatmap, evaluated), guards),
         walk_forward,
     ]
 
@@ -224,7 +254,6 @@ def _finished_rows(job: Job, x: str, y: str, objective: str) -> pd.DataFrame:
         {x: row.parameters[x], y: row.parameters[y], objective: row.stats.get(objective)}
         for _, chunk in job.partial_results()
         for row in chunk
-        if not row.skipped
     ]
     return pd.DataFrame(rows, columns=[x, y, objective])
 
@@ -276,25 +305,29 @@ def _guards_html(result: SweepResult, objective: str) -> str:
     return f"<h4>Overfitting guards</h4><table class='quantdesk-guards'>{rows}</table>"
 
 
-def _walk_forward_views(result: WalkForwardResult, objective: str, index: pd.Index) -> list[Any]:
-    folds = pd.DataFrame(
+def _folds_frame(result: WalkForwardResult, objective: str, index: pd.Index) -> pd.DataFrame:
+    return pd.DataFrame(
         [
             {
                 "fold": fold.window.fold,
-                "in sample": f"{index[fold.window.in_start]:%Y-%m-%d} to "
+                "in-sample bars": f"{index[fold.window.in_start]:%Y-%m-%d} to "
                 f"{index[fold.window.in_stop - 1]:%Y-%m-%d}",
-                "out of sample": f"{index[fold.window.out_start]:%Y-%m-%d} to "
+                "out-of-sample bars": f"{index[fold.window.out_start]:%Y-%m-%d} to "
                 f"{index[fold.window.out_stop - 1]:%Y-%m-%d}",
                 "chosen": ", ".join(f"{k}={v}" for k, v in (fold.parameters or {}).items())
                 or "none (cash)",
-                f"in-sample {objective}": format_stat(fold.in_sample_stats.get(objective)),
-                f"out-of-sample {objective}": format_stat(fold.out_of_sample_stats.get(objective)),
+                "in sample": format_stat(fold.in_sample_stats.get(objective)),
+                "out of sample": format_stat(fold.out_of_sample_stats.get(objective)),
             }
             for fold in result.folds
-        ]
+        ],
+        columns=list(FOLD_COLUMNS),
     )
+
+
+def _walk_forward_equity(result: WalkForwardResult) -> Any:
     times = pd.DatetimeIndex(result.equity.index).tz_localize(None)
-    equity = downsample1d(
+    return downsample1d(
         hv.Curve((times, result.equity.to_numpy(dtype=np.float64)), "time", "equity"),
         width=PAGE_WIDTH - 60,
     ).opts(
@@ -303,8 +336,3 @@ def _walk_forward_views(result: WalkForwardResult, objective: str, index: pd.Ind
         height=260,
         color="#1f77b4",
     )
-    return [
-        pn.pane.Markdown("### Walk-forward", margin=(5, 10)),
-        read_only_table(folds, page_size=10),
-        pn.pane.HoloViews(equity, css_classes=["quantdesk-walk-forward"]),
-    ]

@@ -14,11 +14,11 @@ from typing import cast
 import pandas as pd
 import panel as pn
 
-from quantdesk.api.accounts import SystemStatus, system_status
+from quantdesk.api.accounts import SystemStatus, require_admin, system_status
 from quantdesk.config import Settings
 from quantdesk.ui.feedback import Notice, run_blocking
 from quantdesk.ui.page import build_page
-from quantdesk.ui.tables import PROGRESS_FORMATTER, jobs_frame, read_only_table
+from quantdesk.ui.tables import jobs_frame, read_only_table
 from quantdesk.ui.tiles import tiles_html
 
 __all__ = ["system_page", "workers_frame"]
@@ -77,45 +77,35 @@ def workers_frame(status: SystemStatus | None) -> pd.DataFrame:
 
 
 def _system(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
+    # A non-admin is refused here, before any of the admin's tables are built; the
+    # page's frame shows the refusal as one sentence.
+    require_admin(settings)
     host = pn.pane.HTML("", margin=(5, 10))
     workers = read_only_table(workers_frame(None), page_size=8)
-    jobs = read_only_table(jobs_frame([], owners=[]), formatters=PROGRESS_FORMATTER)
+    jobs = read_only_table(jobs_frame([], owners=[]))
     body = pn.Column(
         host,
         pn.pane.Markdown("### Cluster workers", margin=(5, 10)),
         workers,
         pn.pane.Markdown("### Every user's jobs", margin=(5, 10)),
         jobs,
-        visible=False,
         sizing_mode="stretch_width",
+        min_height=50,
     )
-    refreshing: list[object] = []
 
     async def refresh() -> None:
-        try:
+        with notice.guard():
             status = await run_blocking(system_status, busy=body, settings=settings)
-        except Exception as error:
-            body.visible = False
-            notice.error(error)
-            for callback in refreshing:
-                callback.stop()  # type: ignore[attr-defined]
-            return
-        notice.clear()
-        body.visible = True
-        host.object = _host_html(status)
-        workers.value = workers_frame(status)
-        jobs.value = jobs_frame(
-            [owned.job for owned in status.jobs], owners=[owned.owner for owned in status.jobs]
-        )
+            host.object = _host_html(status)
+            workers.object = workers_frame(status)
+            jobs.object = jobs_frame(
+                [owned.job for owned in status.jobs], owners=[owned.owner for owned in status.jobs]
+            )
 
-    async def start() -> None:
-        await refresh()
-        if body.visible:
-            # Panel awaits a coroutine function given as the callback.
-            callback = cast(Callable[[], None], refresh)
-            refreshing.append(pn.state.add_periodic_callback(callback, period=REFRESH_MILLISECONDS))
-
-    pn.state.onload(start)
+    # Panel awaits a coroutine function given as the callback.
+    callback = cast(Callable[[], None], refresh)
+    pn.state.onload(callback)
+    pn.state.add_periodic_callback(callback, period=REFRESH_MILLISECONDS)
     return [body]
 
 

@@ -24,32 +24,42 @@ JOB_COLUMNS = ("job", "kind", "status", "progress", "what", "created", "error")
 
 def read_only_table(
     frame: pd.DataFrame, *, page_size: int = 10, **options: Any
-) -> pn.widgets.Tabulator:
-    """A Tabulator that cannot be edited, paged, without the frame's index.
+) -> pn.pane.DataFrame:
+    """A plain HTML table of the first ``page_size`` rows, without the frame's index.
+
+    Panel 1.9's Tabulator can spin the browser for ever resizing itself when it is
+    refilled on a shown page, so listings are plain tables; set ``.object`` to refill.
 
     Parameters
     ----------
     frame
         What to show.
     page_size
-        Rows per page.
+        Rows shown at most.
     **options
-        Further Tabulator options (``formatters``, ``height``...).
+        Further options of ``panel.pane.DataFrame`` (``css_classes``...).
 
     Returns
     -------
-    panel.widgets.Tabulator
-        The table; set ``.value`` to show another frame.
+    panel.pane.DataFrame
+        The table.
     """
-    return pn.widgets.Tabulator(
+    return pn.pane.DataFrame(
         frame,
-        disabled=True,
-        show_index=False,
-        pagination="local",
-        page_size=page_size,
+        index=False,
+        max_rows=page_size,
+        escape=True,
         sizing_mode="stretch_width",
+        stylesheets=[_TABLE_STYLE],
         **options,
     )
+
+
+_TABLE_STYLE = """
+table { border-collapse: collapse; font-size: 0.9em; width: 100%; }
+th { text-align: left; border-bottom: 2px solid #ccc; padding: 4px 8px; }
+td { border-bottom: 1px solid #eee; padding: 3px 8px; }
+"""
 
 
 def when(moment: datetime | pd.Timestamp | None) -> str:
@@ -97,7 +107,7 @@ def jobs_frame(jobs: Sequence[JobInfo], owners: Sequence[str] | None = None) -> 
             str(job.id)[:8],
             job.kind,
             job.status,
-            round((job.progress or 0.0) * 100.0, 1),
+            f"{(job.progress or 0.0) * 100.0:.0f} %",
             _job_summary(job.parameters),
             when(job.created_at),
             (job.error or "").splitlines()[0] if job.error else "",
@@ -106,12 +116,8 @@ def jobs_frame(jobs: Sequence[JobInfo], owners: Sequence[str] | None = None) -> 
     ]
     frame = pd.DataFrame(rows, columns=list(JOB_COLUMNS))
     if owners is not None:
-        frame.insert(0, "owner", list(owners))
+        frame.insert(0, "owner", pd.Series(list(owners), dtype=object))
     return frame
-
-
-PROGRESS_FORMATTER = {"progress": {"type": "progress", "max": 100, "legend": True}}
-"""Tabulator formatting that draws a job frame's progress column as a bar."""
 
 
 def _job_summary(parameters: dict[str, Any]) -> str:
