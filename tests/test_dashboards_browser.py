@@ -301,7 +301,7 @@ def test_predictions_train_on_demand_and_show_probabilities_and_importance(
         timeout=JOB_SECONDS
     )
     page.locator(".quantdesk-probabilities canvas").first.wait_for(timeout=PAGE_SECONDS)
-    page.get_by_text("Feature importance (gain)").first.wait_for(timeout=PAGE_SECONDS)
+    page.locator(".quantdesk-importance canvas").first.wait_for(timeout=PAGE_SECONDS)
     page.wait_for_timeout(1000)
     session.screenshot("predictions")
     page.get_by_role("button", name="Predict").click()
@@ -315,7 +315,8 @@ def test_the_overview_shows_the_account_runs_and_jobs(
     account = page.locator(".quantdesk-account")
     account.wait_for(timeout=PAGE_SECONDS)
     assert "(user)" in account.inner_text()
-    page.get_by_text("completed").first.wait_for(timeout=PAGE_SECONDS)
+    page.get_by_text("Your jobs").wait_for()
+    page.get_by_text("Your recent runs").wait_for()
     session.screenshot("overview")
 
 

@@ -99,7 +99,7 @@ def _predictions(notice: Notice, settings: Settings) -> list[pn.viewable.Viewabl
     )
     model_choice = pn.widgets.Select(name="Model", options={}, width=420)
     models_table = read_only_table(models_frame([]), page_size=8)
-    importance = pn.pane.HoloViews(None, min_height=40)
+    importance = pn.pane.HoloViews(None, min_height=40, css_classes=["quantdesk-importance"])
     records: dict[str, ModelRecord] = {}
 
     def show_models(models: list[ModelRecord]) -> None:

@@ -57,7 +57,8 @@ def read_only_table(
 
 _TABLE_STYLE = """
 table { border-collapse: collapse; font-size: 0.9em; width: 100%; }
-th { text-align: left; border-bottom: 2px solid #ccc; padding: 4px 8px; }
+th, td { text-align: left !important; }
+th { border-bottom: 2px solid #ccc; padding: 4px 8px; }
 td { border-bottom: 1px solid #eee; padding: 3px 8px; }
 """
 
