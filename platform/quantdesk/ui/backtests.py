@@ -46,29 +46,21 @@ RUNS_OFFERED = 50
 def backtests_page(settings: Settings | None = None) -> pn.layout.Column:
     """The backtests dashboard, as the viewer's database role.
 
-    Parameters
-    ----------
-    settings
-        quantdesk's settings; read from the environment when None.
-
-    Returns
-    -------
-    panel.layout.Column
-        The page: the form, the run's results, and the comparison of saved runs.
+    Run a strategy as a job, see its charts and stats, compare saved runs; ``settings`` are
+    read from the environment when None.
     """
+    return build_page("backtests", _backtests, settings)
 
-    def build(notice: Notice) -> list[pn.viewable.Viewable]:
-        chosen = settings if settings is not None else Settings.load()
-        return [
-            pn.Tabs(
-                ("Run", _run_tab(notice, chosen)),
-                ("Compare saved runs", _compare_tab(notice, chosen)),
-                dynamic=False,
-                sizing_mode="stretch_width",
-            )
-        ]
 
-    return build_page("backtests", build)
+def _backtests(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:
+    return [
+        pn.Tabs(
+            ("Run", _run_tab(notice, settings)),
+            ("Compare saved runs", _compare_tab(notice, settings)),
+            dynamic=False,
+            sizing_mode="stretch_width",
+        )
+    ]
 
 
 def _run_tab(notice: Notice, settings: Settings) -> pn.layout.Column:

@@ -31,23 +31,12 @@ AUDIT_ROWS = 200
 
 
 def keys_page(settings: Settings | None = None) -> pn.layout.Column:
-    """The API keys dashboard, as the viewer's database role.
+    """The keys dashboard, as the viewer's database role.
 
-    Parameters
-    ----------
-    settings
-        quantdesk's settings; read from the environment when None.
-
-    Returns
-    -------
-    panel.layout.Column
-        The page: the form to add a key, your keys (hints only), the audit log.
+    Add, list and delete API keys (hints only), the audit log; ``settings`` are read from
+    the environment when None.
     """
-
-    def build(notice: Notice) -> list[pn.viewable.Viewable]:
-        return _keys(notice, settings if settings is not None else Settings.load())
-
-    return build_page("keys", build)
+    return build_page("keys", _keys, settings)
 
 
 def keys_frame(keys: list[ApiKeyInfo]) -> pd.DataFrame:

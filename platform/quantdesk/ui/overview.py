@@ -30,22 +30,10 @@ RECENT = 10
 def overview_page(settings: Settings | None = None) -> pn.layout.Column:
     """The overview dashboard, as the viewer's database role.
 
-    Parameters
-    ----------
-    settings
-        quantdesk's settings; read from the environment when None.
-
-    Returns
-    -------
-    panel.layout.Column
-        The page; its job table follows your jobs live while it is shown.
+    Your account, recent runs and jobs with live progress; ``settings`` are read from the
+    environment when None.
     """
-
-    def build(notice: Notice) -> list[pn.viewable.Viewable]:
-        chosen = settings if settings is not None else Settings.load()
-        return _overview(notice, chosen)
-
-    return build_page("overview", build)
+    return build_page("overview", _overview, settings)
 
 
 def _overview(notice: Notice, settings: Settings) -> list[pn.viewable.Viewable]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 
 import panel as pn
 
+from quantdesk.config import Settings
 from quantdesk.ui.feedback import Notice
 
 __all__ = ["PAGE_TITLES", "PAGE_WIDTH", "build_page", "load_extensions", "page_frame"]
@@ -83,7 +84,9 @@ def page_frame(
 
 
 def build_page(
-    app: str, build: Callable[[Notice], Iterable[pn.viewable.Viewable]]
+    app: str,
+    build: Callable[[Notice, Settings], Iterable[pn.viewable.Viewable]],
+    settings: Settings | None,
 ) -> pn.layout.Column:
     """A dashboard whose content ``build`` makes; if building fails, the page says why.
 
@@ -92,7 +95,9 @@ def build_page(
     app
         This page's name, a key of :data:`PAGE_TITLES`.
     build
-        Makes the content, given the page's notice line for its later messages.
+        Makes the content, given the page's notice line and the settings.
+    settings
+        quantdesk's settings; read from the environment when None.
 
     Returns
     -------
@@ -103,5 +108,5 @@ def build_page(
     notice = Notice()
     content: list[pn.viewable.Viewable] = []
     with notice.guard():
-        content = list(build(notice))
+        content = list(build(notice, settings if settings is not None else Settings.load()))
     return page_frame(app, notice, content)

@@ -41,21 +41,10 @@ FEATURES_SHOWN = 15
 def predictions_page(settings: Settings | None = None) -> pn.layout.Column:
     """The predictions dashboard, as the viewer's database role.
 
-    Parameters
-    ----------
-    settings
-        quantdesk's settings; read from the environment when None.
-
-    Returns
-    -------
-    panel.layout.Column
-        The page: predict with auto-train, the latest predictions, the models.
+    Predict with auto-train, latest probabilities, models; ``settings`` are read from the
+    environment when None.
     """
-
-    def build(notice: Notice) -> list[pn.viewable.Viewable]:
-        return _predictions(notice, settings if settings is not None else Settings.load())
-
-    return build_page("predictions", build)
+    return build_page("predictions", _predictions, settings)
 
 
 def models_frame(models: list[ModelRecord]) -> pd.DataFrame:

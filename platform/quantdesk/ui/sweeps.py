@@ -53,21 +53,10 @@ FOLD_COLUMNS = (
 def sweeps_page(settings: Settings | None = None) -> pn.layout.Column:
     """The sweeps dashboard, as the viewer's database role.
 
-    Parameters
-    ----------
-    settings
-        quantdesk's settings; read from the environment when None.
-
-    Returns
-    -------
-    panel.layout.Column
-        The page: the sweep's form, its heatmap and guards, and the walk-forward.
+    The objective heatmap, the overfitting guards, the walk-forward; ``settings`` are read
+    from the environment when None.
     """
-
-    def build(notice: Notice) -> list[pn.viewable.Viewable]:
-        return _sweeps(notice, settings if settings is not None else Settings.load())
-
-    return build_page("sweeps", build)
+    return build_page("sweeps", _sweeps, settings)
 
 
 def objective_grid(

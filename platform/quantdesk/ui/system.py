@@ -29,23 +29,12 @@ GIB = 1024**3
 
 
 def system_page(settings: Settings | None = None) -> pn.layout.Column:
-    """The system dashboard: admins only, as the viewer's database role.
+    """The system dashboard, as the viewer's database role.
 
-    Parameters
-    ----------
-    settings
-        quantdesk's settings; read from the environment when None.
-
-    Returns
-    -------
-    panel.layout.Column
-        The page; for a non-admin, the refusal only.
+    Admins only: the host, the cluster and every user's jobs; ``settings`` are read from the
+    environment when None.
     """
-
-    def build(notice: Notice) -> list[pn.viewable.Viewable]:
-        return _system(notice, settings if settings is not None else Settings.load())
-
-    return build_page("system", build)
+    return build_page("system", _system, settings)
 
 
 WORKER_COLUMNS = (
