@@ -22,7 +22,7 @@ __all__ = [
     "strategy_chooser",
 ]
 
-TIMEFRAMES = ("15m", "1h", "4h", "1d")
+TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
 DEFAULT_ADDRESS = "sample:BTC/USDT"
 
 
