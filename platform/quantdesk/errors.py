@@ -71,6 +71,10 @@ class DatabaseUnavailableError(StoreError):
     """The database could not be reached or went away; the same call may succeed later."""
 
 
+class PermissionDeniedError(StoreError, PermissionError):
+    """The database role may not do or see what was asked (e.g. a non-admin on an admin page)."""
+
+
 class ApiKeyNotFoundError(StoreError, InvalidInputError, LookupError):
     """No API key matches; the same error whether it is missing or someone else's."""
 

@@ -13,15 +13,19 @@ from dataclasses import dataclass
 from quantdesk.config import Settings
 from quantdesk.data.credentials import DEFAULT_LABEL, ApiKey
 from quantdesk.store import vault
+from quantdesk.store.key_audit import KeyAuditEntry
+from quantdesk.store.key_audit import key_audit_log as read_key_audit_log
 from quantdesk.store.vault import ApiKeyInfo
 
 __all__ = [
     "DEFAULT_LABEL",
     "ApiKey",
     "ApiKeyInfo",
+    "KeyAuditEntry",
     "MasterKeyRotation",
     "add_api_key",
     "get_api_key",
+    "key_audit_log",
     "list_api_keys",
     "remove_api_key",
     "rotate_master_key",
@@ -118,6 +122,17 @@ def remove_api_key(
 ) -> None:
     """Delete your key of ``provider`` labelled ``label``; settings from the environment if None."""
     vault.remove_api_key(provider, label=label, settings=settings)
+
+
+def key_audit_log(*, limit: int = 100, settings: Settings | None = None) -> list[KeyAuditEntry]:
+    """Your API-key audit trail, newest first: every create, read, delete and refusal.
+
+    Returns
+    -------
+    list of KeyAuditEntry
+        At most ``limit`` rows; ``settings`` are read from the environment when None.
+    """
+    return read_key_audit_log(limit=limit, settings=settings)
 
 
 def rotate_master_key(settings: Settings | None = None) -> MasterKeyRotation:

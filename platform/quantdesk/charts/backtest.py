@@ -45,6 +45,42 @@ def plot_result(result: BacktestResult, *, width: int = 900) -> Any:
     import holoviews.plotting.bokeh  # type: ignore[import-untyped]
 
     times = pd.DatetimeIndex(result.equity.index).tz_localize(None)
+
+    def thinned_curve(element: Any, values: np.ndarray, name: str) -> Any:
+        shown = thinned_positions(values)
+        return element((times[shown], values[shown]), "time", name)
+
+    price_panel = (
+        thinned_curve(hv.Curve, result.close.to_numpy(), "price")
+        .relabel("close")
+        .opts(color="#444444", line_width=1)
+        * trade_markers(result)
+    ).opts(title="Price and trades", width=width, height=300, legend_position="top_left")
+    equity_panel = thinned_curve(hv.Curve, result.equity.to_numpy(), "equity").opts(
+        title="Equity", width=width, height=200, color=_EXIT_COLOR
+    )
+    drawdown_panel = thinned_curve(
+        hv.Area, result.drawdown.to_numpy() * 100.0, "drawdown_pct"
+    ).opts(title="Drawdown (%)", width=width, height=200, color=_SHORT_COLOR, alpha=0.4)
+    return hv.Layout([price_panel, equity_panel, drawdown_panel]).cols(1)
+
+
+def trade_markers(result: BacktestResult) -> Any:
+    """The trades as markers on the price: long entries, short entries and exits.
+
+    Parameters
+    ----------
+    result
+        The backtest whose trades to mark; its open position's entry included.
+
+    Returns
+    -------
+    holoviews.Overlay
+        Three ``Scatter`` layers over ``time`` (timezone-naive) and ``price``.
+    """
+    import holoviews as hv
+
+    times = pd.DatetimeIndex(result.equity.index).tz_localize(None)
     trades = result.trades
     entry_bars = trades["entry_bar"].to_numpy(dtype=np.int64)
     entry_prices = trades["entry_price"].to_numpy(dtype=np.float64)
@@ -59,17 +95,9 @@ def plot_result(result: BacktestResult, *, width: int = 900) -> Any:
             color=color, marker=marker, size=8
         )
 
-    def thinned_curve(element: Any, values: np.ndarray, name: str) -> Any:
-        shown = thinned_positions(values)
-        return element((times[shown], values[shown]), "time", name)
-
-    close = result.close.to_numpy()
     longs, shorts = entry_sizes > 0, entry_sizes < 0
-    price_panel = hv.Overlay(
+    return hv.Overlay(
         [
-            thinned_curve(hv.Curve, close, "price")
-            .relabel("close")
-            .opts(color="#444444", line_width=1),
             markers(entry_bars[longs], entry_prices[longs], "long entry", _LONG_COLOR, "triangle"),
             markers(
                 entry_bars[shorts],
@@ -86,14 +114,7 @@ def plot_result(result: BacktestResult, *, width: int = 900) -> Any:
                 "x",
             ),
         ]
-    ).opts(title="Price and trades", width=width, height=300, legend_position="top_left")
-    equity_panel = thinned_curve(hv.Curve, result.equity.to_numpy(), "equity").opts(
-        title="Equity", width=width, height=200, color=_EXIT_COLOR
     )
-    drawdown_panel = thinned_curve(
-        hv.Area, result.drawdown.to_numpy() * 100.0, "drawdown_pct"
-    ).opts(title="Drawdown (%)", width=width, height=200, color=_SHORT_COLOR, alpha=0.4)
-    return hv.Layout([price_panel, equity_panel, drawdown_panel]).cols(1)
 
 
 def thinned_positions(values: np.ndarray, points: int = PLOT_POINTS) -> np.ndarray:
