@@ -102,3 +102,39 @@ def test_each_notebook_runs_and_reproduces_its_outputs(
         check=False,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "notebooks"
+
+
+def test_the_quickstart_renders_in_a_browser_with_its_stored_results() -> None:
+    from nbconvert import HTMLExporter
+    from playwright.sync_api import sync_playwright
+
+    from tests.dashboard_servers import CHROMIUM, chromium_available
+
+    if not chromium_available():
+        pytest.fail(f"no Chromium at {CHROMIUM}; 'bash .ci/bootstrap dev' installs Debian's")
+    notebook = nbformat.read(FOLDER / "01-quickstart.ipynb", as_version=4)
+    stats_cell = next(
+        cell for cell in notebook.cells if cell.cell_type == "code" and "shown = [" in cell.source
+    )
+    printed = "".join(output.get("text", "") for output in stats_cell.outputs)
+    sharpe_line = next(line.strip() for line in printed.splitlines() if "sharpe" in line)
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page_file = ARTIFACTS / "01-quickstart.html"
+    page_file.write_text(html)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            # The page is read from disk and may fetch nothing from the network.
+            page.route("http*://**", lambda route: route.abort())
+            page.goto(page_file.as_uri())
+            shown = page.inner_text("body")
+            page.screenshot(path=ARTIFACTS / "01-quickstart.png", full_page=False)
+        finally:
+            browser.close()
+    assert "Quickstart: a first backtest" in shown
+    assert sharpe_line in " ".join(shown.split())
