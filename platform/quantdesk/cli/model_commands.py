@@ -85,22 +85,19 @@ def remove_command(model_id: str, as_json: bool) -> None:
 @click.option(
     "--horizon",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Bars ahead the label looks.",
+    default=None,
+    help="Bars ahead the label looks [default: TrainingConfig's, 1].",
 )
 @click.option(
     "--folds",
     type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Walk-forward folds when training.",
+    default=None,
+    help="Walk-forward folds when training [default: TrainingConfig's, 5].",
 )
 @click.option(
     "--max-age",
-    default="7D",
-    show_default=True,
-    help="Retrain when the data runs this far past the model's training end.",
+    default=None,
+    help="Retrain when the data runs this far past the model's training end [default: 7D].",
 )
 @click.option(
     "--bars",
@@ -116,14 +113,16 @@ def predict_command(
     start: str | None,
     end: str | None,
     feature_set: str,
-    horizon: int,
-    folds: int,
-    max_age: str,
+    horizon: int | None,
+    folds: int | None,
+    max_age: str | None,
     bars: int,
     as_json: bool,
 ) -> None:
     """Predict ADDRESS (SOURCE:SYMBOL) with your model for it, training one when needed."""
-    from quantdesk.api.predictions import TrainingConfig, predict
+    from quantdesk.api.predictions import DEFAULT_MAX_AGE, TrainingConfig, predict
+
+    chosen = {"horizon": horizon, "folds": folds}
 
     report = predict(
         address,
@@ -131,8 +130,8 @@ def predict_command(
         start=start,
         end=end,
         feature_set=feature_set,
-        config=TrainingConfig(horizon=horizon, folds=folds),
-        max_age=max_age,
+        config=TrainingConfig(**{name: value for name, value in chosen.items() if value}),
+        max_age=DEFAULT_MAX_AGE if max_age is None else max_age,
         bars=bars,
     )
     how = f"trained ({report.reason})" if report.trained else "reused"
